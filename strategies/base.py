@@ -1,0 +1,105 @@
+"""What every strategy is: a pure function of price history and an as-of date to target weights.
+
+Strategies import only the stdlib, numpy and pandas. They never see a broker, a clock or a file:
+the engine (``bot``) hands them a frame of daily closes and asks for weights. Weights are per
+symbol, negative means short, and cash is whatever remains (1 − Σw).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Protocol
+
+import numpy as np
+import pandas as pd
+
+
+class StrategyError(ValueError):
+    """A strategy cannot produce trustworthy weights; the engine must not trade on it."""
+
+
+class MissingSymbolError(StrategyError):
+    """A symbol the strategy needs is absent from the price history."""
+
+
+class InsufficientHistoryError(StrategyError):
+    """Fewer closes than the lookback needs (e.g. a fund listed too recently)."""
+
+
+class BadPriceError(StrategyError):
+    """A close inside the lookback window is NaN, infinite, zero or negative."""
+
+
+class NoDecisionError(StrategyError):
+    """The strategy deliberately declines to decide today (e.g. a zero-volatility policy)."""
+
+
+@dataclass(frozen=True, slots=True)
+class TargetWeights:
+    """Target portfolio weights and the remarks worth recording about how they were reached."""
+
+    weights: Mapping[str, float]
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def cash(self) -> float:
+        """The fraction deliberately left in cash (short notionals stay in cash too)."""
+        return 1.0 - sum(self.weights.values())
+
+
+class Strategy(Protocol):
+    """The port the engine calls; see ``strategies.fixed``, ``inverse_vol``, ``modified_sharpe``."""
+
+    @property
+    def symbols(self) -> tuple[str, ...]:
+        """Every symbol whose closes the strategy reads (and may hold)."""
+        ...
+
+    @property
+    def history_closes(self) -> int:
+        """How many daily closes, ending at the as-of date, the strategy needs."""
+        ...
+
+    def target_weights(self, closes: pd.DataFrame, as_of: date) -> TargetWeights:
+        """Return target weights from ``closes`` (DatetimeIndex rows, one column per symbol)."""
+        ...
+
+
+def closes_window(closes: pd.DataFrame, symbols: tuple[str, ...], n: int, as_of: date) -> pd.DataFrame:
+    """Return the last ``n`` closes on or before ``as_of`` for ``symbols``, or raise naming why.
+
+    Rows after ``as_of`` are ignored so a strategy can never look ahead. A symbol with no column,
+    fewer than ``n`` finite closes (a late listing), or a NaN/non-positive close inside the window
+    raises a :class:`StrategyError` subclass that names the symbol and the date.
+    """
+    missing = [s for s in symbols if s not in closes.columns]
+    if missing:
+        msg = f"no price history for {', '.join(missing)}"
+        raise MissingSymbolError(msg)
+    upto = closes.loc[closes.index <= pd.Timestamp(as_of), list(symbols)]
+    window = upto.iloc[-n:] if n > 0 else upto.iloc[0:0]
+    if len(window) < n:
+        msg = f"need {n} daily closes up to {as_of}, have {len(window)}"
+        raise InsufficientHistoryError(msg)
+    for symbol in symbols:
+        _check_column(window[symbol], symbol, n, as_of)
+    return window
+
+
+def _check_column(column: pd.Series, symbol: str, n: int, as_of: date) -> None:
+    values = column.to_numpy(dtype=float)
+    usable = np.isfinite(values) & (values > 0)
+    if usable.all():
+        return
+    leading_nan = int(np.argmax(~np.isnan(values))) if not np.isnan(values).all() else len(values)
+    if leading_nan > 0 and usable[leading_nan:].all():
+        msg = f"{symbol} has fewer than {n} daily closes up to {as_of} (listed later?)"
+        raise InsufficientHistoryError(msg)
+    first_bad = int(np.argmax(~usable[leading_nan:])) + leading_nan
+    msg = (
+        f"{symbol} close on {column.index[first_bad].date()} is {float(values[first_bad])}: "
+        "not a usable price"
+    )
+    raise BadPriceError(msg)
