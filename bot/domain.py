@@ -1,0 +1,156 @@
+"""Value types shared by the core and the adapters: positions, accounts, orders, fills.
+
+Money and quantities are ``Decimal`` here: this is the boundary where float signal maths becomes
+something a broker will execute, so every conversion goes through :func:`to_decimal`, which
+refuses NaN and infinities instead of letting them become an order.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import ROUND_DOWN, Decimal
+from enum import StrEnum
+
+from bot.errors import PlanningError
+
+QTY_STEP = Decimal("0.000000001")  # Alpaca accepts at most 9 decimals of a share
+CENT = Decimal("0.01")
+
+
+def to_decimal(value: float | int | str | Decimal, what: str) -> Decimal:
+    """Convert a number to Decimal, refusing NaN and infinities with an error naming ``what``.
+
+    Floats go through ``repr`` so 0.55 becomes Decimal("0.55"), not its binary expansion.
+    """
+    if isinstance(value, float) and not math.isfinite(value):
+        msg = f"{what} is {value}: refusing to trade on a non-finite number"
+        raise PlanningError(msg)
+    result = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+    if not result.is_finite():
+        msg = f"{what} is {value}: refusing to trade on a non-finite number"
+        raise PlanningError(msg)
+    return result
+
+
+def floor_qty(qty: Decimal) -> Decimal:
+    """Round a share quantity toward zero to Alpaca's 9-decimal precision."""
+    return qty.quantize(QTY_STEP, rounding=ROUND_DOWN)
+
+
+class Side(StrEnum):
+    """Order side as the broker sees it."""
+
+    BUY = "buy"
+    SELL = "sell"
+
+
+class Leg(StrEnum):
+    """What an order does to a position; an order never crosses zero, so a flip is two legs."""
+
+    REDUCE_LONG = "reduce"  # sell part or all of a long
+    COVER_SHORT = "cover"  # buy back part or all of a short
+    ADD_LONG = "buy"  # open or increase a long
+    ADD_SHORT = "short"  # open or increase a short
+
+    @property
+    def reduces_exposure(self) -> bool:
+        """True for the legs that go first: they free cash or buying power."""
+        return self in (Leg.REDUCE_LONG, Leg.COVER_SHORT)
+
+    @property
+    def side(self) -> Side:
+        """The broker side that performs this leg."""
+        return Side.SELL if self in (Leg.REDUCE_LONG, Leg.ADD_SHORT) else Side.BUY
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    """What the broker says the account holds right now."""
+
+    cash: Decimal
+    equity: Decimal
+    buying_power: Decimal
+    positions: Mapping[str, Decimal] = field(default_factory=dict)  # symbol -> signed qty
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedOrder:
+    """A market order the planner wants, before it has an id."""
+
+    symbol: str
+    leg: Leg
+    qty: Decimal  # always positive; the leg gives the direction
+    price: Decimal  # the price the plan was sized at
+    closes_position: bool = False
+
+    @property
+    def side(self) -> Side:
+        """The broker side."""
+        return self.leg.side
+
+    @property
+    def notional(self) -> Decimal:
+        """Approximate value at the planning price, to the cent."""
+        return (self.qty * self.price).quantize(CENT)
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRequest:
+    """A planned order with its deterministic client_order_id: what is journaled, then sent."""
+
+    client_order_id: str
+    symbol: str
+    side: Side
+    qty: Decimal
+    leg: Leg
+
+
+class OrderStatus(StrEnum):
+    """Lifecycle of an order at the broker (a subset of Alpaca's)."""
+
+    NEW = "new"
+    ACCEPTED = "accepted"
+    PARTIALLY_FILLED = "partially_filled"
+    FILLED = "filled"
+    CANCELED = "canceled"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+
+    @property
+    def is_final(self) -> bool:
+        """True when the order can no longer change."""
+        return self in (
+            OrderStatus.FILLED,
+            OrderStatus.CANCELED,
+            OrderStatus.REJECTED,
+            OrderStatus.EXPIRED,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class OrderReport:
+    """The broker's view of one order."""
+
+    client_order_id: str
+    symbol: str
+    side: Side
+    qty: Decimal
+    status: OrderStatus
+    filled_qty: Decimal = Decimal(0)
+    filled_avg_price: Decimal | None = None
+    fees: Decimal = Decimal(0)
+    reason: str = ""
+
+
+def client_order_id(strategy: str, rebalance_key: str, order: PlannedOrder) -> str:
+    """Derive the order's id from its intent, so a retry or restart can never mint a new one.
+
+    Form ``{strategy}-{key}-{symbol}-{leg}``; at most 48 characters (Alpaca's limit).
+    """
+    cid = f"{strategy}-{rebalance_key}-{order.symbol}-{order.leg.value}"
+    if len(cid) > 48:
+        msg = f"client_order_id {cid!r} is longer than 48 characters: shorten the strategy name"
+        raise PlanningError(msg)
+    return cid

@@ -1,0 +1,43 @@
+"""The bot's error taxonomy.
+
+    BotError                      anything the bot reports as one clear line, never a traceback
+    ├── ConfigError               a config file or setting is wrong: a human must fix it
+    ├── DataError                 prices are missing, stale, NaN or otherwise unusable
+    ├── PlanningError             targets/prices cannot be turned into safe orders
+    ├── BrokerError               the broker refused or failed an operation
+    │   └── DuplicateOrderError   a client_order_id was already used (Alpaca's 422 40010001)
+    └── StateError                the state directory or tracker is unusable
+
+Every error aborts the affected strategy's cycle *before* any order is sent, unless it is a
+BrokerError raised by an order submission, which stops the remaining orders of that cycle.
+"""
+
+from __future__ import annotations
+
+
+class BotError(Exception):
+    """Base class: the message is shown to the user as-is, so it says what, where and what to do."""
+
+
+class ConfigError(BotError):
+    """A configuration file or setting is invalid."""
+
+
+class DataError(BotError):
+    """Market data cannot be trusted for a decision."""
+
+
+class PlanningError(BotError):
+    """Targets, prices or the account snapshot cannot be turned into safe orders."""
+
+
+class BrokerError(BotError):
+    """The broker refused or failed an operation."""
+
+
+class DuplicateOrderError(BrokerError):
+    """The client_order_id was already used at the broker; look it up, never resend."""
+
+
+class StateError(BotError):
+    """The state directory or the tracker database is unusable."""

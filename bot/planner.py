@@ -1,0 +1,167 @@
+"""Order planning: targets + account + prices -> market orders. Pure; no I/O, no clock.
+
+The planner owns the arithmetic a careless rebalancer gets wrong:
+
+* a strategy may own only a sleeve of the account (``capital_fraction``); it sizes against that
+  sleeve and never touches a symbol outside its universe;
+* an order never crosses zero: long -> short is a close leg then an open leg;
+* shorts are whole shares, rounded toward the smaller short (Alpaca refuses fractional shorts);
+* long quantities are floored to 9 decimals (whole shares if the asset is not fractionable);
+* orders that reduce exposure come first, because they free the cash the others spend;
+* if the buys would need more than the buying power left after the sells, they are scaled down.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from decimal import ROUND_DOWN, Decimal
+
+from bot.domain import Account, Leg, PlannedOrder, floor_qty, to_decimal
+from bot.errors import PlanningError
+
+ZERO = Decimal(0)
+
+
+@dataclass(frozen=True, slots=True)
+class PlannerRules:
+    """How a strategy's orders are sized; all settings of the strategy's config file."""
+
+    capital_fraction: Decimal = Decimal(1)
+    cash_buffer: Decimal = Decimal("0.001")
+    min_order_usd: Decimal = Decimal(1)
+    allow_shorts: bool = False
+    not_fractionable: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """The orders of one rebalance, in the order they must be sent, and why they look so."""
+
+    orders: tuple[PlannedOrder, ...]
+    sleeve_equity: Decimal
+    target_qty: Mapping[str, Decimal]
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def exposure_reducing(self) -> tuple[PlannedOrder, ...]:
+        """Sells of longs and covers of shorts: the first phase."""
+        return tuple(o for o in self.orders if o.leg.reduces_exposure)
+
+    @property
+    def exposure_adding(self) -> tuple[PlannedOrder, ...]:
+        """Buys of longs and new shorts: the second phase."""
+        return tuple(o for o in self.orders if not o.leg.reduces_exposure)
+
+
+def plan_orders(
+    targets: Mapping[str, float],
+    universe: Iterable[str],
+    account: Account,
+    prices: Mapping[str, float | Decimal],
+    rules: PlannerRules,
+) -> Plan:
+    """Plan the market orders that move the strategy's sleeve from ``account`` to ``targets``.
+
+    ``universe`` lists every symbol the strategy owns (held symbols it no longer wants are sold);
+    positions in any other symbol are left untouched. Raises :class:`PlanningError` for a
+    non-finite weight, an unusable price, a short when shorts are not allowed, or no equity.
+    """
+    symbols = sorted(set(universe) | set(targets))
+    weights = {s: to_decimal(targets.get(s, 0.0), f"target weight of {s}") for s in symbols}
+    _check_shorts(weights, rules)
+    sleeve = _sleeve_equity(account, rules)
+    investable = sleeve * (1 - rules.cash_buffer)
+    involved = [s for s in symbols if weights[s] != 0 or account.positions.get(s, ZERO) != 0]
+    px = {s: _price(prices, s) for s in involved}
+    target_qty = {s: _target_qty(s, weights[s] * investable, px[s], rules) for s in involved}
+    orders = [
+        order
+        for s in involved
+        for order in _legs(s, account.positions.get(s, ZERO), target_qty[s], px[s])
+        if order.closes_position or order.notional >= rules.min_order_usd
+    ]
+    orders, notes = _fit_buys_to_funds(orders, account.buying_power)
+    orders.sort(key=lambda o: (not o.leg.reduces_exposure, o.leg.side.value != "sell", o.symbol))
+    return Plan(tuple(orders), sleeve, target_qty, tuple(notes))
+
+
+def _check_shorts(weights: Mapping[str, Decimal], rules: PlannerRules) -> None:
+    shorts = sorted(s for s, w in weights.items() if w < 0)
+    if shorts and not rules.allow_shorts:
+        msg = f"target shorts {', '.join(shorts)} but shorts are not allowed for this strategy"
+        raise PlanningError(msg)
+
+
+def _sleeve_equity(account: Account, rules: PlannerRules) -> Decimal:
+    if not account.equity > 0:
+        msg = f"account equity is {account.equity}: nothing to rebalance"
+        raise PlanningError(msg)
+    if not ZERO < rules.capital_fraction <= 1:
+        msg = f"capital_fraction {rules.capital_fraction} must be in (0, 1]"
+        raise PlanningError(msg)
+    return account.equity * rules.capital_fraction
+
+
+def _price(prices: Mapping[str, float | Decimal], symbol: str) -> Decimal:
+    if symbol not in prices:
+        msg = f"no price for {symbol}: cannot size its order"
+        raise PlanningError(msg)
+    price = to_decimal(prices[symbol], f"price of {symbol}")
+    if price <= 0:
+        msg = f"price of {symbol} is {price}: refusing to trade on a non-positive price"
+        raise PlanningError(msg)
+    return price
+
+
+def _target_qty(symbol: str, value: Decimal, price: Decimal, rules: PlannerRules) -> Decimal:
+    raw = value / price
+    if raw < 0:  # shorts: whole shares, toward the smaller short
+        return -(-raw).to_integral_value(rounding=ROUND_DOWN)
+    if symbol in rules.not_fractionable:
+        return raw.to_integral_value(rounding=ROUND_DOWN)
+    return floor_qty(raw)
+
+
+def _legs(symbol: str, current: Decimal, target: Decimal, price: Decimal) -> list[PlannedOrder]:
+    """Split the move current -> target into orders that never cross zero."""
+    legs: list[PlannedOrder] = []
+    if current > 0 and target < current:
+        legs.append(
+            _order(symbol, Leg.REDUCE_LONG, current - max(target, ZERO), price, target <= 0)
+        )
+    if current < 0 and target > current:
+        legs.append(
+            _order(symbol, Leg.COVER_SHORT, min(target, ZERO) - current, price, target >= 0)
+        )
+    if target > 0 and target > current:
+        legs.append(_order(symbol, Leg.ADD_LONG, target - max(current, ZERO), price, False))
+    if target < 0 and target < current:
+        legs.append(_order(symbol, Leg.ADD_SHORT, min(current, ZERO) - target, price, False))
+    return legs
+
+
+def _order(symbol: str, leg: Leg, qty: Decimal, price: Decimal, closes: bool) -> PlannedOrder:
+    return PlannedOrder(symbol=symbol, leg=leg, qty=qty, price=price, closes_position=closes)
+
+
+def _fit_buys_to_funds(
+    orders: list[PlannedOrder], buying_power: Decimal
+) -> tuple[list[PlannedOrder], list[str]]:
+    """Scale long buys down when they would need more than the funds left after the sells."""
+    freed = sum((o.qty * o.price for o in orders if o.leg is Leg.REDUCE_LONG), ZERO)
+    spent_first = sum((o.qty * o.price for o in orders if o.leg is Leg.COVER_SHORT), ZERO)
+    available = buying_power + freed - spent_first
+    needed = sum((o.qty * o.price for o in orders if o.leg is Leg.ADD_LONG), ZERO)
+    if needed <= available or needed == 0:
+        return orders, []
+    scale = max(available, ZERO) / needed
+    scaled = [
+        _order(o.symbol, o.leg, floor_qty(o.qty * scale), o.price, False)
+        if o.leg is Leg.ADD_LONG
+        else o
+        for o in orders
+    ]
+    kept = [o for o in scaled if o.qty > 0]
+    note = f"buys scaled to {scale:.4f} of plan: they needed {needed:.2f}, funds {available:.2f}"
+    return kept, [note]
