@@ -1,0 +1,242 @@
+"""The simulated broker: same port as Alpaca, fills market orders at the current bar's close.
+
+It enforces the rules Alpaca enforces that a planner could violate (a used client_order_id, an
+order that crosses zero, a fractional short, a sell beyond what is held, insufficient buying
+power), so a plan that passes here is not silently wrong there. Its book (cash, positions, every
+order) is persisted atomically in the state directory after each change.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass
+from datetime import date
+from decimal import ROUND_CEILING, Decimal
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+
+from bot.domain import CENT, Account, Leg, OrderReport, OrderRequest, OrderStatus, Side
+from bot.errors import DuplicateOrderError, StateError
+from bot.ports import Clock
+
+NEW_YORK = ZoneInfo("America/New_York")
+ZERO = Decimal(0)
+
+
+@dataclass(frozen=True, slots=True)
+class FeeSchedule:
+    """Regulatory fees on sells (STRATEGIES.md §6), each rounded up to the cent per order."""
+
+    sec_per_million: Decimal = Decimal("27.80")
+    taf_per_share: Decimal = Decimal("0.000166")
+    taf_cap: Decimal = Decimal("8.30")
+
+    def on_sell(self, qty: Decimal, notional: Decimal) -> Decimal:
+        """Fees for one sell of ``qty`` shares worth ``notional``."""
+        sec = (notional * self.sec_per_million / Decimal(1_000_000)).quantize(
+            CENT, rounding=ROUND_CEILING
+        )
+        taf = min((qty * self.taf_per_share).quantize(CENT, rounding=ROUND_CEILING), self.taf_cap)
+        return sec + taf
+
+
+LEGACY_FEES = FeeSchedule(Decimal("5.10"), Decimal("0.000119"), Decimal("5.95"))
+NO_FEES = FeeSchedule(ZERO, ZERO, ZERO)
+
+
+class CloseTable:
+    """Prices for the simulated broker: the close of the clock's current session."""
+
+    def __init__(self, closes: pd.DataFrame, clock: Clock) -> None:
+        self._closes = closes
+        self._clock = clock
+
+    def today(self) -> date:
+        """The clock's date in New York."""
+        return self._clock.now().astimezone(NEW_YORK).date()
+
+    def price(self, symbol: str, exact: bool) -> Decimal | None:
+        """Today's close (``exact``), or the last close on or before today; None if unusable."""
+        if symbol not in self._closes.columns:
+            return None
+        upto = self._closes[symbol].loc[: pd.Timestamp(self.today())].dropna()
+        if upto.empty or (exact and upto.index[-1].date() != self.today()):
+            return None
+        value = float(upto.iloc[-1])
+        return Decimal(repr(value)) if math.isfinite(value) and value > 0 else None
+
+
+class SimulatedBroker:
+    """An in-process broker with market orders only, filled immediately at today's close."""
+
+    def __init__(
+        self,
+        prices: CloseTable,
+        initial_cash: Decimal,
+        *,
+        slippage_bps: Decimal = Decimal(1),
+        fees: FeeSchedule = FeeSchedule(),
+        margin_multiplier: Decimal = Decimal(1),
+        book_path: Path | None = None,
+    ) -> None:
+        self._prices = prices
+        self._slippage = slippage_bps / Decimal(10_000)
+        self._fees = fees
+        self._margin = margin_multiplier
+        self._path = book_path
+        self._cash = initial_cash
+        self._positions: dict[str, Decimal] = {}
+        self._orders: dict[str, OrderReport] = {}
+        if book_path is not None and book_path.exists():
+            self._load(book_path)
+
+    def account(self) -> Account:
+        """Cash, equity and buying power at the latest closes."""
+        values = {s: q * self._mark(s) for s, q in self._positions.items()}
+        equity = self._cash + sum(values.values(), ZERO)
+        gross = sum((abs(v) for v in values.values()), ZERO)
+        buying_power = max(ZERO, equity * self._margin - gross)
+        return Account(self._cash, equity, buying_power, dict(self._positions))
+
+    def get_order(self, client_order_id: str) -> OrderReport | None:
+        """The order with this id, if it was ever submitted."""
+        return self._orders.get(client_order_id)
+
+    def submit(self, order: OrderRequest) -> OrderReport:
+        """Fill (or reject) a market order at today's close, with slippage and sell fees."""
+        if order.client_order_id in self._orders:
+            msg = f"client_order_id {order.client_order_id} was already used (422 40010001)"
+            raise DuplicateOrderError(msg)
+        reason = self._rejection(order)
+        report = self._reject(order, reason) if reason else self._fill(order)
+        self._orders[order.client_order_id] = report
+        self._save()
+        return report
+
+    def _mark(self, symbol: str) -> Decimal:
+        price = self._prices.price(symbol, exact=False)
+        if price is None:
+            msg = f"simulated broker has no price to value {symbol}"
+            raise StateError(msg)
+        return price
+
+    def _rejection(self, order: OrderRequest) -> str:
+        held = self._positions.get(order.symbol, ZERO)
+        price = self._prices.price(order.symbol, exact=True)
+        signed = order.qty if order.side is Side.BUY else -order.qty
+        rules = [
+            (order.qty <= 0, "quantity must be positive"),
+            (price is None, f"no price for {order.symbol} on {self._prices.today()}"),
+            (held > 0 > held + signed or held < 0 < held + signed, "order would cross zero"),
+            (order.leg is Leg.REDUCE_LONG and order.qty > held, "sell exceeds the long held"),
+            (order.leg is Leg.ADD_SHORT and held > 0, "cannot open a short while long"),
+            (
+                order.leg is Leg.ADD_SHORT and order.qty != order.qty.to_integral_value(),
+                "fractional orders cannot be sold short",
+            ),
+        ]
+        for failed, why in rules:
+            if failed:
+                return why
+        if order.leg in (Leg.ADD_LONG, Leg.ADD_SHORT) and price is not None:
+            needed = order.qty * price * (1 + self._slippage)
+            if needed > self.account().buying_power:
+                return "insufficient buying power"
+        return ""
+
+    def _reject(self, order: OrderRequest, reason: str) -> OrderReport:
+        return OrderReport(
+            order.client_order_id,
+            order.symbol,
+            order.side,
+            order.qty,
+            OrderStatus.REJECTED,
+            reason=reason,
+        )
+
+    def _fill(self, order: OrderRequest) -> OrderReport:
+        close = self._prices.price(order.symbol, exact=True)
+        assert close is not None  # checked by _rejection
+        direction = 1 if order.side is Side.BUY else -1
+        price = close * (1 + direction * self._slippage)
+        notional = order.qty * price
+        fees = self._fees.on_sell(order.qty, notional) if order.side is Side.SELL else ZERO
+        self._cash -= direction * notional + fees
+        new_qty = self._positions.get(order.symbol, ZERO) + direction * order.qty
+        if new_qty == 0:
+            self._positions.pop(order.symbol, None)
+        else:
+            self._positions[order.symbol] = new_qty
+        return OrderReport(
+            order.client_order_id,
+            order.symbol,
+            order.side,
+            order.qty,
+            OrderStatus.FILLED,
+            filled_qty=order.qty,
+            filled_avg_price=price,
+            fees=fees,
+        )
+
+    def _save(self) -> None:
+        if self._path is None:
+            return
+        book = {
+            "cash": str(self._cash),
+            "positions": {s: str(q) for s, q in self._positions.items()},
+            "orders": {cid: _report_to_json(r) for cid, r in self._orders.items()},
+        }
+        tmp = self._path.with_suffix(".tmp")
+        try:
+            self._path.parent.mkdir(parents=True, exist_ok=True)
+            with tmp.open("w") as handle:
+                json.dump(book, handle)
+                handle.flush()
+                os.fsync(handle.fileno())
+            tmp.replace(self._path)
+        except OSError as exc:
+            msg = f"cannot save the simulated broker's book to {self._path}: {exc}"
+            raise StateError(msg) from exc
+
+    def _load(self, path: Path) -> None:
+        try:
+            book = json.loads(path.read_text())
+            self._cash = Decimal(book["cash"])
+            self._positions = {s: Decimal(q) for s, q in book["positions"].items()}
+            self._orders = {cid: _report_from_json(cid, r) for cid, r in book["orders"].items()}
+        except (OSError, ValueError, KeyError) as exc:
+            msg = f"the simulated broker's book {path} is unreadable: {exc}"
+            raise StateError(msg) from exc
+
+
+def _report_to_json(report: OrderReport) -> dict[str, Any]:
+    return {
+        "symbol": report.symbol,
+        "side": report.side.value,
+        "qty": str(report.qty),
+        "status": report.status.value,
+        "filled_qty": str(report.filled_qty),
+        "price": None if report.filled_avg_price is None else str(report.filled_avg_price),
+        "fees": str(report.fees),
+        "reason": report.reason,
+    }
+
+
+def _report_from_json(cid: str, row: dict[str, Any]) -> OrderReport:
+    price = row["price"]
+    return OrderReport(
+        cid,
+        row["symbol"],
+        Side(row["side"]),
+        Decimal(row["qty"]),
+        OrderStatus(row["status"]),
+        filled_qty=Decimal(row["filled_qty"]),
+        filled_avg_price=None if price is None else Decimal(price),
+        fees=Decimal(row["fees"]),
+        reason=row["reason"],
+    )

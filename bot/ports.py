@@ -1,0 +1,59 @@
+"""The small interfaces the cycle depends on; adapters implement them (simulated, Alpaca)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date, datetime
+from typing import Protocol
+
+import pandas as pd
+
+from bot.domain import Account, OrderReport, OrderRequest
+
+
+class Clock(Protocol):
+    """Time, injected: nothing in the core reads the system clock."""
+
+    def now(self) -> datetime:
+        """The current time, timezone-aware UTC."""
+        ...
+
+    def sleep_until(self, moment: datetime) -> None:
+        """Wait (or, for a simulated clock, jump) until ``moment``."""
+        ...
+
+
+class MarketData(Protocol):
+    """Daily closes, with today's latest price as the row for today when the market is open."""
+
+    def closes(self, symbols: Iterable[str], end: date, count: int) -> pd.DataFrame:
+        """The last ``count`` rows on or before ``end``; a column per symbol, NaN where absent."""
+        ...
+
+
+class MarketCalendar(Protocol):
+    """Trading sessions and their closes (XNYS offline, or the broker's calendar)."""
+
+    def sessions(self, start: date, end: date) -> tuple[date, ...]:
+        """Trading days between ``start`` and ``end`` inclusive."""
+        ...
+
+    def session_close(self, day: date) -> datetime:
+        """The session's close, timezone-aware UTC (early closes respected)."""
+        ...
+
+
+class Broker(Protocol):
+    """The account: what it holds, and market orders by client_order_id."""
+
+    def account(self) -> Account:
+        """Cash, equity, buying power and positions now."""
+        ...
+
+    def submit(self, order: OrderRequest) -> OrderReport:
+        """Send one market order; raises DuplicateOrderError if its id was ever used."""
+        ...
+
+    def get_order(self, client_order_id: str) -> OrderReport | None:
+        """Look an order up by its client_order_id; None if the broker never saw it."""
+        ...

@@ -1,0 +1,223 @@
+"""The tracker: an append-only journal of every state change, in SQLite under the state dir.
+
+Nothing is ever updated or deleted (the schema forbids it with triggers): what happened, and what
+the bot *intended* before it acted (the order journal), can always be read back. Trigger state is
+derived from the journal too ("last rebalance done"), so there is no second source of truth.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from bot.errors import StateError
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at TEXT NOT NULL,
+    run_id TEXT NOT NULL,
+    strategy TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    payload TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_by_strategy_kind ON events (strategy, kind, id);
+CREATE TABLE IF NOT EXISTS equity (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at TEXT NOT NULL,
+    session TEXT NOT NULL,
+    run_id TEXT NOT NULL,
+    strategy TEXT NOT NULL,
+    equity TEXT NOT NULL,
+    sleeve_equity TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS equity_by_strategy ON equity (strategy, id);
+CREATE TRIGGER IF NOT EXISTS events_append_only_u BEFORE UPDATE ON events
+    BEGIN SELECT RAISE(ABORT, 'the tracker is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS events_append_only_d BEFORE DELETE ON events
+    BEGIN SELECT RAISE(ABORT, 'the tracker is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS equity_append_only_u BEFORE UPDATE ON equity
+    BEGIN SELECT RAISE(ABORT, 'the tracker is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS equity_append_only_d BEFORE DELETE ON equity
+    BEGIN SELECT RAISE(ABORT, 'the tracker is append-only'); END;
+"""
+
+
+class EventKind(StrEnum):
+    """Every kind of state change the bot records."""
+
+    CYCLE_STARTED = "cycle_started"
+    BARS_LOADED = "bars_loaded"
+    TARGETS_COMPUTED = "targets_computed"
+    DRIFT_MEASURED = "drift_measured"
+    DECISION = "decision"
+    ORDERS_PLANNED = "orders_planned"
+    ORDER_SUBMITTING = "order_submitting"  # the journal entry, written before the order is sent
+    ORDER_SUBMITTED = "order_submitted"
+    ORDER_FILLED = "order_filled"
+    ORDER_REJECTED = "order_rejected"
+    ORDER_FOUND = "order_found"  # looked up at the broker instead of being re-sent
+    REBALANCE_DONE = "rebalance_done"
+    CYCLE_FINISHED = "cycle_finished"
+    ERROR = "error"
+
+
+@dataclass(frozen=True, slots=True)
+class EventRow:
+    """One recorded event as read back."""
+
+    id: int
+    at: str
+    run_id: str
+    strategy: str
+    kind: str
+    payload: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class EquityRow:
+    """One equity snapshot as read back."""
+
+    at: str
+    session: date
+    strategy: str
+    equity: Decimal
+    sleeve_equity: Decimal
+
+
+def _json_default(value: object) -> str:
+    if isinstance(value, Decimal | date | datetime):
+        return str(value) if isinstance(value, Decimal) else value.isoformat()
+    msg = f"cannot record {type(value).__name__} in the tracker"
+    raise TypeError(msg)
+
+
+class Tracker:
+    """SQLite-backed tracker (WAL, one write transaction per event so nothing is half-written)."""
+
+    def __init__(self, path: Path) -> None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(path, isolation_level=None, timeout=30)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.executescript(SCHEMA)
+        except (OSError, sqlite3.Error) as exc:
+            msg = f"cannot open the tracker at {path}: {exc}; check BOT_STATE_DIR is writable"
+            raise StateError(msg) from exc
+        self.path = path
+
+    def close(self) -> None:
+        """Close the database connection."""
+        self._db.close()
+
+    @contextmanager
+    def _writing(self) -> Iterator[sqlite3.Connection]:
+        try:
+            yield self._db
+        except sqlite3.Error as exc:
+            msg = f"cannot write to the tracker at {self.path}: {exc}"
+            raise StateError(msg) from exc
+
+    def record(
+        self, at: datetime, run_id: str, strategy: str, kind: EventKind, **payload: Any
+    ) -> None:
+        """Append one event; raises StateError if it could not be stored (then do not act)."""
+        text = json.dumps(payload, default=_json_default, sort_keys=True)
+        with self._writing() as db:
+            db.execute(
+                "INSERT INTO events (at, run_id, strategy, kind, payload) VALUES (?, ?, ?, ?, ?)",
+                (at.isoformat(), run_id, strategy, kind.value, text),
+            )
+
+    def snapshot_equity(
+        self,
+        *,
+        at: datetime,
+        session: date,
+        run_id: str,
+        strategy: str,
+        equity: Decimal,
+        sleeve_equity: Decimal,
+    ) -> None:
+        """Append an equity snapshot for the account tracker."""
+        with self._writing() as db:
+            db.execute(
+                "INSERT INTO equity (at, session, run_id, strategy, equity, sleeve_equity)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    at.isoformat(),
+                    session.isoformat(),
+                    run_id,
+                    strategy,
+                    str(equity),
+                    str(sleeve_equity),
+                ),
+            )
+
+    def events(self, strategy: str | None = None, kind: EventKind | None = None) -> list[EventRow]:
+        """Return events in the order they were recorded, optionally filtered."""
+        query = "SELECT id, at, run_id, strategy, kind, payload FROM events WHERE 1=1"
+        args: list[str] = []
+        if strategy is not None:
+            query += " AND strategy = ?"
+            args.append(strategy)
+        if kind is not None:
+            query += " AND kind = ?"
+            args.append(kind.value)
+        rows = self._db.execute(query + " ORDER BY id", args).fetchall()
+        return [EventRow(r[0], r[1], r[2], r[3], r[4], json.loads(r[5])) for r in rows]
+
+    def last_event(self, strategy: str, kind: EventKind) -> EventRow | None:
+        """Return the most recent event of a kind for a strategy."""
+        row = self._db.execute(
+            "SELECT id, at, run_id, strategy, kind, payload FROM events"
+            " WHERE strategy = ? AND kind = ? ORDER BY id DESC LIMIT 1",
+            (strategy, kind.value),
+        ).fetchone()
+        return (
+            None
+            if row is None
+            else EventRow(row[0], row[1], row[2], row[3], row[4], json.loads(row[5]))
+        )
+
+    def last_rebalance_key(self, strategy: str) -> str | None:
+        """The key of the last completed rebalance: the durable state of calendar triggers."""
+        event = self.last_event(strategy, EventKind.REBALANCE_DONE)
+        return None if event is None else str(event.payload["rebalance_key"])
+
+    def journaled_order_ids(self, strategy: str) -> set[str]:
+        """Every client_order_id this strategy ever journaled before sending."""
+        rows = self._db.execute(
+            "SELECT json_extract(payload, '$.client_order_id') FROM events"
+            " WHERE strategy = ? AND kind = ?",
+            (strategy, EventKind.ORDER_SUBMITTING.value),
+        ).fetchall()
+        return {str(r[0]) for r in rows}
+
+    def equity_history(self, strategy: str | None = None) -> list[EquityRow]:
+        """Return equity snapshots in order, optionally for one strategy."""
+        query = "SELECT at, session, strategy, equity, sleeve_equity FROM equity"
+        args = [] if strategy is None else [strategy]
+        if strategy is not None:
+            query += " WHERE strategy = ?"
+        rows = self._db.execute(query + " ORDER BY id", args).fetchall()
+        return [
+            EquityRow(r[0], date.fromisoformat(r[1]), r[2], Decimal(r[3]), Decimal(r[4]))
+            for r in rows
+        ]
+
+    def strategies(self) -> list[str]:
+        """Names of every strategy that has recorded anything, in first-seen order."""
+        rows = self._db.execute(
+            "SELECT strategy FROM events GROUP BY strategy ORDER BY MIN(id)"
+        ).fetchall()
+        return [str(r[0]) for r in rows]

@@ -1,0 +1,153 @@
+"""When to trade: calendar schedules and the drift corridor. Pure functions of their inputs.
+
+A calendar trigger never asks "is today the day?" alone: it asks "which scheduled rebalance is
+the latest one due, and has it been done?". That single question covers the normal case, a
+missed rebalance (the bot was down: catch up on the next run, flagged late), and a first start.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import ROUND_HALF_EVEN, Decimal
+from enum import StrEnum
+from itertools import groupby
+
+DRIFT_PRECISION = Decimal("0.000000001")  # drift is compared at 1e-9 so 0.56 − 0.55 is 0.01
+
+
+class Schedule(StrEnum):
+    """The calendar rules the seeds use."""
+
+    QUARTER_START = "quarter_start"  # HFEA
+    MONTH_END = "month_end"  # UISx3
+    TWICE_MONTHLY = "twice_monthly"  # Maximum Yield: mid-month and month-end
+
+
+@dataclass(frozen=True, slots=True)
+class CalendarRule:
+    """A schedule and its configurable anchors (STRATEGIES.md §3.3, §4)."""
+
+    schedule: Schedule
+    quarter_anchor: str = "first_trading_day"  # or "last_trading_day_prev_quarter"
+    mid_month_day: int = 15
+    mid_month_rule: str = "on_or_before"  # or "on_or_after"
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """Whether to trade now, the rebalance key that names the trade, and a readable reason."""
+
+    trade: bool
+    reason: str
+    rebalance_key: str
+    late: bool = False
+
+
+def scheduled_rebalances(sessions: Sequence[date], rule: CalendarRule) -> list[tuple[date, str]]:
+    """List (session, rebalance key) pairs of the schedule within ``sessions``.
+
+    ``sessions`` must be sorted trading days covering whole months: a month cut at either end of
+    the list would make its first or last listed day look like a month boundary.
+    """
+    months = [list(days) for _, days in groupby(sessions, key=lambda d: (d.year, d.month))]
+    if rule.schedule is Schedule.QUARTER_START:
+        return _quarter_starts(months, rule.quarter_anchor)
+    if rule.schedule is Schedule.MONTH_END:
+        return [(m[-1], f"{m[-1]:%Y-%m}") for m in months]
+    return sorted(
+        [(m[-1], f"{m[-1]:%Y-%m}E") for m in months]
+        + [d for m in months if (d := _mid_month(m, rule)) is not None]
+    )
+
+
+def _quarter_starts(months: list[list[date]], anchor: str) -> list[tuple[date, str]]:
+    if anchor == "first_trading_day":
+        return [(m[0], _quarter_key(m[0])) for m in months if m[0].month in (1, 4, 7, 10)]
+    if anchor == "last_trading_day_prev_quarter":
+        return [(m[-1], _next_quarter_key(m[-1])) for m in months if m[-1].month in (3, 6, 9, 12)]
+    msg = f"unknown quarter_anchor {anchor!r}"
+    raise ValueError(msg)
+
+
+def _quarter_key(day: date) -> str:
+    return f"{day.year}Q{(day.month - 1) // 3 + 1}"
+
+
+def _next_quarter_key(day: date) -> str:
+    return f"{day.year + 1}Q1" if day.month == 12 else f"{day.year}Q{day.month // 3 + 1}"
+
+
+def _mid_month(month: list[date], rule: CalendarRule) -> tuple[date, str] | None:
+    day = rule.mid_month_day
+    if rule.mid_month_rule == "on_or_before":
+        candidates = [d for d in month if d.day <= day]
+        chosen = candidates[-1] if candidates else None
+    elif rule.mid_month_rule == "on_or_after":
+        chosen = next((d for d in month if d.day >= day), None)
+    else:
+        msg = f"unknown mid_month_rule {rule.mid_month_rule!r}"
+        raise ValueError(msg)
+    return None if chosen is None else (chosen, f"{chosen:%Y-%m}M")
+
+
+def calendar_decision(
+    sessions: Sequence[date], today: date, rule: CalendarRule, last_done_key: str | None
+) -> Decision:
+    """Decide from the latest scheduled rebalance due on or before ``today``.
+
+    ``sessions`` must extend past ``today`` (to know whether today ends a month). A due
+    rebalance that was never done is traded now; if its date has passed, it is flagged late.
+    """
+    if not sessions or sessions[-1] <= today:
+        msg = f"the market calendar must extend past {today} to know today's schedule"
+        raise ValueError(msg)
+    due = [(d, k) for d, k in scheduled_rebalances(sessions, rule) if d <= today]
+    if not due:
+        return Decision(False, "no scheduled rebalance yet", "")
+    day, key = due[-1]
+    if key == last_done_key:
+        return Decision(False, f"rebalance {key} already done", key)
+    if last_done_key is None and day < today:
+        return Decision(True, f"initial rebalance: none recorded yet (last due {key})", key)
+    if day < today:
+        return Decision(True, f"missed rebalance {key} due {day}: catching up", key, late=True)
+    return Decision(True, f"scheduled rebalance {key}", key)
+
+
+def current_weights(
+    positions: Mapping[str, Decimal], prices: Mapping[str, Decimal], sleeve_equity: Decimal
+) -> dict[str, Decimal]:
+    """Weights of the given positions in the sleeve; a symbol with no position weighs 0."""
+    return {s: q * prices[s] / sleeve_equity for s, q in positions.items() if q != 0}
+
+
+def max_drift(current: Mapping[str, Decimal], target: Mapping[str, Decimal]) -> tuple[str, Decimal]:
+    """Return the symbol with the largest |current − target| and that drift, rounded to 1e-9."""
+    symbols = sorted(set(current) | set(target))
+    if not symbols:
+        return "", Decimal(0)
+    drifts = {
+        s: abs(current.get(s, Decimal(0)) - target.get(s, Decimal(0))).quantize(
+            DRIFT_PRECISION, rounding=ROUND_HALF_EVEN
+        )
+        for s in symbols
+    }
+    worst = max(symbols, key=lambda s: (drifts[s], s))
+    return worst, drifts[worst]
+
+
+def drift_decision(
+    symbol: str, drift: Decimal, width: Decimal, today: date, inclusive: bool = False
+) -> Decision:
+    """Trade the whole book when the worst drift is beyond the corridor (strictly, by default)."""
+    key = f"{today:%Y%m%d}"
+    beyond = drift >= width if inclusive else drift > width
+    if beyond:
+        return Decision(
+            True, f"{symbol} drifted {drift * 100:.3f} pp (corridor {width * 100} pp)", key
+        )
+    return Decision(
+        False, f"max drift {drift * 100:.3f} pp ({symbol}) within {width * 100} pp", key
+    )
