@@ -13,6 +13,7 @@ from datetime import date
 from typing import Protocol
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 
@@ -67,12 +68,14 @@ class Strategy(Protocol):
         ...
 
 
-def closes_window(closes: pd.DataFrame, symbols: tuple[str, ...], n: int, as_of: date) -> pd.DataFrame:
+def closes_window(
+    closes: pd.DataFrame, symbols: tuple[str, ...], n: int, as_of: date
+) -> pd.DataFrame:
     """Return the last ``n`` closes on or before ``as_of`` for ``symbols``, or raise naming why.
 
     Rows after ``as_of`` are ignored so a strategy can never look ahead. A symbol with no column,
-    fewer than ``n`` finite closes (a late listing), or a NaN/non-positive close inside the window
-    raises a :class:`StrategyError` subclass that names the symbol and the date.
+    fewer than ``n`` closes since it was first priced (a late listing), or a NaN/non-positive
+    close inside the window raises a :class:`StrategyError` subclass naming symbol and date.
     """
     missing = [s for s in symbols if s not in closes.columns]
     if missing:
@@ -84,22 +87,32 @@ def closes_window(closes: pd.DataFrame, symbols: tuple[str, ...], n: int, as_of:
         msg = f"need {n} daily closes up to {as_of}, have {len(window)}"
         raise InsufficientHistoryError(msg)
     for symbol in symbols:
-        _check_column(window[symbol], symbol, n, as_of)
+        _check_column(window[symbol], upto[symbol], n, as_of)
     return window
 
 
-def _check_column(column: pd.Series, symbol: str, n: int, as_of: date) -> None:
+def _check_column(column: pd.Series, history: pd.Series, n: int, as_of: date) -> None:
     values = column.to_numpy(dtype=float)
     usable = np.isfinite(values) & (values > 0)
     if usable.all():
         return
-    leading_nan = int(np.argmax(~np.isnan(values))) if not np.isnan(values).all() else len(values)
-    if leading_nan > 0 and usable[leading_nan:].all():
-        msg = f"{symbol} has fewer than {n} daily closes up to {as_of} (listed later?)"
-        raise InsufficientHistoryError(msg)
-    first_bad = int(np.argmax(~usable[leading_nan:])) + leading_nan
+    symbol = str(column.name)
+    priced = history.index[np.isfinite(history.to_numpy(dtype=float))]
+    first_priced = None if priced.empty else pd.Timestamp(priced[0])
+    if first_priced is None or first_priced > column.index[0]:
+        listed = "never" if first_priced is None else f"first on {first_priced.date()}"
+        if usable[~np.isnan(values)].all():
+            msg = f"{symbol} has fewer than {n} daily closes up to {as_of} (priced {listed})"
+            raise InsufficientHistoryError(msg)
+    first_bad = int(np.argmax(~usable & ~_leading_nan(values)))
     msg = (
         f"{symbol} close on {column.index[first_bad].date()} is {float(values[first_bad])}: "
         "not a usable price"
     )
     raise BadPriceError(msg)
+
+
+def _leading_nan(values: npt.NDArray[np.float64]) -> npt.NDArray[np.bool_]:
+    """Mask of the NaNs before the first number (a fund not yet listed)."""
+    leading: npt.NDArray[np.bool_] = np.cumsum(~np.isnan(values)) == 0
+    return leading

@@ -1,0 +1,26 @@
+"""Market data from an in-memory frame of closes (synthetic or loaded from CSV files)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+
+import pandas as pd
+
+
+class FrameMarketData:
+    """Serves daily closes from a frame; the row for the session being decided is its price."""
+
+    def __init__(self, closes: pd.DataFrame) -> None:
+        self._closes = closes.sort_index()
+
+    @property
+    def frame(self) -> pd.DataFrame:
+        """The whole table (the simulated broker fills from the same prices)."""
+        return self._closes
+
+    def closes(self, symbols: Iterable[str], end: date, count: int) -> pd.DataFrame:
+        """The last ``count`` rows on or before ``end`` for the symbols that exist."""
+        present = [s for s in symbols if s in self._closes.columns]
+        upto = self._closes.loc[: pd.Timestamp(end), present]
+        return upto.iloc[-count:] if count > 0 else upto.iloc[0:0]

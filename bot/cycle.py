@@ -1,0 +1,309 @@
+"""``run_cycle``: one wake of the bot for one strategy. The same function serves the simulated
+broker, backtests, paper and live trading; only the adapters differ.
+
+read (bars, account) -> decide (targets, drift, trigger: pure) -> record -> act (orders) -> record
+
+Every step is appended to the tracker before the next one starts, so a crash leaves a journal
+that says exactly how far the cycle got. Any error stops the strategy's cycle with an error
+event and no further orders; doing nothing is always safer than a wrong trade.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pandas as pd
+
+from bot.domain import Account, OrderReport, to_decimal
+from bot.errors import BotError, DataError
+from bot.execution import Execution
+from bot.planner import Plan, PlannerRules, plan_orders
+from bot.ports import Broker, Clock, MarketCalendar, MarketData
+from bot.tracker import EventKind, Tracker
+from bot.triggers import (
+    CalendarRule,
+    Decision,
+    calendar_decision,
+    current_weights,
+    drift_decision,
+    max_drift,
+)
+from strategies.base import NoDecisionError, Strategy, StrategyError, TargetWeights
+
+NEW_YORK = ZoneInfo("America/New_York")
+Outcome = Literal["traded", "held", "error", "closed", "planned"]
+
+
+@dataclass(frozen=True, slots=True)
+class DriftRule:
+    """The drift corridor: absolute weight points, strictly greater unless ``inclusive``."""
+
+    width: Decimal
+    inclusive: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class StrategyRuntime:
+    """Everything the cycle needs to know about one configured strategy."""
+
+    name: str
+    strategy: Strategy
+    trigger: CalendarRule | DriftRule
+    rules: PlannerRules
+
+
+@dataclass(frozen=True, slots=True)
+class Adapters:
+    """The imperative shell: swap these to go from simulation to paper to live."""
+
+    broker: Broker
+    market: MarketData
+    calendar: MarketCalendar
+    tracker: Tracker
+    clock: Clock
+
+
+@dataclass(frozen=True, slots=True)
+class CycleResult:
+    """What one cycle did, for the CLI and the daemon."""
+
+    run_id: str
+    strategy: str
+    session: date
+    outcome: Outcome
+    reason: str
+    orders: tuple[OrderReport, ...] = field(default=())
+    equity: Decimal | None = None
+
+
+def new_run_id(session: date) -> str:
+    """A unique, sortable run id: the session date plus a random suffix."""
+    return f"{session:%Y%m%d}-{uuid.uuid4().hex[:8]}"
+
+
+def run_cycle(
+    adapters: Adapters,
+    runtime: StrategyRuntime,
+    *,
+    force: bool = False,
+    dry_run: bool = False,
+    run_id: str | None = None,
+) -> CycleResult:
+    """Run one full cycle for one strategy and return what happened (errors are recorded)."""
+    today = adapters.clock.now().astimezone(NEW_YORK).date()
+    cycle = _Cycle(adapters, runtime, today, run_id or new_run_id(today))
+    cycle.record(EventKind.CYCLE_STARTED, session=today, force=force, dry_run=dry_run)
+    try:
+        result = cycle.run(force=force, dry_run=dry_run)
+    except (BotError, StrategyError) as exc:
+        cycle.record(EventKind.ERROR, error=type(exc).__name__, message=str(exc))
+        result = cycle.result("error", str(exc))
+    except Exception as exc:
+        cycle.record(EventKind.ERROR, error=type(exc).__name__, message=repr(exc))
+        cycle.record(EventKind.CYCLE_FINISHED, outcome="error", reason=repr(exc))
+        raise
+    cycle.record(EventKind.CYCLE_FINISHED, outcome=result.outcome, reason=result.reason)
+    return result
+
+
+class _Cycle:
+    """One cycle's state: which strategy, which session, which run id."""
+
+    def __init__(
+        self, adapters: Adapters, runtime: StrategyRuntime, today: date, run_id: str
+    ) -> None:
+        self.adapters = adapters
+        self.runtime = runtime
+        self.today = today
+        self.run_id = run_id
+        self.reports: list[OrderReport] = []
+
+    def record(self, kind: EventKind, **payload: Any) -> None:
+        self.adapters.tracker.record(
+            self.adapters.clock.now(), self.run_id, self.runtime.name, kind, **payload
+        )
+
+    def result(self, outcome: Outcome, reason: str, equity: Decimal | None = None) -> CycleResult:
+        return CycleResult(
+            self.run_id, self.runtime.name, self.today, outcome, reason, tuple(self.reports), equity
+        )
+
+    def run(self, *, force: bool, dry_run: bool) -> CycleResult:
+        sessions = self.adapters.calendar.sessions(
+            self.today - timedelta(days=130), self.today + timedelta(days=45)
+        )
+        if self.today not in sessions:
+            self.record(EventKind.DECISION, trade=False, reason="market closed today")
+            return self.result("closed", f"{self.today} is not a trading day")
+        closes = self._load_bars()
+        targets = self._targets(closes)
+        if targets is None:
+            return self._finish("held", "the strategy declined to decide today")
+        prices = _latest_prices(closes, self.runtime.strategy.symbols)
+        account = self.adapters.broker.account()
+        decision = self._decide(sessions, targets, prices, account, force)
+        if not decision.trade:
+            return self._finish("held", decision.reason)
+        plan = self._plan(targets, prices, account, phase="all")
+        if dry_run:
+            return self._finish("planned", f"dry run: {len(plan.orders)} orders planned, none sent")
+        self._trade(plan, targets, prices, decision.rebalance_key)
+        return self._finish("traded", decision.reason)
+
+    def _load_bars(self) -> pd.DataFrame:
+        strategy = self.runtime.strategy
+        closes = self.adapters.market.closes(strategy.symbols, self.today, strategy.history_closes)
+        _check_fresh(closes, strategy.symbols, self.today)
+        self.record(
+            EventKind.BARS_LOADED,
+            symbols=list(strategy.symbols),
+            rows=len(closes),
+            last_bar=closes.index[-1].date(),
+        )
+        return closes
+
+    def _targets(self, closes: pd.DataFrame) -> TargetWeights | None:
+        try:
+            targets = self.runtime.strategy.target_weights(closes, self.today)
+        except NoDecisionError as exc:
+            self.record(EventKind.DECISION, trade=False, reason=f"no decision: {exc}")
+            return None
+        _check_weights(targets.weights)
+        self.record(
+            EventKind.TARGETS_COMPUTED,
+            weights=dict(targets.weights),
+            cash=targets.cash,
+            notes=list(targets.notes),
+        )
+        return targets
+
+    def _decide(
+        self,
+        sessions: tuple[date, ...],
+        targets: TargetWeights,
+        prices: Mapping[str, Decimal],
+        account: Account,
+        force: bool,
+    ) -> Decision:
+        sleeve = account.equity * self.runtime.rules.capital_fraction
+        held = {s: q for s, q in account.positions.items() if s in prices}
+        current = current_weights(held, prices, sleeve) if sleeve > 0 else {}
+        wanted = {s: to_decimal(w, f"target weight of {s}") for s, w in targets.weights.items()}
+        worst, drift = max_drift(current, wanted)
+        self.record(
+            EventKind.DRIFT_MEASURED,
+            current={s: round(float(w), 6) for s, w in current.items()},
+            max_drift=drift,
+            symbol=worst,
+            equity=account.equity,
+        )
+        decision = self._trigger(sessions, worst, drift)
+        if force and not decision.trade:
+            decision = Decision(True, f"forced ({decision.reason})", f"{self.today:%Y%m%d}F")
+        self.record(
+            EventKind.DECISION,
+            trade=decision.trade,
+            reason=decision.reason,
+            rebalance_key=decision.rebalance_key,
+            late=decision.late,
+        )
+        return decision
+
+    def _trigger(self, sessions: tuple[date, ...], worst: str, drift: Decimal) -> Decision:
+        rule = self.runtime.trigger
+        if isinstance(rule, DriftRule):
+            return drift_decision(worst, drift, rule.width, self.today, rule.inclusive)
+        last = self.adapters.tracker.last_rebalance_key(self.runtime.name)
+        return calendar_decision(sessions, self.today, rule, last)
+
+    def _plan(
+        self,
+        targets: TargetWeights,
+        prices: Mapping[str, Decimal],
+        account: Account,
+        phase: str,
+    ) -> Plan:
+        plan = plan_orders(
+            targets.weights, self.runtime.strategy.symbols, account, prices, self.runtime.rules
+        )
+        self.record(
+            EventKind.ORDERS_PLANNED,
+            phase=phase,
+            sleeve_equity=plan.sleeve_equity,
+            orders=[
+                {"symbol": o.symbol, "leg": o.leg.value, "qty": o.qty, "price": o.price}
+                for o in plan.orders
+            ],
+            notes=list(plan.notes),
+        )
+        return plan
+
+    def _trade(
+        self, plan: Plan, targets: TargetWeights, prices: Mapping[str, Decimal], key: str
+    ) -> None:
+        execution = Execution(self.adapters.broker, self.adapters.tracker, self.record, key)
+        self.reports += execution.send(plan.exposure_reducing, self.runtime.name)
+        if plan.exposure_reducing and plan.exposure_adding:
+            # Size the buys from what the sells actually raised, not from the estimate.
+            replan = self._plan(targets, prices, self.adapters.broker.account(), phase="add")
+            adding = replan.exposure_adding
+        else:
+            adding = plan.exposure_adding
+        self.reports += execution.send(adding, self.runtime.name)
+        account = self.adapters.broker.account()
+        sleeve = account.equity * self.runtime.rules.capital_fraction
+        held = {s: q for s, q in account.positions.items() if s in prices}
+        wanted = {s: to_decimal(w, s) for s, w in targets.weights.items()}
+        worst, residual = max_drift(current_weights(held, prices, sleeve), wanted)
+        self.record(
+            EventKind.REBALANCE_DONE, rebalance_key=key, residual_drift=residual, symbol=worst
+        )
+
+    def _finish(self, outcome: Outcome, reason: str) -> CycleResult:
+        account = self.adapters.broker.account()
+        sleeve = account.equity * self.runtime.rules.capital_fraction
+        self.adapters.tracker.snapshot_equity(
+            at=self.adapters.clock.now(),
+            session=self.today,
+            run_id=self.run_id,
+            strategy=self.runtime.name,
+            equity=account.equity,
+            sleeve_equity=sleeve,
+        )
+        return self.result(outcome, reason, account.equity)
+
+
+def _check_fresh(closes: pd.DataFrame, symbols: tuple[str, ...], today: date) -> None:
+    """Refuse to decide on data that does not include today's price for every symbol."""
+    missing = [s for s in symbols if s not in closes.columns]
+    if missing:
+        msg = f"no price data for {', '.join(missing)}"
+        raise DataError(msg)
+    if closes.empty or closes.index[-1].date() != today:
+        last = "nothing" if closes.empty else closes.index[-1].date()
+        msg = f"stale data: the latest bar is {last}, expected today's price ({today})"
+        raise DataError(msg)
+    latest = closes.iloc[-1]
+    stale = [s for s in symbols if not np.isfinite(latest[s]) or latest[s] <= 0]
+    if stale:
+        msg = f"no usable price today ({today}) for {', '.join(stale)}"
+        raise DataError(msg)
+
+
+def _check_weights(weights: Mapping[str, float]) -> None:
+    bad = [s for s, w in weights.items() if not np.isfinite(w)]
+    if bad:
+        msg = f"the strategy produced non-finite weights for {', '.join(bad)}"
+        raise DataError(msg)
+
+
+def _latest_prices(closes: pd.DataFrame, symbols: tuple[str, ...]) -> dict[str, Decimal]:
+    latest = closes.iloc[-1]
+    return {s: to_decimal(float(latest[s]), f"price of {s}") for s in symbols}

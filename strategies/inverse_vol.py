@@ -1,0 +1,153 @@
+"""Composer "All In": an inverse-volatility basket (85%) plus a fixed sleeve (15% USFR).
+
+Rules (docs/STRATEGIES.md §1.2): σ_i is the standard deviation of the last ``lookback_days`` simple
+daily returns (``lookback_days + 1`` closes, counted in trading rows, never calendar days) and
+w_i = basket_weight · (1/σ_i) / Σ_j (1/σ_j). Population std is used; the choice cancels out of the
+weights and matters only for the ``vol_floor`` comparison.
+
+With a 2-day lookback σ = |r₁ − r₂| / 2, so two equal returns (typically a stale, repeated close)
+give σ = 0 and an unbounded weight. Composer does not document what it does then, so the reaction is
+a setting, ``zero_vol_policy``, and every firing is recorded in ``TargetWeights.notes``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from types import MappingProxyType
+from typing import Literal, get_args
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from strategies.base import NoDecisionError, TargetWeights, closes_window
+from strategies.fixed import validate_weights
+
+ZeroVolPolicy = Literal["skip_day", "floor", "equal_weight", "exclude"]
+ZERO_VOL_POLICIES: tuple[str, ...] = get_args(ZeroVolPolicy)
+
+FloatArray = npt.NDArray[np.float64]
+
+
+def _default_fixed() -> Mapping[str, float]:
+    return MappingProxyType({"USFR": 0.15})
+
+
+@dataclass(frozen=True, slots=True)
+class InverseVolatility:
+    """Inverse-volatility weights over ``basket`` scaled to ``basket_weight``, plus ``fixed``.
+
+    ``zero_vol_policy`` decides what a σ ≤ ``vol_floor`` means:
+
+    * ``skip_day`` (default): raise :class:`NoDecisionError`; the engine holds. A flat price is
+      more often a stale feed than a real asset, so not trading is the safe reading.
+    * ``floor``: use σ = ``vol_floor`` (Composer-like; can put ~85% into that one fund).
+    * ``equal_weight``: weight the basket equally today.
+    * ``exclude``: give that asset 0 today and renormalise the rest of the basket.
+    """
+
+    basket: tuple[str, ...]
+    lookback_days: int = 2
+    basket_weight: float = 0.85
+    fixed: Mapping[str, float] = field(default_factory=_default_fixed)
+    vol_floor: float = 1e-6
+    zero_vol_policy: ZeroVolPolicy = "skip_day"
+
+    def __post_init__(self) -> None:
+        """Fail at construction, not on a trading day, when the configuration cannot work."""
+        self._validate_basket()
+        if self.fixed:
+            validate_weights(self.fixed, what="fixed sleeve")
+        object.__setattr__(self, "fixed", MappingProxyType(dict(self.fixed)))
+        if isinstance(self.lookback_days, bool) or not isinstance(self.lookback_days, int):
+            msg = f"lookback_days must be an int, got {self.lookback_days!r}"
+            raise ValueError(msg)
+        if self.lookback_days < 2:
+            msg = f"lookback_days must be ≥ 2 (a std needs two returns), got {self.lookback_days}"
+            raise ValueError(msg)
+        if not (math.isfinite(self.basket_weight) and self.basket_weight >= 0):
+            msg = f"basket_weight must be a finite number ≥ 0, got {self.basket_weight}"
+            raise ValueError(msg)
+        if not (math.isfinite(self.vol_floor) and self.vol_floor > 0):
+            msg = f"vol_floor must be a finite number > 0, got {self.vol_floor}"
+            raise ValueError(msg)
+        if self.zero_vol_policy not in ZERO_VOL_POLICIES:
+            msg = f"zero_vol_policy {self.zero_vol_policy!r} is not one of {ZERO_VOL_POLICIES}"
+            raise ValueError(msg)
+
+    def _validate_basket(self) -> None:
+        if not self.basket:
+            msg = "basket must name at least one symbol"
+            raise ValueError(msg)
+        if any(not isinstance(s, str) or not s.strip() for s in self.basket):
+            msg = f"basket symbols must be non-empty strings, got {self.basket!r}"
+            raise ValueError(msg)
+        if len(set(self.basket)) != len(self.basket):
+            msg = f"basket lists a symbol twice: {self.basket!r}"
+            raise ValueError(msg)
+        overlap = sorted(set(self.basket) & set(self.fixed))
+        if overlap:
+            msg = f"{', '.join(overlap)} both in the basket and the fixed sleeve"
+            raise ValueError(msg)
+
+    @property
+    def symbols(self) -> tuple[str, ...]:
+        """Basket symbols, then fixed-sleeve symbols."""
+        return (*self.basket, *self.fixed)
+
+    @property
+    def history_closes(self) -> int:
+        """``lookback_days`` returns need one more close than that."""
+        return self.lookback_days + 1
+
+    def target_weights(self, closes: pd.DataFrame, as_of: date) -> TargetWeights:
+        """Return basket inverse-vol weights plus the fixed sleeve, or raise if unusable.
+
+        The fixed sleeve only needs a usable close today; the basket needs the whole lookback.
+        """
+        window = closes_window(closes, self.basket, self.history_closes, as_of)
+        if self.fixed:
+            closes_window(closes, tuple(self.fixed), 1, as_of)
+        prices = window.to_numpy(dtype=float)
+        sigma = (prices[1:] / prices[:-1] - 1.0).std(axis=0, ddof=0)
+        inverse, notes = self._inverse_vol(sigma, as_of)
+        basket = self.basket_weight * inverse / inverse.sum()
+        weights = {s: float(w) for s, w in zip(self.basket, basket, strict=True)}
+        weights.update(self.fixed)
+        return TargetWeights(weights=weights, notes=notes)
+
+    def _inverse_vol(self, sigma: FloatArray, as_of: date) -> tuple[FloatArray, tuple[str, ...]]:
+        """Return the unnormalised 1/σ scores after applying ``zero_vol_policy``."""
+        zero = sigma <= self.vol_floor
+        if not zero.any():
+            return 1.0 / sigma, ()
+        names = [s for s, z in zip(self.basket, zero, strict=True) if z]
+        notes = tuple(
+            f"zero volatility for {s} (σ={sd:.3g} ≤ vol_floor {self.vol_floor:g}); "
+            f"policy {self.zero_vol_policy}"
+            for s, sd, z in zip(self.basket, sigma, zero, strict=True)
+            if z
+        )
+        if self.zero_vol_policy == "floor":
+            return 1.0 / np.maximum(sigma, self.vol_floor), notes
+        if self.zero_vol_policy == "equal_weight":
+            return np.ones_like(sigma), notes
+        if self.zero_vol_policy == "exclude" and not zero.all():
+            return np.where(zero, 0.0, 1.0 / np.where(zero, 1.0, sigma)), notes
+        raise NoDecisionError(self._no_decision_message(names, as_of))
+
+    def _no_decision_message(self, names: list[str], as_of: date) -> str:
+        """Explain why there is no decision, and what the engine will do about it."""
+        if self.zero_vol_policy == "exclude":
+            return (
+                f"every basket asset has zero volatility on {as_of} ({', '.join(names)}); "
+                "nothing left to weight under policy exclude; the engine will hold"
+            )
+        return (
+            f"zero volatility for {', '.join(names)} over the last {self.lookback_days} returns "
+            f"up to {as_of} (σ ≤ vol_floor {self.vol_floor:g}); two identical closes usually "
+            "mean a stale price, so policy skip_day declines to decide; the engine will hold"
+        )
