@@ -1,0 +1,211 @@
+"""The ``bot`` command line: run, once, targets, tracker.
+
+User errors (a bad config, missing data, a refused trade) print one line saying what went wrong
+and exit non-zero; tracebacks are for bugs only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from dataclasses import asdict
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from bot.bootstrap import build_bot, build_runtime, load_market
+from bot.clock import WallClock
+from bot.config import load_config
+from bot.cycle import NEW_YORK, CycleResult, run_cycle
+from bot.daemon import next_wake, run_daemon
+from bot.errors import BotError
+from bot.logs import configure_logging
+from bot.market.synthetic import SYNTHETIC_LABEL
+from bot.report import quarterly_lines
+from bot.settings import Settings
+from bot.tracker import Tracker
+from strategies import StrategyError
+
+EXIT_ERROR = 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``bot`` console script."""
+    args = _parser().parse_args(argv)
+    configure_logging()
+    try:
+        return int(args.handler(args))
+    except (BotError, StrategyError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="bot", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="the daemon: wake each market day and run the cycle")
+    run.add_argument("--config", type=Path, required=True)
+    run.set_defaults(handler=_run)
+
+    once = commands.add_parser("once", help="run one cycle now")
+    once.add_argument("--config", type=Path, required=True)
+    once.add_argument("--force", action="store_true", help="trade regardless of the trigger")
+    once.add_argument("--dry-run", action="store_true", help="plan and record, send nothing")
+    once.add_argument("--data", type=Path, help="directory of per-symbol CSV closes")
+    once.add_argument("--json", action="store_true")
+    once.set_defaults(handler=_once)
+
+    targets = commands.add_parser("targets", help="the weights the strategy wants")
+    targets.add_argument("--config", type=Path, required=True)
+    targets.add_argument("--as-of", type=date.fromisoformat, help="YYYY-MM-DD (default: today)")
+    targets.add_argument("--data", type=Path, help="directory of per-symbol CSV closes")
+    targets.add_argument("--json", action="store_true")
+    targets.set_defaults(handler=_targets)
+
+    tracker = commands.add_parser("tracker", help="the account tracker, or the event log")
+    tracker.add_argument("--events", action="store_true", help="list recorded events")
+    tracker.add_argument("--strategy", help="only this strategy")
+    tracker.add_argument("--json", action="store_true")
+    tracker.set_defaults(handler=_tracker)
+    return parser
+
+
+def _run(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    settings = Settings()
+    bot = build_bot(config, settings)
+    if bot.synthetic:
+        print(f"market: {SYNTHETIC_LABEL}")
+    print(f"broker: simulated, state in {settings.state_dir}; strategy {config.name}")
+    summary = run_daemon(
+        bot.adapters,
+        [bot.runtime],
+        before_close=timedelta(minutes=config.clock.wake_before_close_minutes),
+        until=config.clock.end if config.clock.kind == "simulated" else None,
+    )
+    print(f"{summary.cycles} cycles: " + ", ".join(f"{k} {v}" for k, v in summary.outcomes.items()))
+    _print_tracker(bot.adapters.tracker, config.name)
+    return 0 if summary.outcomes.get("error", 0) == 0 else 1
+
+
+def _once(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    bot = build_bot(config, Settings(), data_dir=args.data)
+    clock = bot.adapters.clock
+    if config.clock.kind == "simulated":
+        wake = next_wake(
+            bot.adapters.calendar,
+            clock.now(),
+            timedelta(minutes=config.clock.wake_before_close_minutes),
+        )
+        assert config.clock.end is not None  # checked by the config model
+        if wake.astimezone(NEW_YORK).date() > config.clock.end:
+            msg = f"the simulated period of {config.name} ended on {config.clock.end}"
+            raise BotError(msg)
+        clock.sleep_until(wake)
+    result = run_cycle(bot.adapters, bot.runtime, force=args.force, dry_run=args.dry_run)
+    _print_result(result, as_json=args.json)
+    return EXIT_ERROR if result.outcome == "error" else 0
+
+
+def _print_result(result: CycleResult, *, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(_jsonable(asdict(result)), indent=2))
+        return
+    equity = "" if result.equity is None else f"; equity ${result.equity:,.2f}"
+    print(
+        f"{result.session} {result.strategy}: {result.outcome} — {result.reason}"
+        f" ({len(result.orders)} orders){equity}"
+    )
+    for order in result.orders:
+        price = order.filled_avg_price or Decimal(0)
+        print(f"  {order.side.value:4} {order.qty} {order.symbol} @ {price:.4f} {order.status}")
+
+
+def _targets(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    runtime = build_runtime(config)
+    as_of = args.as_of or config.clock.end or _today()
+    symbols = runtime.strategy.symbols
+    frame, synthetic = load_market(config, symbols, as_of - timedelta(days=10), as_of, args.data)
+    targets = runtime.strategy.target_weights(frame, as_of)
+    prices_date = frame.loc[: str(as_of)].index[-1].date()
+    out = {
+        "as_of": as_of.isoformat(),
+        "prices_as_of": prices_date.isoformat(),
+        "weights": dict(targets.weights),
+        "cash": targets.cash,
+        "notes": list(targets.notes),
+        "data": "synthetic" if synthetic else str(args.data or config.market.data_dir),
+    }
+    if args.json:
+        print(json.dumps(out, indent=2))
+        return 0
+    print(f"{config.name} targets as of {as_of} (prices of {prices_date}, {out['data']}):")
+    for symbol, weight in targets.weights.items():
+        print(f"  {symbol:6} {weight:+8.2%}")
+    print(f"  {'cash':6} {targets.cash:+8.2%}")
+    for note in targets.notes:
+        print(f"  note: {note}")
+    return 0
+
+
+def _today() -> date:
+    # The shell may read the real clock; the core never does.
+    return WallClock().now().astimezone(NEW_YORK).date()
+
+
+def _tracker(args: argparse.Namespace) -> int:
+    settings = Settings()
+    if not settings.tracker_path.exists():
+        msg = f"no tracker at {settings.tracker_path}: run the bot first, or set BOT_STATE_DIR"
+        raise BotError(msg)
+    tracker = Tracker(settings.tracker_path)
+    if args.events:
+        events = tracker.events(strategy=args.strategy)
+        if args.json:
+            print(json.dumps([_jsonable(asdict(e)) for e in events], indent=2))
+        else:
+            for e in events:
+                print(f"{e.id:>6} {e.at} {e.run_id} {e.strategy} {e.kind} {json.dumps(e.payload)}")
+        return 0
+    names = [args.strategy] if args.strategy else tracker.strategies()
+    if args.json:
+        data = {n: [_jsonable(asdict(line)) for line in _lines(tracker, n)] for n in names}
+        print(json.dumps(data, indent=2))
+        return 0
+    for name in names:
+        _print_tracker(tracker, name)
+    return 0
+
+
+def _lines(tracker: Tracker, name: str) -> list[Any]:
+    return quarterly_lines(tracker.equity_history(name))
+
+
+def _print_tracker(tracker: Tracker, name: str) -> None:
+    print(f"account tracker — {name}")
+    lines = _lines(tracker, name)
+    if not lines:
+        print("  (no equity recorded yet)")
+    for line in lines:
+        print(f"  {line.render()}")
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
