@@ -90,7 +90,12 @@ def _run(args: argparse.Namespace) -> int:
         before_close=timedelta(minutes=config.clock.wake_before_close_minutes),
         until=config.clock.end if config.clock.kind == "simulated" else None,
     )
-    print(f"{summary.cycles} cycles: " + ", ".join(f"{k} {v}" for k, v in summary.outcomes.items()))
+    if summary.cycles == 0 and config.clock.kind == "simulated":
+        print(f"the simulated period up to {config.clock.end} is already complete in this state")
+        print("directory; set BOT_STATE_DIR to an empty directory to replay it")
+    else:
+        counts = ", ".join(f"{k} {v}" for k, v in sorted(summary.outcomes.items()))
+        print(f"{summary.cycles} cycles: {counts}")
     _print_tracker(bot.adapters.tracker, config.name)
     return 0 if summary.outcomes.get("error", 0) == 0 else 1
 
@@ -141,7 +146,7 @@ def _targets(args: argparse.Namespace) -> int:
         "as_of": as_of.isoformat(),
         "prices_as_of": prices_date.isoformat(),
         "weights": dict(targets.weights),
-        "cash": targets.cash,
+        "cash": round(targets.cash, 12),
         "notes": list(targets.notes),
         "data": "synthetic" if synthetic else str(args.data or config.market.data_dir),
     }

@@ -26,6 +26,7 @@ from bot.ports import Clock
 
 NEW_YORK = ZoneInfo("America/New_York")
 ZERO = Decimal(0)
+PRICE_STEP = Decimal("0.000001")
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +99,7 @@ class SimulatedBroker:
     def account(self) -> Account:
         """Cash, equity and buying power at the latest closes."""
         values = {s: q * self._mark(s) for s, q in self._positions.items()}
-        equity = self._cash + sum(values.values(), ZERO)
+        equity = (self._cash + sum(values.values(), ZERO)).quantize(CENT)
         gross = sum((abs(v) for v in values.values()), ZERO)
         buying_power = max(ZERO, equity * self._margin - gross)
         return Account(self._cash, equity, buying_power, dict(self._positions))
@@ -163,8 +164,8 @@ class SimulatedBroker:
         close = self._prices.price(order.symbol, exact=True)
         assert close is not None  # checked by _rejection
         direction = 1 if order.side is Side.BUY else -1
-        price = close * (1 + direction * self._slippage)
-        notional = order.qty * price
+        price = (close * (1 + direction * self._slippage)).quantize(PRICE_STEP)
+        notional = (order.qty * price).quantize(CENT)
         fees = self._fees.on_sell(order.qty, notional) if order.side is Side.SELL else ZERO
         self._cash -= direction * notional + fees
         new_qty = self._positions.get(order.symbol, ZERO) + direction * order.qty
