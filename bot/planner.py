@@ -81,7 +81,7 @@ def plan_orders(
         for order in _legs(s, account.positions.get(s, ZERO), target_qty[s], px[s])
         if order.closes_position or order.notional >= rules.min_order_usd
     ]
-    orders, notes = _fit_buys_to_funds(orders, account.buying_power)
+    orders, notes = _fit_buys_to_funds(orders, account.buying_power, rules)
     orders.sort(key=lambda o: (not o.leg.reduces_exposure, o.leg.side.value != "sell", o.symbol))
     return Plan(tuple(orders), sleeve, target_qty, tuple(notes))
 
@@ -94,7 +94,11 @@ def _check_shorts(weights: Mapping[str, Decimal], rules: PlannerRules) -> None:
 
 
 def _sleeve_equity(account: Account, rules: PlannerRules) -> Decimal:
-    if not account.equity > 0:
+    for name, value in (("buying power", account.buying_power), ("cash", account.cash)):
+        if not value.is_finite():
+            msg = f"account {name} is {value}: refusing to plan on a broken account snapshot"
+            raise PlanningError(msg)
+    if not account.equity.is_finite() or not account.equity > 0:
         msg = f"account equity is {account.equity}: nothing to rebalance"
         raise PlanningError(msg)
     if not ZERO < rules.capital_fraction <= 1:
@@ -118,9 +122,13 @@ def _target_qty(symbol: str, value: Decimal, price: Decimal, rules: PlannerRules
     raw = value / price
     if raw < 0:  # shorts: whole shares, toward the smaller short
         return -(-raw).to_integral_value(rounding=ROUND_DOWN)
+    return _round_long(symbol, raw, rules)
+
+
+def _round_long(symbol: str, qty: Decimal, rules: PlannerRules) -> Decimal:
     if symbol in rules.not_fractionable:
-        return raw.to_integral_value(rounding=ROUND_DOWN)
-    return floor_qty(raw)
+        return qty.to_integral_value(rounding=ROUND_DOWN)
+    return floor_qty(qty)
 
 
 def _legs(symbol: str, current: Decimal, target: Decimal, price: Decimal) -> list[PlannedOrder]:
@@ -146,7 +154,7 @@ def _order(symbol: str, leg: Leg, qty: Decimal, price: Decimal, closes: bool) ->
 
 
 def _fit_buys_to_funds(
-    orders: list[PlannedOrder], buying_power: Decimal
+    orders: list[PlannedOrder], buying_power: Decimal, rules: PlannerRules
 ) -> tuple[list[PlannedOrder], list[str]]:
     """Scale long buys down when they would need more than the funds left after the sells."""
     freed = sum((o.qty * o.price for o in orders if o.leg is Leg.REDUCE_LONG), ZERO)
@@ -157,7 +165,7 @@ def _fit_buys_to_funds(
         return orders, []
     scale = max(available, ZERO) / needed
     scaled = [
-        _order(o.symbol, o.leg, floor_qty(o.qty * scale), o.price, False)
+        _order(o.symbol, o.leg, _round_long(o.symbol, o.qty * scale, rules), o.price, False)
         if o.leg is Leg.ADD_LONG
         else o
         for o in orders

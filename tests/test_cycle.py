@@ -1,0 +1,403 @@
+"""run_cycle end to end on the simulated broker: decisions, orders, journal, failures."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, timedelta
+from decimal import Decimal
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bot.cycle import DriftRule, StrategyRuntime, run_cycle
+from bot.daemon import run_daemon
+from bot.domain import Account, OrderReport, OrderRequest, Side
+from bot.domain import Leg as OrderLeg
+from bot.errors import BrokerError
+from bot.market.sessions import xnys_sessions
+from bot.market.synthetic import synthetic_closes
+from bot.planner import PlannerRules
+from bot.tracker import EventKind
+from bot.triggers import CalendarRule, Schedule
+from strategies import FixedWeights, InverseVolatility, Leg, ModifiedSharpeMix
+from tests.conftest import World
+
+HFEA = StrategyRuntime(
+    "hfea",
+    FixedWeights({"UPRO": 0.55, "TMF": 0.45}),
+    CalendarRule(Schedule.QUARTER_START),
+    PlannerRules(),
+)
+ALL_IN_BASKET = ("TECL", "BITU", "TMF", "RSST", "DFEN", "UTSL", "VXUS", "UGL")
+ALL_IN = StrategyRuntime(
+    "all_in",
+    InverseVolatility(ALL_IN_BASKET),
+    DriftRule(Decimal("0.01")),
+    PlannerRules(),
+)
+
+
+def flat_closes(prices: dict[str, float], start: date, end: date) -> pd.DataFrame:
+    """Constant closes on every XNYS session in [start, end]."""
+    index = pd.DatetimeIndex([pd.Timestamp(d) for d in xnys_sessions(start, end)])
+    return pd.DataFrame({s: [p] * len(index) for s, p in prices.items()}, index=index)
+
+
+def kinds(world: World, run_id: str) -> list[str]:
+    """The event kinds one run recorded, in order."""
+    return [e.kind for e in world.tracker.events() if e.run_id == run_id]
+
+
+def test_hfea_from_cash_reaches_55_45_with_one_order_per_symbol(
+    make_world: Callable[..., World],
+) -> None:
+    """$100k cash, UPRO $100, TMF $50, buffer 0.1%: buy 549.45 UPRO and 899.1 TMF, record all."""
+    world = make_world(
+        flat_closes({"UPRO": 100.0, "TMF": 50.0}, date(2026, 3, 2), date(2026, 4, 30))
+    )
+    world.at(date(2026, 4, 1))
+
+    result = run_cycle(world.adapters, HFEA)
+
+    # investable = 100,000 × (1 − 0.001) = 99,900; 0.55 × 99,900 / 100 = 549.45; 0.45 × 99,900 / 50
+    assert result.outcome == "traded"
+    assert {(o.symbol, o.filled_qty) for o in result.orders} == {
+        ("UPRO", Decimal("549.45")),
+        ("TMF", Decimal("899.1")),
+    }
+    account = world.broker.account()
+    assert account.positions == {"UPRO": Decimal("549.45"), "TMF": Decimal("899.1")}
+    assert account.cash == Decimal("100")
+    assert abs(Decimal("54945") / account.equity - Decimal("0.55")) < Decimal("0.005")
+    assert kinds(world, result.run_id) == [
+        "cycle_started",
+        "bars_loaded",
+        "targets_computed",
+        "drift_measured",
+        "decision",
+        "orders_planned",
+        "order_submitting",
+        "order_filled",
+        "order_submitting",
+        "order_filled",
+        "rebalance_done",
+        "cycle_finished",
+    ]
+    assert world.tracker.last_rebalance_key("hfea") == "2026Q2"
+
+
+def test_hfea_daemon_trades_only_on_quarter_starts(make_world: Callable[..., World]) -> None:
+    """Over 2026-01-02..2026-07-31 HFEA trades on 01-02, 04-01 and 07-01 and holds otherwise."""
+    closes = synthetic_closes(["UPRO", "TMF"], xnys_sessions(date(2025, 12, 1), date(2026, 7, 31)))
+    world = make_world(closes, start=date(2026, 1, 2))
+
+    summary = run_daemon(
+        world.adapters, [HFEA], before_close=timedelta(minutes=15), until=date(2026, 7, 31)
+    )
+
+    traded = [
+        e.at[:10]
+        for e in world.tracker.events(kind=EventKind.CYCLE_FINISHED)
+        if e.payload["outcome"] == "traded"
+    ]
+    assert traded == ["2026-01-02", "2026-04-01", "2026-07-01"]
+    assert summary.cycles == len(xnys_sessions(date(2026, 1, 2), date(2026, 7, 31)))
+    assert summary.outcomes["held"] == summary.cycles - 3
+
+
+def test_all_in_trades_exactly_when_drift_exceeds_one_point(
+    make_world: Callable[..., World],
+) -> None:
+    """Each day's decision is 'trade' iff the recorded max drift is strictly above 1 pp."""
+    symbols = [*ALL_IN_BASKET, "USFR"]
+    closes = synthetic_closes(symbols, xnys_sessions(date(2025, 12, 1), date(2026, 2, 27)))
+    world = make_world(closes, start=date(2026, 1, 2))
+
+    run_daemon(
+        world.adapters, [ALL_IN], before_close=timedelta(minutes=15), until=date(2026, 2, 27)
+    )
+
+    drifts = [
+        Decimal(e.payload["max_drift"]) for e in world.tracker.events(kind=EventKind.DRIFT_MEASURED)
+    ]
+    trades = [e.payload["trade"] for e in world.tracker.events(kind=EventKind.DECISION)]
+    assert len(drifts) == len(trades) == len(xnys_sessions(date(2026, 1, 2), date(2026, 2, 27)))
+    assert trades == [d > Decimal("0.01") for d in drifts]
+    assert any(trades)
+
+
+def test_all_in_holds_when_inside_the_corridor(make_world: Callable[..., World]) -> None:
+    """Flat prices after the first rebalance: weights stay on target, so the next day holds."""
+    prices = {s: 10.0 + i for i, s in enumerate((*ALL_IN_BASKET, "USFR"))}
+    closes = flat_closes(prices, date(2026, 3, 2), date(2026, 3, 31))
+    # Alternate the basket prices so that every σ is non-zero and identical day after day.
+    for i, symbol in enumerate(ALL_IN_BASKET):
+        closes[symbol] = [
+            prices[symbol] * (1.01 if k % 2 else 1.0) ** (1 + i % 3) for k in range(len(closes))
+        ]
+    world = make_world(closes)
+    world.at(date(2026, 3, 10))
+    first = run_cycle(world.adapters, ALL_IN)
+    world.at(date(2026, 3, 12))  # same parity as 03-10: same prices, same σ, same targets
+
+    second = run_cycle(world.adapters, ALL_IN)
+
+    assert first.outcome == "traded"
+    assert second.outcome == "held"
+    assert second.orders == ()
+
+
+@pytest.mark.parametrize(
+    ("symbol", "bad"), [("TMF", float("nan")), ("UPRO", 0.0), ("UPRO", -5.0), ("TMF", float("inf"))]
+)
+def test_bad_price_today_gives_an_error_and_no_orders(
+    make_world: Callable[..., World], symbol: str, bad: float
+) -> None:
+    """A NaN, zero, negative or infinite price today stops the cycle naming the symbol; no orders."""
+    closes = flat_closes({"UPRO": 100.0, "TMF": 50.0}, date(2026, 3, 2), date(2026, 4, 1))
+    closes.loc[pd.Timestamp("2026-04-01"), symbol] = bad
+    world = make_world(closes)
+    world.at(date(2026, 4, 1))
+
+    result = run_cycle(world.adapters, HFEA)
+
+    assert result.outcome == "error"
+    assert symbol in result.reason
+    assert world.broker.account().positions == {}
+    errors = world.tracker.events(kind=EventKind.ERROR)
+    assert len(errors) == 1
+    assert symbol in errors[0].payload["message"]
+    assert world.tracker.events(kind=EventKind.ORDER_SUBMITTING) == []
+
+
+def test_missing_symbol_gives_an_error_and_no_orders(make_world: Callable[..., World]) -> None:
+    """A symbol absent from the data is named; nothing is traded."""
+    world = make_world(flat_closes({"UPRO": 100.0}, date(2026, 3, 2), date(2026, 4, 1)))
+    world.at(date(2026, 4, 1))
+
+    result = run_cycle(world.adapters, HFEA)
+
+    assert result.outcome == "error"
+    assert "TMF" in result.reason
+    assert world.tracker.events(kind=EventKind.ORDER_SUBMITTING) == []
+
+
+def test_stale_data_gives_an_error_and_no_orders(make_world: Callable[..., World]) -> None:
+    """Data that ends yesterday is stale: no decision on yesterday's prices."""
+    world = make_world(
+        flat_closes({"UPRO": 100.0, "TMF": 50.0}, date(2026, 3, 2), date(2026, 3, 31))
+    )
+    world.at(date(2026, 4, 1))
+
+    result = run_cycle(world.adapters, HFEA)
+
+    assert result.outcome == "error"
+    assert "stale" in result.reason
+    assert "2026-03-31" in result.reason
+    assert world.broker.account().positions == {}
+
+
+def test_too_little_history_gives_an_error_and_no_orders(make_world: Callable[..., World]) -> None:
+    """BITU listed yesterday: the 2-return lookback needs 3 closes, so All In does not trade."""
+    prices = dict.fromkeys((*ALL_IN_BASKET, "USFR"), 20.0)
+    closes = flat_closes(prices, date(2026, 3, 2), date(2026, 3, 31))
+    closes.loc[: pd.Timestamp("2026-03-27"), "BITU"] = np.nan
+    world = make_world(closes)
+    world.at(date(2026, 3, 31))
+
+    result = run_cycle(world.adapters, ALL_IN)
+
+    assert result.outcome == "error"
+    assert "BITU" in result.reason
+    assert world.tracker.events(kind=EventKind.ORDER_SUBMITTING) == []
+
+
+def test_zero_volatility_holds_by_default(make_world: Callable[..., World]) -> None:
+    """Three identical closes (a stale feed) make σ = 0: the default policy holds, with a reason."""
+    prices = dict.fromkeys((*ALL_IN_BASKET, "USFR"), 20.0)
+    world = make_world(flat_closes(prices, date(2026, 3, 2), date(2026, 3, 31)))
+    world.at(date(2026, 3, 31))
+
+    result = run_cycle(world.adapters, ALL_IN)
+
+    assert result.outcome == "held"
+    decision = world.tracker.events(kind=EventKind.DECISION)[-1]
+    assert decision.payload["trade"] is False
+    assert "zero volatility" in decision.payload["reason"] or "stale" in decision.payload["reason"]
+    assert world.broker.account().positions == {}
+
+
+def test_missed_quarter_start_is_caught_up_and_flagged_late(
+    make_world: Callable[..., World],
+) -> None:
+    """Down over 2026-04-01: the next run (04-06) trades the 2026Q2 rebalance, flagged late."""
+    world = make_world(
+        flat_closes({"UPRO": 100.0, "TMF": 50.0}, date(2026, 1, 2), date(2026, 4, 30))
+    )
+    world.at(date(2026, 1, 2))
+    run_cycle(world.adapters, HFEA)
+    world.at(date(2026, 4, 6))
+
+    result = run_cycle(world.adapters, HFEA)
+
+    assert result.outcome == "traded"
+    decision = world.tracker.events(kind=EventKind.DECISION)[-1].payload
+    assert decision["late"] is True
+    assert decision["rebalance_key"] == "2026Q2"
+    assert world.tracker.last_rebalance_key("hfea") == "2026Q2"
+
+
+def test_rerun_on_the_same_day_never_sends_an_order_twice(make_world: Callable[..., World]) -> None:
+    """A second run the same day whose plan repeats an intent looks it up instead of resending."""
+    world = make_world(
+        flat_closes({"UPRO": 100.0, "TMF": 50.0}, date(2026, 3, 2), date(2026, 4, 30))
+    )
+    runtime = StrategyRuntime(
+        "hfea_drift", HFEA.strategy, DriftRule(Decimal("0.01")), PlannerRules()
+    )
+    world.at(date(2026, 4, 2))
+    run_cycle(world.adapters, runtime)
+    upro_before = world.broker.account().positions["UPRO"]
+    # Sell 100 UPRO behind the bot's back: the same day's plan now wants "buy UPRO" again.
+    world.broker.submit(
+        OrderRequest("manual-1", "UPRO", Side.SELL, Decimal(100), OrderLeg.REDUCE_LONG)
+    )
+
+    second = run_cycle(world.adapters, runtime)
+
+    submitting = [
+        e.payload["client_order_id"] for e in world.tracker.events(kind=EventKind.ORDER_SUBMITTING)
+    ]
+    assert submitting == ["hfea_drift-20260402-TMF-buy", "hfea_drift-20260402-UPRO-buy"]
+    assert world.broker.account().positions["UPRO"] == upro_before - 100
+    found = [
+        e for e in world.tracker.events(kind=EventKind.ORDER_FOUND) if e.run_id == second.run_id
+    ]
+    assert [e.payload["client_order_id"] for e in found] == ["hfea_drift-20260402-UPRO-buy"]
+
+
+class AckLostBroker:
+    """Our Broker port over the simulated one: the order reaches the broker, the reply is lost."""
+
+    def __init__(self, inner: object) -> None:
+        self.inner = inner
+        self.submits = 0
+
+    def account(self) -> Account:
+        return self.inner.account()  # type: ignore[attr-defined,no-any-return]
+
+    def get_order(self, client_order_id: str) -> OrderReport | None:
+        return self.inner.get_order(client_order_id)  # type: ignore[attr-defined,no-any-return]
+
+    def submit(self, order: OrderRequest) -> OrderReport:
+        self.submits += 1
+        self.inner.submit(order)  # type: ignore[attr-defined]
+        msg = "read timeout"
+        raise BrokerError(msg)
+
+
+def test_a_lost_reply_is_resolved_by_lookup_not_by_resending(
+    make_world: Callable[..., World],
+) -> None:
+    """Every submit times out after the broker accepted it: each order is sent once and found."""
+    world = make_world(
+        flat_closes({"UPRO": 100.0, "TMF": 50.0}, date(2026, 3, 2), date(2026, 4, 30))
+    )
+    flaky = AckLostBroker(world.broker)
+    adapters = world.adapters.__class__(
+        flaky, world.adapters.market, world.adapters.calendar, world.tracker, world.clock
+    )
+    world.at(date(2026, 4, 1))
+
+    result = run_cycle(adapters, HFEA)
+
+    assert result.outcome == "traded"
+    assert flaky.submits == 2
+    assert len(world.tracker.events(kind=EventKind.ORDER_FOUND)) == 2
+    assert set(world.broker.account().positions) == {"UPRO", "TMF"}
+
+
+def test_dry_run_plans_and_records_but_sends_nothing(make_world: Callable[..., World]) -> None:
+    """--dry-run: orders_planned is recorded, the broker sees no order, no rebalance is marked."""
+    world = make_world(
+        flat_closes({"UPRO": 100.0, "TMF": 50.0}, date(2026, 3, 2), date(2026, 4, 30))
+    )
+    world.at(date(2026, 4, 1))
+
+    result = run_cycle(world.adapters, HFEA, dry_run=True)
+
+    assert result.outcome == "planned"
+    planned = world.tracker.events(kind=EventKind.ORDERS_PLANNED)
+    assert len(planned) == 1
+    assert len(planned[0].payload["orders"]) == 2
+    assert world.broker.account().positions == {}
+    assert world.tracker.last_rebalance_key("hfea") is None
+
+
+def test_a_sleeve_strategy_leaves_other_holdings_untouched(
+    make_world: Callable[..., World],
+) -> None:
+    """capital_fraction 0.15 of $100k: HFEA buys $15k worth and never touches the SPY held."""
+    closes = flat_closes(
+        {"UPRO": 100.0, "TMF": 50.0, "SPY": 500.0}, date(2026, 3, 2), date(2026, 4, 30)
+    )
+    world = make_world(closes)
+    world.at(date(2026, 3, 31))
+    world.broker.submit(
+        OrderRequest("manual-spy", "SPY", Side.BUY, Decimal(100), OrderLeg.ADD_LONG)
+    )
+    sleeve = StrategyRuntime(
+        "hfea15", HFEA.strategy, HFEA.trigger, PlannerRules(capital_fraction=Decimal("0.15"))
+    )
+    world.at(date(2026, 4, 1))
+
+    run_cycle(world.adapters, sleeve)
+
+    positions = world.broker.account().positions
+    assert positions["SPY"] == Decimal(100)
+    # sleeve = 0.15 × 100,000 = 15,000; investable 14,985; UPRO 0.55 × 14,985 / 100 = 82.4175
+    assert positions["UPRO"] == Decimal("82.4175")
+    assert positions["TMF"] == Decimal("134.865")  # 0.45 × 14,985 / 50
+
+
+def test_max_yield_shorts_vxz_in_whole_shares_and_keeps_the_notional_in_cash(
+    make_world: Callable[..., World],
+) -> None:
+    """A forced Max Yield trade opens a whole-share VXZ short; its proceeds stay as cash."""
+    closes = synthetic_closes(
+        ["VXZ", "UBT", "UGL"], xnys_sessions(date(2025, 10, 1), date(2026, 4, 30))
+    )
+    world = make_world(closes)
+    runtime = StrategyRuntime(
+        "max_yield",
+        ModifiedSharpeMix(
+            (Leg("ziv", "VXZ", -1.0), Leg("ubt", "UBT", 1.0), Leg("ugl", "UGL", 1.0)),
+            negative_mean_policy="as_published",
+        ),
+        CalendarRule(Schedule.TWICE_MONTHLY),
+        PlannerRules(allow_shorts=True),
+    )
+    world.at(date(2026, 4, 15))
+
+    result = run_cycle(world.adapters, runtime, force=True)
+
+    targets = world.tracker.events(kind=EventKind.TARGETS_COMPUTED)[-1].payload["weights"]
+    account = world.broker.account()
+    assert result.outcome == "traded"
+    if targets["VXZ"] < 0:
+        short = account.positions["VXZ"]
+        assert short < 0
+        assert short == short.to_integral_value()
+        # The short's proceeds stay in cash: cash/equity ≈ 1 − Σw (within buffer and rounding).
+        cash_target = 1 - sum(targets.values())
+        assert abs(float(account.cash / account.equity) - cash_target) < 0.003
+    long_value = sum(
+        (
+            q * Decimal(repr(float(closes.loc["2026-04-15", s])))
+            for s, q in account.positions.items()
+            if q > 0
+        ),
+        Decimal(0),
+    )
+    assert long_value <= account.equity
