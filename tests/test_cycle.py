@@ -154,7 +154,7 @@ def test_all_in_holds_when_inside_the_corridor(make_world: Callable[..., World])
 def test_bad_price_today_gives_an_error_and_no_orders(
     make_world: Callable[..., World], symbol: str, bad: float
 ) -> None:
-    """A NaN, zero, negative or infinite price today stops the cycle naming the symbol; no orders."""
+    """A NaN, zero, negative or infinite price today stops the cycle, naming the symbol."""
     closes = flat_closes({"UPRO": 100.0, "TMF": 50.0}, date(2026, 3, 2), date(2026, 4, 1))
     closes.loc[pd.Timestamp("2026-04-01"), symbol] = bad
     world = make_world(closes)
