@@ -9,6 +9,19 @@ import sys
 import structlog
 
 
+class _StderrLogger:
+    """Writes each rendered line to whatever ``sys.stderr`` is at call time (tests swap it)."""
+
+    def msg(self, message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    log = debug = info = warn = warning = error = critical = exception = fatal = msg
+
+
+def _stderr_logger(*_args: object) -> _StderrLogger:
+    return _StderrLogger()
+
+
 def configure_logging(level: int = logging.INFO) -> None:
     """Configure structlog once per process."""
     renderer: structlog.typing.Processor = (
@@ -24,6 +37,6 @@ def configure_logging(level: int = logging.INFO) -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(level),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=_stderr_logger,
         cache_logger_on_first_use=True,
     )

@@ -1,0 +1,217 @@
+"""The command line, end to end: the demo, once, targets, tracker, and one-line errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+from bot.market.sessions import xnys_sessions
+from bot.tracker import EventKind, Tracker
+
+ROOT = Path(__file__).resolve().parent.parent
+REAL_DATA = ROOT.parent / "shared" / "data" / "etf_adjclose"
+
+
+@pytest.fixture
+def state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty state directory for the CLI, through BOT_STATE_DIR."""
+    state = tmp_path / "state"
+    monkeypatch.setenv("BOT_STATE_DIR", str(state))
+    monkeypatch.chdir(tmp_path)  # no stray .env from the developer's checkout
+    return state
+
+
+def simulated(config: str, tmp_path: Path, start: str, end: str) -> Path:
+    """A copy of a shipped config with a simulated clock over [start, end]."""
+    text = (ROOT / "config" / config).read_text()
+    path = tmp_path / config
+    path.write_text(text + f'\n[clock]\nkind = "simulated"\nstart = "{start}"\nend = "{end}"\n')
+    return path
+
+
+def test_demo_runs_two_quarters_and_trades_exactly_when_drift_exceeds_one_point(
+    state_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`bot run --config config/demo.toml`: one cycle per market day of 2026 H1, a trade exactly
+    on the days whose drift was above 1 pp, and a tracker with quarterly lines."""
+    code = main(["run", "--config", str(ROOT / "config" / "demo.toml")])
+
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "SYNTHETIC" in out
+    assert "2026-01: $" in out
+    assert "2026-04: $" in out
+    tracker = Tracker(state_dir / "tracker.sqlite3")
+    sessions = xnys_sessions(date(2026, 1, 2), date(2026, 6, 30))
+    decisions = tracker.events(kind=EventKind.DECISION)
+    drifts = tracker.events(kind=EventKind.DRIFT_MEASURED)
+    assert [e.at[:10] for e in decisions] == [d.isoformat() for d in sessions]
+    assert [e.payload["trade"] for e in decisions] == [
+        Decimal(e.payload["max_drift"]) > Decimal("0.01") for e in drifts
+    ]
+    assert "2026-11-26" not in {e.at[:10] for e in decisions}  # sanity: only H1 sessions
+    assert tracker.events(kind=EventKind.ERROR) == []
+
+
+def test_demo_rerun_resumes_and_has_nothing_left(
+    state_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Running a finished simulated period again does nothing and says how to replay it."""
+    config = simulated("hfea.toml", tmp_path, "2026-03-30", "2026-04-02")
+    assert main(["run", "--config", str(config)]) == 0
+    capsys.readouterr()
+
+    assert main(["run", "--config", str(config)]) == 0
+
+    assert "already complete" in capsys.readouterr().out
+    cycles = Tracker(state_dir / "tracker.sqlite3").events(kind=EventKind.CYCLE_FINISHED)
+    assert len(cycles) == 4  # 03-30, 03-31, 04-01, 04-02: each exactly once
+
+
+def test_hfea_config_trades_only_on_quarter_starts(
+    state_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The same daemon loop with HFEA's config trades on 2026-01-02, 04-01 and 07-01 only."""
+    config = simulated("hfea.toml", tmp_path, "2026-01-02", "2026-07-10")
+
+    assert main(["run", "--config", str(config)]) == 0
+
+    finished = Tracker(state_dir / "tracker.sqlite3").events(kind=EventKind.CYCLE_FINISHED)
+    traded = [e.at[:10] for e in finished if e.payload["outcome"] == "traded"]
+    assert traded == ["2026-01-02", "2026-04-01", "2026-07-01"]
+    assert len(finished) == len(xnys_sessions(date(2026, 1, 2), date(2026, 7, 10)))
+
+
+def test_once_json_runs_the_next_simulated_day(
+    state_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`bot once --json` on a simulated clock runs the next market day and prints JSON."""
+    config = simulated("hfea.toml", tmp_path, "2026-04-01", "2026-04-30")
+
+    assert main(["once", "--config", str(config), "--json"]) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert main(["once", "--config", str(config), "--json"]) == 0
+    second = json.loads(capsys.readouterr().out)
+
+    assert (first["session"], first["outcome"]) == ("2026-04-01", "traded")
+    assert {o["symbol"] for o in first["orders"]} == {"UPRO", "TMF"}
+    assert (second["session"], second["outcome"]) == ("2026-04-02", "held")
+
+
+def test_once_dry_run_sends_nothing(
+    state_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--dry-run --force plans the orders and records them, and the broker sees none."""
+    config = simulated("hfea.toml", tmp_path, "2026-04-02", "2026-04-30")
+
+    assert main(["once", "--config", str(config), "--force", "--dry-run", "--json"]) == 0
+
+    result = json.loads(capsys.readouterr().out)
+    assert result["outcome"] == "planned"
+    assert result["orders"] == []
+    tracker = Tracker(state_dir / "tracker.sqlite3")
+    assert len(tracker.events(kind=EventKind.ORDERS_PLANNED)) == 1
+    assert tracker.events(kind=EventKind.ORDER_SUBMITTING) == []
+
+
+def test_targets_json_on_the_synthetic_market(
+    state_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`bot targets --json`: All In weights sum to 1 with USFR at exactly 0.15."""
+    code = main(
+        ["targets", "--config", str(ROOT / "config/all_in.toml"), "--as-of", "2026-03-02", "--json"]
+    )
+
+    out = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert out["as_of"] == "2026-03-02"
+    assert out["weights"]["USFR"] == 0.15
+    assert sum(out["weights"].values()) == pytest.approx(1.0, abs=1e-12)
+    assert len(out["weights"]) == 9
+
+
+@pytest.mark.skipif(not REAL_DATA.is_dir(), reason=f"real data not present at {REAL_DATA}")
+def test_targets_on_real_data_sum_to_one_with_usfr_at_15_percent(
+    state_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """All In on the real closes of 2025-06-02: weights sum to 1, USFR 0.15, all eight funds."""
+    code = main(
+        [
+            "targets",
+            "--config",
+            str(ROOT / "config/all_in.toml"),
+            "--data",
+            str(REAL_DATA),
+            "--as-of",
+            "2025-06-02",
+            "--json",
+        ]
+    )
+
+    out = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert out["prices_as_of"] == "2025-06-02"
+    assert out["weights"]["USFR"] == 0.15
+    assert sum(out["weights"].values()) == pytest.approx(1.0, abs=1e-12)
+    assert all(out["weights"][s] > 0 for s in ("TECL", "BITU", "RSST", "DFEN"))
+
+
+def test_a_malformed_config_prints_one_line_and_exits_non_zero(
+    state_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A typo in a config is one 'error:' line on stderr, exit status 2, no traceback."""
+    path = tmp_path / "bad.toml"
+    path.write_text((ROOT / "config/hfea.toml").read_text().replace("cash_buffer", "cash_bufer"))
+
+    code = main(["once", "--config", str(path)])
+
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith("error: config file")
+    assert "sizing.cash_bufer: unknown key" in err
+    assert "Traceback" not in err
+    assert not (state_dir / "tracker.sqlite3").exists()
+
+
+def test_tracker_without_state_explains_itself(
+    state_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`bot tracker` before any run says where it looked and exits 2."""
+    assert main(["tracker"]) == 2
+    assert "no tracker at" in capsys.readouterr().err
+
+
+def test_tracker_events_json_lists_every_event(
+    state_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`bot tracker --events --json` returns the journal, each event with run id and strategy."""
+    config = simulated("hfea.toml", tmp_path, "2026-04-01", "2026-04-01")
+    main(["run", "--config", str(config)])
+    capsys.readouterr()
+
+    assert main(["tracker", "--events", "--json"]) == 0
+
+    events = json.loads(capsys.readouterr().out)
+    assert events[0]["kind"] == "cycle_started"
+    assert events[-1]["kind"] == "cycle_finished"
+    assert {e["strategy"] for e in events} == {"hfea"}
+    assert all(e["run_id"].startswith("20260401-") for e in events)
+    assert main(["tracker", "--json"]) == 0
+    lines = json.loads(capsys.readouterr().out)["hfea"]
+    assert lines[0]["period"] == "2026-04"
+
+
+def test_python_dash_m_bot_is_the_same_cli() -> None:
+    """`python -m bot --help` lists the commands."""
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "--help"], capture_output=True, text=True, check=True
+    )
+    for command in ("run", "once", "targets", "tracker"):
+        assert command in done.stdout
