@@ -104,7 +104,7 @@ def run_cycle(
         result = cycle.run(force=force, dry_run=dry_run)
     except (BotError, StrategyError) as exc:
         cycle.record(EventKind.ERROR, error=type(exc).__name__, message=str(exc))
-        result = cycle.result("error", str(exc))
+        result = cycle.result("error", str(exc), cycle.snapshot_if_possible())
     except Exception as exc:
         cycle.record(EventKind.ERROR, error=type(exc).__name__, message=repr(exc))
         cycle.record(EventKind.CYCLE_FINISHED, outcome="error", reason=repr(exc))
@@ -267,6 +267,9 @@ class _Cycle:
         )
 
     def _finish(self, outcome: Outcome, reason: str) -> CycleResult:
+        return self.result(outcome, reason, self._snapshot())
+
+    def _snapshot(self) -> Decimal:
         account = self.adapters.broker.account()
         sleeve = account.equity * self.runtime.rules.capital_fraction
         self.adapters.tracker.snapshot_equity(
@@ -277,7 +280,15 @@ class _Cycle:
             equity=account.equity,
             sleeve_equity=sleeve,
         )
-        return self.result(outcome, reason, account.equity)
+        return account.equity
+
+    def snapshot_if_possible(self) -> Decimal | None:
+        """Snapshot equity after a failed cycle too, unless the broker is what failed."""
+        try:
+            return self._snapshot()
+        except BotError as exc:
+            self.record(EventKind.ERROR, error=type(exc).__name__, message=f"no equity: {exc}")
+            return None
 
 
 def _check_fresh(closes: pd.DataFrame, symbols: tuple[str, ...], today: date) -> None:

@@ -181,6 +181,8 @@ def test_missing_symbol_gives_an_error_and_no_orders(make_world: Callable[..., W
     assert result.outcome == "error"
     assert "TMF" in result.reason
     assert world.tracker.events(kind=EventKind.ORDER_SUBMITTING) == []
+    # The failed cycle still snapshots the (untouched) account for the tracker.
+    assert [row.equity for row in world.tracker.equity_history("hfea")] == [Decimal("100000.00")]
 
 
 def test_stale_data_gives_an_error_and_no_orders(make_world: Callable[..., World]) -> None:
