@@ -156,20 +156,32 @@ def _order(symbol: str, leg: Leg, qty: Decimal, price: Decimal, closes: bool) ->
 def _fit_buys_to_funds(
     orders: list[PlannedOrder], buying_power: Decimal, rules: PlannerRules
 ) -> tuple[list[PlannedOrder], list[str]]:
-    """Scale long buys down when they would need more than the funds left after the sells."""
-    freed = sum((o.qty * o.price for o in orders if o.leg is Leg.REDUCE_LONG), ZERO)
-    spent_first = sum((o.qty * o.price for o in orders if o.leg is Leg.COVER_SHORT), ZERO)
-    available = buying_power + freed - spent_first
-    needed = sum((o.qty * o.price for o in orders if o.leg is Leg.ADD_LONG), ZERO)
+    """Scale the exposure-adding orders down when they need more than the funds available.
+
+    Buying power follows gross exposure: sells and covers free it once filled, buys and new
+    shorts consume it. Scaled shorts stay whole shares; a scaled order that falls under
+    ``min_order_usd`` is dropped.
+    """
+    freed = sum((o.qty * o.price for o in orders if o.leg.reduces_exposure), ZERO)
+    available = buying_power + freed
+    needed = sum((o.qty * o.price for o in orders if not o.leg.reduces_exposure), ZERO)
     if needed <= available or needed == 0:
         return orders, []
     scale = max(available, ZERO) / needed
-    scaled = [
-        _order(o.symbol, o.leg, _round_long(o.symbol, o.qty * scale, rules), o.price, False)
-        if o.leg is Leg.ADD_LONG
-        else o
-        for o in orders
+    scaled = [o if o.leg.reduces_exposure else _scaled(o, scale, rules) for o in orders]
+    kept = [
+        o
+        for o in scaled
+        if o.leg.reduces_exposure or (o.qty > 0 and o.notional >= rules.min_order_usd)
     ]
-    kept = [o for o in scaled if o.qty > 0]
     note = f"buys scaled to {scale:.4f} of plan: they needed {needed:.2f}, funds {available:.2f}"
     return kept, [note]
+
+
+def _scaled(order: PlannedOrder, scale: Decimal, rules: PlannerRules) -> PlannedOrder:
+    qty = order.qty * scale
+    if order.leg is Leg.ADD_SHORT:
+        qty = qty.to_integral_value(rounding=ROUND_DOWN)
+    else:
+        qty = _round_long(order.symbol, qty, rules)
+    return _order(order.symbol, order.leg, qty, order.price, False)
