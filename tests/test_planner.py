@@ -573,7 +573,7 @@ def test_scaling_counts_new_shorts_and_keeps_them_whole() -> None:
 
 
 def test_a_scaled_order_below_the_minimum_is_dropped() -> None:
-    """Same plan with min_order_usd $490: the 16-share short ($480) is dropped, the $500 buy kept."""
+    """With min_order_usd $490 the scaled 16-share short ($480) is dropped; the $500 buy stays."""
     rules = PlannerRules(cash_buffer=D(0), min_order_usd=D(490), allow_shorts=True)
     plan = plan_orders(
         {"VXZ": -0.5, "UBT": 0.5},
