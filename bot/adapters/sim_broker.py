@@ -113,10 +113,16 @@ class SimulatedBroker:
         if order.client_order_id in self._orders:
             msg = f"client_order_id {order.client_order_id} was already used (422 40010001)"
             raise DuplicateOrderError(msg)
+        before = (self._cash, dict(self._positions), dict(self._orders))
         reason = self._rejection(order)
         report = self._reject(order, reason) if reason else self._fill(order)
         self._orders[order.client_order_id] = report
-        self._save()
+        try:
+            self._save()
+        except StateError:
+            # Unsaved means it did not happen: memory must not run ahead of the book on disk.
+            self._cash, self._positions, self._orders = before
+            raise
         return report
 
     def _mark(self, symbol: str) -> Decimal:
@@ -135,6 +141,8 @@ class SimulatedBroker:
             (price is None, f"no price for {order.symbol} on {self._prices.today()}"),
             (held > 0 > held + signed or held < 0 < held + signed, "order would cross zero"),
             (order.leg is Leg.REDUCE_LONG and order.qty > held, "sell exceeds the long held"),
+            (order.leg is Leg.COVER_SHORT and order.qty > -held, "cover exceeds the short held"),
+            (order.leg is Leg.ADD_LONG and held < 0, "cannot add to a long while short"),
             (order.leg is Leg.ADD_SHORT and held > 0, "cannot open a short while long"),
             (
                 order.leg is Leg.ADD_SHORT and order.qty != order.qty.to_integral_value(),
@@ -210,9 +218,12 @@ class SimulatedBroker:
             self._cash = Decimal(book["cash"])
             self._positions = {s: Decimal(q) for s, q in book["positions"].items()}
             self._orders = {cid: _report_from_json(cid, r) for cid, r in book["orders"].items()}
-        except (OSError, ValueError, KeyError) as exc:
-            msg = f"the simulated broker's book {path} is unreadable: {exc}"
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, ArithmeticError) as exc:
+            msg = f"the simulated broker's book {path} is unreadable: {exc!r}"
             raise StateError(msg) from exc
+        if not self._cash.is_finite() or not all(q.is_finite() for q in self._positions.values()):
+            msg = f"the simulated broker's book {path} holds a non-finite cash or quantity"
+            raise StateError(msg)
 
 
 def _report_to_json(report: OrderReport) -> dict[str, Any]:
