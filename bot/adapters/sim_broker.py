@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import pandas as pd
 
 from bot.domain import CENT, Account, Leg, OrderReport, OrderRequest, OrderStatus, Side
@@ -51,11 +52,17 @@ NO_FEES = FeeSchedule(ZERO, ZERO, ZERO)
 
 
 class CloseTable:
-    """Prices for the simulated broker: the close of the clock's current session."""
+    """Prices for the simulated broker: the close of the clock's current session.
+
+    Columns are turned into numpy arrays once, so each lookup is a binary search, not a scan.
+    """
 
     def __init__(self, closes: pd.DataFrame, clock: Clock) -> None:
-        self._closes = closes
+        ordered = closes.sort_index()
         self._clock = clock
+        self._days = ordered.index.to_numpy(dtype="datetime64[D]")
+        self._exact = {str(s): ordered[s].to_numpy(dtype=float) for s in ordered.columns}
+        self._marks = {str(s): ordered[s].ffill().to_numpy(dtype=float) for s in ordered.columns}
 
     def today(self) -> date:
         """The clock's date in New York."""
@@ -63,17 +70,22 @@ class CloseTable:
 
     def price(self, symbol: str, exact: bool) -> Decimal | None:
         """Today's close (``exact``), or the last close on or before today; None if unusable."""
-        if symbol not in self._closes.columns:
+        if symbol not in self._exact:
             return None
-        upto = self._closes[symbol].loc[: pd.Timestamp(self.today())].dropna()
-        if upto.empty or (exact and upto.index[-1].date() != self.today()):
+        today = np.datetime64(self.today(), "D")
+        row = int(np.searchsorted(self._days, today, side="right")) - 1
+        if row < 0 or (exact and self._days[row] != today):
             return None
-        value = float(upto.iloc[-1])
+        value = float((self._exact if exact else self._marks)[symbol][row])
         return Decimal(repr(value)) if math.isfinite(value) and value > 0 else None
 
 
 class SimulatedBroker:
-    """An in-process broker with market orders only, filled immediately at today's close."""
+    """An in-process broker with market orders only, filled immediately at today's close.
+
+    Its book is an append-only JSON-lines file: one line per order with the cash and positions
+    after it, so a restart replays it and every used client_order_id stays used.
+    """
 
     def __init__(
         self,
@@ -118,7 +130,7 @@ class SimulatedBroker:
         report = self._reject(order, reason) if reason else self._fill(order)
         self._orders[order.client_order_id] = report
         try:
-            self._save()
+            self._save(report)
         except StateError:
             # Unsaved means it did not happen: memory must not run ahead of the book on disk.
             self._cash, self._positions, self._orders = before
@@ -192,34 +204,39 @@ class SimulatedBroker:
             fees=fees,
         )
 
-    def _save(self) -> None:
+    def _save(self, report: OrderReport) -> None:
+        """Append one line (the order and the book after it) and fsync: O(1) per order."""
         if self._path is None:
             return
-        book = {
+        line = {
             "cash": str(self._cash),
             "positions": {s: str(q) for s, q in self._positions.items()},
-            "orders": {cid: _report_to_json(r) for cid, r in self._orders.items()},
+            "order": {"client_order_id": report.client_order_id, **_report_to_json(report)},
         }
-        tmp = self._path.with_suffix(".tmp")
         try:
             self._path.parent.mkdir(parents=True, exist_ok=True)
-            with tmp.open("w") as handle:
-                json.dump(book, handle)
+            with self._path.open("a") as handle:
+                handle.write(json.dumps(line) + "\n")
                 handle.flush()
                 os.fsync(handle.fileno())
-            tmp.replace(self._path)
         except OSError as exc:
             msg = f"cannot save the simulated broker's book to {self._path}: {exc}"
             raise StateError(msg) from exc
 
     def _load(self, path: Path) -> None:
+        """Replay the book: the last line holds cash and positions, every line one order."""
+        line_no = 0
         try:
-            book = json.loads(path.read_text())
-            self._cash = Decimal(book["cash"])
-            self._positions = {s: Decimal(q) for s, q in book["positions"].items()}
-            self._orders = {cid: _report_from_json(cid, r) for cid, r in book["orders"].items()}
+            for line_no, text in enumerate(path.read_text().splitlines(), start=1):  # noqa: B007
+                line = json.loads(text)
+                self._cash = Decimal(line["cash"])
+                self._positions = {s: Decimal(q) for s, q in line["positions"].items()}
+                order = line["order"]
+                self._orders[order["client_order_id"]] = _report_from_json(
+                    order["client_order_id"], order
+                )
         except (OSError, ValueError, KeyError, TypeError, AttributeError, ArithmeticError) as exc:
-            msg = f"the simulated broker's book {path} is unreadable: {exc!r}"
+            msg = f"the simulated broker's book {path} is unreadable (line {line_no}): {exc!r}"
             raise StateError(msg) from exc
         if not self._cash.is_finite() or not all(q.is_finite() for q in self._positions.values()):
             msg = f"the simulated broker's book {path} holds a non-finite cash or quantity"
