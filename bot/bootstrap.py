@@ -139,7 +139,9 @@ def build_bot(
     clock = build_clock(config, tracker)
     today = clock.now().astimezone(NEW_YORK).date()
     start = config.clock.start or today - timedelta(days=400)
-    end = config.clock.end or today
+    # With the wall clock the synthetic market runs a year ahead, so a long-running simulated
+    # daemon keeps finding "today's" price; the cycle never reads past today.
+    end = config.clock.end or today + timedelta(days=366)
     frame, synthetic = load_market(config, runtime.strategy.symbols, start, end, data_dir)
     broker = SimulatedBroker(
         CloseTable(frame, clock),

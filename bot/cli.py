@@ -52,6 +52,7 @@ def _parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="the daemon: wake each market day and run the cycle")
     run.add_argument("--config", type=Path, required=True)
+    run.add_argument("--data", type=Path, help="directory of per-symbol CSV closes")
     run.set_defaults(handler=_run)
 
     once = commands.add_parser("once", help="run one cycle now")
@@ -80,7 +81,7 @@ def _parser() -> argparse.ArgumentParser:
 def _run(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     settings = Settings()
-    bot = build_bot(config, settings)
+    bot = build_bot(config, settings, data_dir=args.data)
     if bot.synthetic:
         print(f"market: {SYNTHETIC_LABEL}")
     print(f"broker: simulated, state in {settings.state_dir}; strategy {config.name}")
