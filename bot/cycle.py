@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
+import structlog
 
 from bot.domain import Account, OrderReport, to_decimal
 from bot.errors import BotError, DataError
@@ -38,6 +39,7 @@ from bot.triggers import (
 from strategies.base import NoDecisionError, Strategy, StrategyError, TargetWeights
 
 NEW_YORK = ZoneInfo("America/New_York")
+log = structlog.get_logger()
 Outcome = Literal["traded", "held", "error", "closed", "planned"]
 
 
@@ -173,8 +175,13 @@ class _Cycle:
         try:
             targets = self.runtime.strategy.target_weights(closes, self.today)
         except NoDecisionError as exc:
+            log.warning(
+                "strategy_declined", run_id=self.run_id, strategy=self.runtime.name, reason=str(exc)
+            )
             self.record(EventKind.DECISION, trade=False, reason=f"no decision: {exc}")
             return None
+        for note in targets.notes:
+            log.info("strategy_note", run_id=self.run_id, strategy=self.runtime.name, note=note)
         _check_weights(targets.weights)
         self.record(
             EventKind.TARGETS_COMPUTED,
