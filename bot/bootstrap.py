@@ -30,7 +30,7 @@ from bot.market.synthetic import synthetic_closes_for_range
 from bot.planner import PlannerRules
 from bot.ports import Clock
 from bot.settings import Settings
-from bot.tracker import EventKind, Tracker
+from bot.tracker import Tracker
 from bot.triggers import CalendarRule
 from strategies import FixedWeights, InverseVolatility, Leg, ModifiedSharpeMix, Strategy
 
@@ -120,9 +120,9 @@ def build_clock(config: BotConfig, tracker: Tracker) -> Clock:
         return WallClock()
     assert config.clock.start is not None  # checked by the config model
     start = datetime.combine(config.clock.start, time(0, 0), NEW_YORK)
-    last = tracker.last_event(config.name, EventKind.CYCLE_FINISHED)
+    last = tracker.last_finished_at(config.name)
     if last is not None:
-        start = max(start, datetime.fromisoformat(last.at) + timedelta(seconds=1))
+        start = max(start, last + timedelta(seconds=1))
     return SimulatedClock(start)
 
 

@@ -98,7 +98,8 @@ def _run(args: argparse.Namespace) -> int:
         counts = ", ".join(f"{k} {v}" for k, v in sorted(summary.outcomes.items()))
         print(f"{summary.cycles} cycles: {counts}")
     _print_tracker(bot.adapters.tracker, config.name)
-    return 0 if summary.outcomes.get("error", 0) == 0 else 1
+    failed = summary.outcomes.get("error", 0) + summary.outcomes.get("crashed", 0)
+    return 0 if failed == 0 else 1
 
 
 def _once(args: argparse.Namespace) -> int:

@@ -22,7 +22,7 @@ SUM_TOLERANCE = 1e-9
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 def _check_sum(what: str, total: float) -> None:

@@ -22,8 +22,8 @@ import numpy as np
 import pandas as pd
 import structlog
 
-from bot.domain import Account, OrderReport, to_decimal
-from bot.errors import BotError, DataError
+from bot.domain import Account, OrderReport, PlannedOrder, to_decimal
+from bot.errors import BotError, BrokerError, DataError
 from bot.execution import Execution
 from bot.planner import Plan, PlannerRules, plan_orders
 from bot.ports import Broker, Clock, MarketCalendar, MarketData
@@ -83,6 +83,7 @@ class CycleResult:
     reason: str
     orders: tuple[OrderReport, ...] = field(default=())
     equity: Decimal | None = None
+    planned: tuple[PlannedOrder, ...] = field(default=())  # what a dry run would have sent
 
 
 def new_run_id(session: date) -> str:
@@ -126,6 +127,7 @@ class _Cycle:
         self.today = today
         self.run_id = run_id
         self.reports: list[OrderReport] = []
+        self.planned: tuple[PlannedOrder, ...] = ()
 
     def record(self, kind: EventKind, **payload: Any) -> None:
         self.adapters.tracker.record(
@@ -134,7 +136,14 @@ class _Cycle:
 
     def result(self, outcome: Outcome, reason: str, equity: Decimal | None = None) -> CycleResult:
         return CycleResult(
-            self.run_id, self.runtime.name, self.today, outcome, reason, tuple(self.reports), equity
+            self.run_id,
+            self.runtime.name,
+            self.today,
+            outcome,
+            reason,
+            tuple(self.reports),
+            equity,
+            self.planned,
         )
 
     def run(self, *, force: bool, dry_run: bool) -> CycleResult:
@@ -155,8 +164,9 @@ class _Cycle:
             return self._finish("held", decision.reason)
         plan = self._plan(targets, prices, account, phase="all")
         if dry_run:
+            self.planned = plan.orders
             return self._finish("planned", f"dry run: {len(plan.orders)} orders planned, none sent")
-        self._trade(plan, targets, prices, decision.rebalance_key)
+        self._trade(plan, targets, prices, decision)
         return self._finish("traded", decision.reason)
 
     def _load_bars(self) -> pd.DataFrame:
@@ -213,7 +223,9 @@ class _Cycle:
         )
         decision = self._trigger(sessions, worst, drift)
         if force and not decision.trade:
-            decision = Decision(True, f"forced ({decision.reason})", f"{self.today:%Y%m%d}F")
+            decision = Decision(
+                True, f"forced ({decision.reason})", f"{self.today:%Y%m%d}F", forced=True
+            )
         self.record(
             EventKind.DECISION,
             trade=decision.trade,
@@ -253,24 +265,42 @@ class _Cycle:
         return plan
 
     def _trade(
-        self, plan: Plan, targets: TargetWeights, prices: Mapping[str, Decimal], key: str
+        self,
+        plan: Plan,
+        targets: TargetWeights,
+        prices: Mapping[str, Decimal],
+        decision: Decision,
     ) -> None:
-        execution = Execution(self.adapters.broker, self.adapters.tracker, self.record, key)
-        self.reports += execution.send(plan.exposure_reducing, self.runtime.name)
+        key = decision.rebalance_key
+        execution = Execution(
+            self.adapters.broker, self.adapters.tracker, self.record, key, self.reports
+        )
+        execution.send(plan.exposure_reducing, self.runtime.name)
         if plan.exposure_reducing and plan.exposure_adding:
             # Size the buys from what the sells actually raised, not from the estimate.
             replan = self._plan(targets, prices, self.adapters.broker.account(), phase="add")
             adding = replan.exposure_adding
         else:
             adding = plan.exposure_adding
-        self.reports += execution.send(adding, self.runtime.name)
+        execution.send(adding, self.runtime.name)
         account = self.adapters.broker.account()
         sleeve = account.equity * self.runtime.rules.capital_fraction
         held = {s: q for s, q in account.positions.items() if s in prices}
         wanted = {s: to_decimal(w, s) for s, w in targets.weights.items()}
         worst, residual = max_drift(current_weights(held, prices, sleeve), wanted)
+        tolerance = self.runtime.rules.residual_tolerance
+        if residual > tolerance:
+            msg = (
+                f"rebalance {key} incomplete: {worst} is still {residual * 100:.2f} pp off target"
+                f" (tolerance {tolerance * 100} pp); it will be retried on the next run"
+            )
+            raise BrokerError(msg)
         self.record(
-            EventKind.REBALANCE_DONE, rebalance_key=key, residual_drift=residual, symbol=worst
+            EventKind.REBALANCE_DONE,
+            rebalance_key=key,
+            residual_drift=residual,
+            symbol=worst,
+            forced=decision.forced,
         )
 
     def _finish(self, outcome: Outcome, reason: str) -> CycleResult:

@@ -27,7 +27,8 @@ def to_decimal(value: float | int | str | Decimal, what: str) -> Decimal:
     if isinstance(value, float) and not math.isfinite(value):
         msg = f"{what} is {value}: refusing to trade on a non-finite number"
         raise PlanningError(msg)
-    result = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+    # float() first: numpy floats are floats whose repr is 'np.float64(0.55)'.
+    result = Decimal(repr(float(value))) if isinstance(value, float) else Decimal(value)
     if not result.is_finite():
         msg = f"{what} is {value}: refusing to trade on a non-finite number"
         raise PlanningError(msg)

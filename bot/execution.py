@@ -1,10 +1,17 @@
 """Sending orders without ever sending one twice.
 
 Each order's client_order_id is derived from its intent (strategy, rebalance key, symbol, leg).
-The id is journaled in the tracker *before* the order is sent; an id that is already in the
-journal is looked up at the broker instead of being sent again. An id whose order ended
-unfilled (rejected, cancelled, expired) gets a new, journaled attempt suffix (``-a2``), because a
-broker never accepts a used id again.
+The id is journaled in the tracker *before* the order is sent. When a planned order's id is
+already in the journal, the broker is asked first:
+
+* never seen by the broker (a crash between journal and send) -> send it under that same id;
+* still open at the broker -> adopt it; nothing new is sent;
+* final (filled, rejected, cancelled) -> that attempt is over and its effect is already in the
+  positions the plan was computed from, so what is planned now is a new need: it goes out under
+  the next journaled attempt suffix (``-a2``, ``-a3`` ...), because a broker never accepts a used
+  id again.
+
+After an error or timeout on submit, the order is looked up by id before anything else.
 """
 
 from __future__ import annotations
@@ -24,25 +31,32 @@ from bot.ports import Broker
 from bot.tracker import EventKind, Tracker
 
 Recorder = Callable[..., None]
-MAX_ATTEMPTS = 9
+MAX_ATTEMPTS = 99  # "-a99" keeps the longest id within Alpaca's 48 characters
 
 
 class Execution:
     """Sends one rebalance's orders for one strategy and records every step."""
 
-    def __init__(self, broker: Broker, tracker: Tracker, record: Recorder, key: str) -> None:
+    def __init__(
+        self,
+        broker: Broker,
+        tracker: Tracker,
+        record: Recorder,
+        key: str,
+        reports: list[OrderReport],
+    ) -> None:
         self._broker = broker
         self._tracker = tracker
         self._record = record
         self._key = key
+        self.reports = reports  # every order sent or adopted, appended as it happens
 
-    def send(self, orders: Iterable[PlannedOrder], strategy: str) -> list[OrderReport]:
+    def send(self, orders: Iterable[PlannedOrder], strategy: str) -> None:
         """Send ``orders`` in order; stop with BrokerError at the first one not filled."""
         journal = self._tracker.journaled_order_ids(strategy)
-        reports = []
         for order in orders:
             report = self._send_one(order, client_order_id(strategy, self._key, order), journal)
-            reports.append(report)
+            self.reports.append(report)
             if report.status is not OrderStatus.FILLED:
                 msg = (
                     f"order {report.client_order_id} ({order.leg.value} {order.qty} "
@@ -50,7 +64,6 @@ class Execution:
                     "; the rest of this rebalance was not sent"
                 )
                 raise BrokerError(msg)
-        return reports
 
     def _send_one(self, order: PlannedOrder, base_id: str, journal: set[str]) -> OrderReport:
         cid = base_id
@@ -62,8 +75,8 @@ class Execution:
                 # Journaled but never seen by the broker (a crash between journal and send).
                 return self._submit(order, cid, journal, journaled=True)
             self._record(EventKind.ORDER_FOUND, **_payload(found))
-            if found.status is OrderStatus.FILLED or not found.status.is_final:
-                return found
+            if not found.status.is_final:
+                return found  # still working at the broker: adopt it, never send a second
             cid = f"{base_id}-a{attempt}"
         msg = f"{base_id} failed {MAX_ATTEMPTS} times; not retrying again"
         raise BrokerError(msg)

@@ -32,6 +32,8 @@ class PlannerRules:
     min_order_usd: Decimal = Decimal(1)
     allow_shorts: bool = False
     not_fractionable: frozenset[str] = frozenset()
+    funds_headroom: Decimal = Decimal("0.0005")  # room for slippage + fees (keep ≥ slippage)
+    residual_tolerance: Decimal = Decimal("0.02")  # max |weight − target| after a rebalance
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,15 +161,17 @@ def _fit_buys_to_funds(
     """Scale the exposure-adding orders down when they need more than the funds available.
 
     Buying power follows gross exposure: sells and covers free it once filled, buys and new
-    shorts consume it. Scaled shorts stay whole shares; a scaled order that falls under
+    shorts consume it. ``funds_headroom`` keeps room for slippage and fees, which a broker adds
+    to its own check. Scaled shorts stay whole shares; a scaled order that falls under
     ``min_order_usd`` is dropped.
     """
     freed = sum((o.qty * o.price for o in orders if o.leg.reduces_exposure), ZERO)
     available = buying_power + freed
     needed = sum((o.qty * o.price for o in orders if not o.leg.reduces_exposure), ZERO)
-    if needed <= available or needed == 0:
+    needed_with_room = needed * (1 + rules.funds_headroom)
+    if needed_with_room <= available or needed == 0:
         return orders, []
-    scale = max(available, ZERO) / needed
+    scale = max(available, ZERO) / needed_with_room
     scaled = [o if o.leg.reduces_exposure else _scaled(o, scale, rules) for o in orders]
     kept = [
         o

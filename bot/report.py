@@ -42,6 +42,7 @@ def quarterly_lines(rows: Sequence[EquityRow]) -> list[TrackerLine]:
         return []
     start = rows[0]
     lines: list[TrackerLine] = []
+    last_used: EquityRow | None = None
     year, month = start.session.year, start.session.month
     for row in rows:
         while (row.session.year, row.session.month) > (year, month):
@@ -50,8 +51,9 @@ def quarterly_lines(rows: Sequence[EquityRow]) -> list[TrackerLine]:
             not lines or lines[-1].period != f"{year}-{month:02d}"
         ):
             lines.append(_line(f"{year}-{month:02d}", row, start.equity))
+            last_used = row
     last = rows[-1]
-    if lines[-1].session != last.session:
+    if last is not last_used:
         lines.append(_line(last.session.isoformat(), last, start.equity, latest=True))
     return lines
 

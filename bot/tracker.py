@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -127,6 +127,13 @@ class Tracker:
             msg = f"cannot write to the tracker at {self.path}: {exc}"
             raise StateError(msg) from exc
 
+    def _read(self, query: str, args: Sequence[object]) -> list[tuple[Any, ...]]:
+        try:
+            return self._db.execute(query, args).fetchall()
+        except sqlite3.Error as exc:
+            msg = f"cannot read the tracker at {self.path}: {exc}"
+            raise StateError(msg) from exc
+
     def record(
         self, at: datetime, run_id: str, strategy: str, kind: EventKind, **payload: Any
     ) -> None:
@@ -173,34 +180,53 @@ class Tracker:
         if kind is not None:
             query += " AND kind = ?"
             args.append(kind.value)
-        rows = self._db.execute(query + " ORDER BY id", args).fetchall()
+        rows = self._read(query + " ORDER BY id", args)
         return [EventRow(r[0], r[1], r[2], r[3], r[4], json.loads(r[5])) for r in rows]
 
     def last_event(self, strategy: str, kind: EventKind) -> EventRow | None:
         """Return the most recent event of a kind for a strategy."""
-        row = self._db.execute(
+        rows = self._read(
             "SELECT id, at, run_id, strategy, kind, payload FROM events"
             " WHERE strategy = ? AND kind = ? ORDER BY id DESC LIMIT 1",
             (strategy, kind.value),
-        ).fetchone()
-        return (
-            None
-            if row is None
-            else EventRow(row[0], row[1], row[2], row[3], row[4], json.loads(row[5]))
         )
+        if not rows:
+            return None
+        row = rows[0]
+        return EventRow(row[0], row[1], row[2], row[3], row[4], json.loads(row[5]))
+
+    def last_finished_at(self, strategy: str) -> datetime | None:
+        """When the last real (not dry-run) cycle finished: where a simulation resumes."""
+        rows = self._read(
+            "SELECT at FROM events WHERE strategy = ? AND kind = ?"
+            " AND COALESCE(json_extract(payload, '$.outcome'), '') != 'planned'"
+            " ORDER BY id DESC LIMIT 1",
+            (strategy, EventKind.CYCLE_FINISHED.value),
+        )
+        return datetime.fromisoformat(rows[0][0]) if rows else None
 
     def last_rebalance_key(self, strategy: str) -> str | None:
-        """The key of the last completed rebalance: the durable state of calendar triggers."""
-        event = self.last_event(strategy, EventKind.REBALANCE_DONE)
-        return None if event is None else str(event.payload["rebalance_key"])
+        """The key of the last completed scheduled rebalance: calendar triggers' durable state.
+
+        Forced rebalances (``bot once --force``) are skipped: they must not make the schedule
+        believe its own rebalance is still due (or already done).
+        """
+        row = self._read(
+            "SELECT json_extract(payload, '$.rebalance_key') FROM events"
+            " WHERE strategy = ? AND kind = ?"
+            " AND COALESCE(json_extract(payload, '$.forced'), 0) = 0"
+            " ORDER BY id DESC LIMIT 1",
+            (strategy, EventKind.REBALANCE_DONE.value),
+        )
+        return None if not row else str(row[0][0])
 
     def journaled_order_ids(self, strategy: str) -> set[str]:
         """Every client_order_id this strategy ever journaled before sending."""
-        rows = self._db.execute(
+        rows = self._read(
             "SELECT json_extract(payload, '$.client_order_id') FROM events"
             " WHERE strategy = ? AND kind = ?",
             (strategy, EventKind.ORDER_SUBMITTING.value),
-        ).fetchall()
+        )
         return {str(r[0]) for r in rows}
 
     def equity_history(self, strategy: str | None = None) -> list[EquityRow]:
@@ -209,7 +235,7 @@ class Tracker:
         args = [] if strategy is None else [strategy]
         if strategy is not None:
             query += " WHERE strategy = ?"
-        rows = self._db.execute(query + " ORDER BY id", args).fetchall()
+        rows = self._read(query + " ORDER BY id", args)
         return [
             EquityRow(r[0], date.fromisoformat(r[1]), r[2], Decimal(r[3]), Decimal(r[4]))
             for r in rows
@@ -217,7 +243,5 @@ class Tracker:
 
     def strategies(self) -> list[str]:
         """Names of every strategy that has recorded anything, in first-seen order."""
-        rows = self._db.execute(
-            "SELECT strategy FROM events GROUP BY strategy ORDER BY MIN(id)"
-        ).fetchall()
+        rows = self._read("SELECT strategy FROM events GROUP BY strategy ORDER BY MIN(id)", ())
         return [str(r[0]) for r in rows]

@@ -43,6 +43,7 @@ class Decision:
     reason: str
     rebalance_key: str
     late: bool = False
+    forced: bool = False  # a manual --force: never counts as the schedule's rebalance
 
 
 def scheduled_rebalances(sessions: Sequence[date], rule: CalendarRule) -> list[tuple[date, str]]:

@@ -116,9 +116,14 @@ def test_once_dry_run_sends_nothing(
     result = json.loads(capsys.readouterr().out)
     assert result["outcome"] == "planned"
     assert result["orders"] == []
+    assert {(o["symbol"], o["leg"]) for o in result["planned"]} == {("UPRO", "buy"), ("TMF", "buy")}
     tracker = Tracker(state_dir / "tracker.sqlite3")
     assert len(tracker.events(kind=EventKind.ORDERS_PLANNED)) == 1
     assert tracker.events(kind=EventKind.ORDER_SUBMITTING) == []
+    # A dry run does not use up the simulated day: the real run trades that same session.
+    assert main(["once", "--config", str(config), "--force", "--json"]) == 0
+    real = json.loads(capsys.readouterr().out)
+    assert (real["session"], real["outcome"]) == (result["session"], "traded")
 
 
 def test_targets_json_on_the_synthetic_market(

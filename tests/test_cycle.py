@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bot.cycle import DriftRule, StrategyRuntime, run_cycle
+from bot.cycle import Adapters, DriftRule, StrategyRuntime, run_cycle
 from bot.daemon import run_daemon
-from bot.domain import Account, OrderReport, OrderRequest, Side
+from bot.domain import Account, OrderReport, OrderRequest, OrderStatus, Side
 from bot.domain import Leg as OrderLeg
 from bot.errors import BrokerError
 from bot.market.sessions import xnys_sessions
@@ -250,8 +250,10 @@ def test_missed_quarter_start_is_caught_up_and_flagged_late(
     assert world.tracker.last_rebalance_key("hfea") == "2026Q2"
 
 
-def test_rerun_on_the_same_day_never_sends_an_order_twice(make_world: Callable[..., World]) -> None:
-    """A second run the same day whose plan repeats an intent looks it up instead of resending."""
+def test_a_new_need_after_a_filled_attempt_goes_out_under_a_new_suffix(
+    make_world: Callable[..., World],
+) -> None:
+    """Same day, after a manual sale: the filled UPRO buy is over, so the new buy is '-a2'."""
     world = make_world(
         flat_closes({"UPRO": 100.0, "TMF": 50.0}, date(2026, 3, 2), date(2026, 4, 30))
     )
@@ -260,23 +262,94 @@ def test_rerun_on_the_same_day_never_sends_an_order_twice(make_world: Callable[.
     )
     world.at(date(2026, 4, 2))
     run_cycle(world.adapters, runtime)
-    upro_before = world.broker.account().positions["UPRO"]
-    # Sell 100 UPRO behind the bot's back: the same day's plan now wants "buy UPRO" again.
     world.broker.submit(
         OrderRequest("manual-1", "UPRO", Side.SELL, Decimal(100), OrderLeg.REDUCE_LONG)
     )
 
-    second = run_cycle(world.adapters, runtime)
+    run_cycle(world.adapters, runtime)
+    third = run_cycle(world.adapters, runtime)
 
     submitting = [
         e.payload["client_order_id"] for e in world.tracker.events(kind=EventKind.ORDER_SUBMITTING)
     ]
-    assert submitting == ["hfea_drift-20260402-TMF-buy", "hfea_drift-20260402-UPRO-buy"]
-    assert world.broker.account().positions["UPRO"] == upro_before - 100
-    found = [
-        e for e in world.tracker.events(kind=EventKind.ORDER_FOUND) if e.run_id == second.run_id
+    assert submitting == [
+        "hfea_drift-20260402-TMF-buy",
+        "hfea_drift-20260402-UPRO-buy",
+        "hfea_drift-20260402-UPRO-buy-a2",
     ]
-    assert [e.payload["client_order_id"] for e in found] == ["hfea_drift-20260402-UPRO-buy"]
+    assert world.broker.account().positions["UPRO"] == Decimal("549.45")  # back on target
+    assert third.outcome == "held"
+
+
+def test_an_order_journaled_but_never_sent_is_sent_once_under_the_same_id(
+    make_world: Callable[..., World],
+) -> None:
+    """A crash between journal and send: the restart sends that id (not '-a2'), exactly once."""
+    world = make_world(
+        flat_closes({"UPRO": 100.0, "TMF": 50.0}, date(2026, 3, 2), date(2026, 4, 30))
+    )
+    world.at(date(2026, 4, 1))
+    world.tracker.record(
+        world.clock.now(),
+        "crashed-run",
+        "hfea",
+        EventKind.ORDER_SUBMITTING,
+        client_order_id="hfea-2026Q2-TMF-buy",
+    )
+
+    run_cycle(world.adapters, HFEA)
+
+    submitting = [
+        e.payload["client_order_id"] for e in world.tracker.events(kind=EventKind.ORDER_SUBMITTING)
+    ]
+    assert submitting == ["hfea-2026Q2-TMF-buy", "hfea-2026Q2-UPRO-buy"]  # TMF not re-journaled
+    report = world.broker.get_order("hfea-2026Q2-TMF-buy")
+    assert report is not None
+    assert report.filled_qty == Decimal("899.1")
+
+
+class NeverFillsBroker:
+    """Our Broker port over the simulated one, with orders that stay open (accepted) forever."""
+
+    def __init__(self, inner: object) -> None:
+        self.inner = inner
+        self.open: dict[str, OrderReport] = {}
+
+    def account(self) -> Account:
+        return self.inner.account()  # type: ignore[attr-defined,no-any-return]
+
+    def get_order(self, client_order_id: str) -> OrderReport | None:
+        return self.open.get(client_order_id)
+
+    def submit(self, order: OrderRequest) -> OrderReport:
+        report = OrderReport(
+            order.client_order_id, order.symbol, order.side, order.qty, OrderStatus.ACCEPTED
+        )
+        self.open[order.client_order_id] = report
+        return report
+
+
+def test_an_open_order_is_adopted_on_the_next_run_not_sent_again(
+    make_world: Callable[..., World],
+) -> None:
+    """An order still open at the broker is looked up and adopted by the next run; never resent."""
+    world = make_world(
+        flat_closes({"UPRO": 100.0, "TMF": 50.0}, date(2026, 3, 2), date(2026, 4, 30))
+    )
+    slow = NeverFillsBroker(world.broker)
+    adapters = Adapters(
+        slow, world.adapters.market, world.adapters.calendar, world.tracker, world.clock
+    )
+    world.at(date(2026, 4, 1))
+
+    first = run_cycle(adapters, HFEA)
+    second = run_cycle(adapters, HFEA)
+
+    assert first.outcome == second.outcome == "error"
+    assert "accepted" in second.reason
+    assert list(slow.open) == ["hfea-2026Q2-TMF-buy"]  # sent once, by the first run only
+    found = world.tracker.events(kind=EventKind.ORDER_FOUND)
+    assert [e.run_id for e in found] == [second.run_id]
 
 
 class AckLostBroker:
@@ -403,3 +476,45 @@ def test_max_yield_shorts_vxz_in_whole_shares_and_keeps_the_notional_in_cash(
         Decimal(0),
     )
     assert long_value <= account.equity
+
+
+def test_a_forced_rebalance_does_not_reset_the_quarterly_schedule(
+    make_world: Callable[..., World],
+) -> None:
+    """Q1 done on 01-02, forced on 01-15: on 01-16 HFEA holds (no repeated 'catch-up' of Q1)."""
+    world = make_world(
+        flat_closes({"UPRO": 100.0, "TMF": 50.0}, date(2026, 1, 2), date(2026, 1, 30))
+    )
+    world.at(date(2026, 1, 2))
+    run_cycle(world.adapters, HFEA)
+    world.at(date(2026, 1, 15))
+    forced = run_cycle(world.adapters, HFEA, force=True)
+    world.at(date(2026, 1, 16))
+
+    after = run_cycle(world.adapters, HFEA)
+
+    assert forced.outcome == "traded"
+    assert after.outcome == "held"
+    assert "2026Q1 already done" in after.reason
+    assert world.tracker.last_rebalance_key("hfea") == "2026Q1"
+
+
+def test_an_incomplete_rebalance_is_an_error_and_is_not_marked_done(
+    make_world: Callable[..., World],
+) -> None:
+    """A 150/50 target on a 1× account: the buys are scaled to the funds, so the book ends far
+    from target. The cycle is an error, its fills are reported, and the key stays due."""
+    world = make_world(
+        flat_closes({"UPRO": 100.0, "TMF": 50.0}, date(2026, 3, 2), date(2026, 4, 30))
+    )
+    world.at(date(2026, 4, 1))
+    greedy = StrategyRuntime(
+        "greedy", FixedWeights({"UPRO": 1.5, "TMF": 0.5}), HFEA.trigger, PlannerRules()
+    )
+
+    result = run_cycle(world.adapters, greedy)
+
+    assert result.outcome == "error"
+    assert "incomplete" in result.reason
+    assert result.orders  # the orders that did fill are reported, not hidden by the error
+    assert world.tracker.last_rebalance_key("greedy") is None

@@ -23,8 +23,10 @@ from bot.planner import Plan, PlannerRules, plan_orders
 D = Decimal
 HFEA = {"UPRO": 0.55, "TMF": 0.45}
 HFEA_UNIVERSE = ("UPRO", "TMF")
-NO_BUFFER = PlannerRules(cash_buffer=D(0), min_order_usd=D(1))
-SHORTS_NO_BUFFER = PlannerRules(cash_buffer=D(0), min_order_usd=D(1), allow_shorts=True)
+NO_BUFFER = PlannerRules(cash_buffer=D(0), min_order_usd=D(1), funds_headroom=D(0))
+SHORTS_NO_BUFFER = PlannerRules(
+    cash_buffer=D(0), min_order_usd=D(1), allow_shorts=True, funds_headroom=D(0)
+)
 
 
 def account(
@@ -574,7 +576,9 @@ def test_scaling_counts_new_shorts_and_keeps_them_whole() -> None:
 
 def test_a_scaled_order_below_the_minimum_is_dropped() -> None:
     """With min_order_usd $490 the scaled 16-share short ($480) is dropped; the $500 buy stays."""
-    rules = PlannerRules(cash_buffer=D(0), min_order_usd=D(490), allow_shorts=True)
+    rules = PlannerRules(
+        cash_buffer=D(0), min_order_usd=D(490), allow_shorts=True, funds_headroom=D(0)
+    )
     plan = plan_orders(
         {"VXZ": -0.5, "UBT": 0.5},
         ("VXZ", "UBT"),
@@ -584,3 +588,15 @@ def test_a_scaled_order_below_the_minimum_is_dropped() -> None:
     )
 
     assert summary(plan) == [("UBT", Leg.ADD_LONG, D(5), False)]
+
+
+def test_funds_headroom_leaves_room_for_slippage_when_funds_are_tight() -> None:
+    """$10k cash, all into UPRO at $100, no buffer, 0.5% headroom: 10,000 × 1.005 > 10,000, so
+    the buy is scaled by 1/1.005 → floor9(100 / 1.005) = 99.502487562 shares."""
+    rules = PlannerRules(cash_buffer=D(0), funds_headroom=D("0.005"))
+    plan = plan_orders({"UPRO": 1.0}, ("UPRO",), account(10_000), {"UPRO": 100}, rules)
+
+    expected = floor9(Fraction(100) / Fraction(1005, 1000))
+    assert summary(plan) == [
+        ("UPRO", Leg.ADD_LONG, D(expected.numerator) / D(expected.denominator), False)
+    ]
