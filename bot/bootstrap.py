@@ -95,6 +95,8 @@ def build_runtime(config: BotConfig) -> StrategyRuntime:
         min_order_usd=Decimal(repr(sizing.min_order_usd)),
         allow_shorts=sizing.allow_shorts,
         not_fractionable=frozenset(sizing.not_fractionable),
+        funds_headroom=Decimal(repr(sizing.funds_headroom)),
+        residual_tolerance=Decimal(repr(sizing.residual_tolerance)),
     )
     return StrategyRuntime(config.name, build_strategy(config.strategy), trigger, rules)
 

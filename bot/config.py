@@ -133,6 +133,8 @@ class SizingConfig(_Strict):
     min_order_usd: float = Field(default=1.0, ge=0.0)
     allow_shorts: bool = False
     not_fractionable: list[Symbol] = Field(default_factory=list)
+    funds_headroom: float = Field(default=0.0005, ge=0.0, lt=0.1)
+    residual_tolerance: float = Field(default=0.02, gt=0.0, le=1.0)
 
 
 class SimulatedBrokerConfig(_Strict):
