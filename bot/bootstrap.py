@@ -96,6 +96,7 @@ def build_runtime(config: BotConfig) -> StrategyRuntime:
         allow_shorts=sizing.allow_shorts,
         not_fractionable=frozenset(sizing.not_fractionable),
         funds_headroom=Decimal(repr(sizing.funds_headroom)),
+        over_capacity=sizing.over_capacity,
         residual_tolerance=Decimal(repr(sizing.residual_tolerance)),
     )
     return StrategyRuntime(config.name, build_strategy(config.strategy), trigger, rules)

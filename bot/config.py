@@ -134,6 +134,7 @@ class SizingConfig(_Strict):
     allow_shorts: bool = False
     not_fractionable: list[Symbol] = Field(default_factory=list)
     funds_headroom: float = Field(default=0.0005, ge=0.0, lt=0.1)
+    over_capacity: Literal["scale", "skip"] = "scale"
     residual_tolerance: float = Field(default=0.02, gt=0.0, le=1.0)
 
 

@@ -23,9 +23,9 @@ import pandas as pd
 import structlog
 
 from bot.domain import Account, OrderReport, PlannedOrder, to_decimal
-from bot.errors import BotError, BrokerError, DataError
+from bot.errors import BotError, BrokerError, DataError, PlanningError
 from bot.execution import Execution
-from bot.planner import Plan, PlannerRules, plan_orders
+from bot.planner import Plan, PlannerRules, fit_to_capacity, plan_orders
 from bot.ports import Broker, Clock, MarketCalendar, MarketData
 from bot.tracker import EventKind, Tracker
 from bot.triggers import (
@@ -162,6 +162,7 @@ class _Cycle:
         decision = self._decide(sessions, targets, prices, account, force)
         if not decision.trade:
             return self._finish("held", decision.reason)
+        targets = self._reachable(targets, prices, account)
         plan = self._plan(targets, prices, account, phase="all")
         if dry_run:
             self.planned = plan.orders
@@ -241,6 +242,28 @@ class _Cycle:
             return drift_decision(worst, drift, rule.width, self.today, rule.inclusive)
         last = self.adapters.tracker.last_rebalance_key(self.runtime.name)
         return calendar_decision(sessions, self.today, rule, last)
+
+    def _reachable(
+        self, targets: TargetWeights, prices: Mapping[str, Decimal], account: Account
+    ) -> TargetWeights:
+        """Targets the account can hold: a gross exposure beyond it is scaled, or refused."""
+        weights, scale = fit_to_capacity(targets.weights, account, prices, self.runtime.rules)
+        if scale >= 1.0:
+            return targets
+        problem = "the targets need more gross exposure than the account's margin allows"
+        if self.runtime.rules.over_capacity != "scale":
+            msg = f"{problem} (they would fit at {scale:.1%}); over_capacity = 'skip': no trade"
+            raise PlanningError(msg)
+        note = f"{problem}: every weight scaled by {scale:.4f}"
+        log.warning("targets_scaled", run_id=self.run_id, strategy=self.runtime.name, scale=scale)
+        self.record(
+            EventKind.TARGETS_COMPUTED,
+            weights=weights,
+            cash=1 - sum(weights.values()),
+            notes=[*targets.notes, note],
+            scaled_by=scale,
+        )
+        return TargetWeights(weights, (*targets.notes, note))
 
     def _plan(
         self,

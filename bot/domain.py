@@ -74,6 +74,8 @@ class Account:
     equity: Decimal
     buying_power: Decimal
     positions: Mapping[str, Decimal] = field(default_factory=dict)  # symbol -> signed qty
+    multiplier: Decimal = Decimal(1)  # margin: the gross exposure allowed per dollar of equity
+    gross_exposure: Decimal | None = None  # long value + |short value|, when the broker says
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,6 +33,7 @@ class PlannerRules:
     allow_shorts: bool = False
     not_fractionable: frozenset[str] = frozenset()
     funds_headroom: Decimal = Decimal("0.0005")  # room for slippage + fees (keep ≥ slippage)
+    over_capacity: str = "scale"  # target gross beyond buying power: "scale" down, or "skip"
     residual_tolerance: Decimal = Decimal("0.02")  # max |weight − target| after a rebalance
 
 
@@ -86,6 +87,36 @@ def plan_orders(
     orders, notes = _fit_buys_to_funds(orders, account.buying_power, rules)
     orders.sort(key=lambda o: (not o.leg.reduces_exposure, o.leg.side.value != "sell", o.symbol))
     return Plan(tuple(orders), sleeve, target_qty, tuple(notes))
+
+
+def fit_to_capacity(
+    targets: Mapping[str, float],
+    account: Account,
+    prices: Mapping[str, Decimal],
+    rules: PlannerRules,
+) -> tuple[dict[str, float], float]:
+    """Scale all weights down uniformly when their gross exposure exceeds what the account allows.
+
+    The account allows ``equity × multiplier`` of gross exposure; what other holdings use is not
+    the strategy's. (Without the broker's gross exposure, the strategy's holdings plus the buying
+    power left are the estimate.) A target beyond it — UISx3's 3×GLD leg on a 2× margin account —
+    cannot be held; the nearest holdable book keeps the published mix in proportion.
+    Returns (weights, scale ≤ 1).
+    """
+    sleeve = _sleeve_equity(account, rules) * (1 - rules.cash_buffer)
+    held = sum((abs(q) * prices[s] for s, q in account.positions.items() if s in prices), ZERO)
+    if account.gross_exposure is None:
+        allowed = held + max(account.buying_power, ZERO)
+    else:
+        others = max(account.gross_exposure - held, ZERO)
+        allowed = account.equity * account.multiplier - others
+    capacity = max(allowed, ZERO) / (1 + rules.funds_headroom)
+    gross = sum((abs(to_decimal(w, f"target weight of {s}")) for s, w in targets.items()), ZERO)
+    wanted = gross * sleeve
+    if wanted <= capacity or wanted == 0:
+        return dict(targets), 1.0
+    scale = float(capacity / wanted)
+    return {s: w * scale for s, w in targets.items()}, scale
 
 
 def _check_shorts(weights: Mapping[str, Decimal], rules: PlannerRules) -> None:

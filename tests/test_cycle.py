@@ -502,8 +502,35 @@ def test_a_forced_rebalance_does_not_reset_the_quarterly_schedule(
 def test_an_incomplete_rebalance_is_an_error_and_is_not_marked_done(
     make_world: Callable[..., World],
 ) -> None:
-    """A 150/50 target on a 1× account: the buys are scaled to the funds, so the book ends far
-    from target. The cycle is an error, its fills are reported, and the key stays due."""
+    """$1,000 into 50% of a $900 share that trades only whole: TMF fills, UPRO cannot (0 shares),
+    so UPRO stays 50 pp off. The cycle is an error, the TMF fill is reported, the key stays due."""
+    world = make_world(
+        flat_closes({"UPRO": 900.0, "TMF": 50.0}, date(2026, 3, 2), date(2026, 4, 30)), cash="1000"
+    )
+    world.at(date(2026, 4, 1))
+    whole = StrategyRuntime(
+        "whole",
+        FixedWeights({"UPRO": 0.5, "TMF": 0.5}),
+        HFEA.trigger,
+        PlannerRules(not_fractionable=frozenset({"UPRO"})),
+    )
+
+    result = run_cycle(world.adapters, whole)
+
+    assert result.outcome == "error"
+    assert "incomplete: UPRO is still 50.00 pp off" in result.reason
+    assert [o.symbol for o in result.orders] == ["TMF"]  # the fill is reported, not hidden
+    assert world.tracker.last_rebalance_key("whole") is None
+
+
+def test_targets_beyond_the_margin_are_scaled_in_proportion(
+    make_world: Callable[..., World],
+) -> None:
+    """150/50 UPRO/TMF (gross 2×) on a 1× account: every weight scaled by the same factor.
+
+    Capacity = equity × 1 / (1 + 0.0005) = 100,000 / 1.0005; wanted = 2 × 99,900 (buffer 0.1%);
+    scale = 100,000 / (1.0005 × 199,800) ≈ 0.500250. The book keeps the 3:1 mix and is done.
+    """
     world = make_world(
         flat_closes({"UPRO": 100.0, "TMF": 50.0}, date(2026, 3, 2), date(2026, 4, 30))
     )
@@ -514,7 +541,31 @@ def test_an_incomplete_rebalance_is_an_error_and_is_not_marked_done(
 
     result = run_cycle(world.adapters, greedy)
 
+    scale = 100_000 / (1.0005 * 199_800)
+    scaled = world.tracker.events(kind=EventKind.TARGETS_COMPUTED)[-1].payload
+    assert result.outcome == "traded"
+    assert scaled["scaled_by"] == pytest.approx(scale, rel=1e-12)
+    assert scaled["weights"] == pytest.approx({"UPRO": 1.5 * scale, "TMF": 0.5 * scale})
+    positions = world.broker.account().positions
+    assert float(positions["UPRO"] * 100 / (positions["TMF"] * 50)) == pytest.approx(3.0, rel=1e-6)
+    assert world.tracker.last_rebalance_key("greedy") == "2026Q2"
+
+
+def test_over_capacity_skip_refuses_to_trade(make_world: Callable[..., World]) -> None:
+    """With over_capacity = 'skip' an unholdable target is an error and nothing is sent."""
+    world = make_world(
+        flat_closes({"UPRO": 100.0, "TMF": 50.0}, date(2026, 3, 2), date(2026, 4, 30))
+    )
+    world.at(date(2026, 4, 1))
+    strict = StrategyRuntime(
+        "strict",
+        FixedWeights({"UPRO": 1.5, "TMF": 0.5}),
+        HFEA.trigger,
+        PlannerRules(over_capacity="skip"),
+    )
+
+    result = run_cycle(world.adapters, strict)
+
     assert result.outcome == "error"
-    assert "incomplete" in result.reason
-    assert result.orders  # the orders that did fill are reported, not hidden by the error
-    assert world.tracker.last_rebalance_key("greedy") is None
+    assert "margin allows" in result.reason
+    assert world.tracker.events(kind=EventKind.ORDER_SUBMITTING) == []

@@ -114,7 +114,7 @@ class SimulatedBroker:
         equity = (self._cash + sum(values.values(), ZERO)).quantize(CENT)
         gross = sum((abs(v) for v in values.values()), ZERO)
         buying_power = max(ZERO, equity * self._margin - gross)
-        return Account(self._cash, equity, buying_power, dict(self._positions))
+        return Account(self._cash, equity, buying_power, dict(self._positions), self._margin, gross)
 
     def get_order(self, client_order_id: str) -> OrderReport | None:
         """The order with this id, if it was ever submitted."""
