@@ -79,6 +79,31 @@ class Account:
 
 
 @dataclass(frozen=True, slots=True)
+class AccountState:
+    """The account's flags that decide whether it may trade at all (pre-trade checks)."""
+
+    account_number: str
+    status: str  # "ACTIVE" is the only status that trades
+    trading_blocked: bool = False
+    account_blocked: bool = False
+    trade_suspended: bool = False
+    shorting_enabled: bool = True
+    live: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class AssetInfo:
+    """What the broker allows for one symbol."""
+
+    symbol: str
+    tradable: bool = True
+    fractionable: bool = True
+    shortable: bool = True
+    easy_to_borrow: bool = True
+    active: bool = True
+
+
+@dataclass(frozen=True, slots=True)
 class PlannedOrder:
     """A market order the planner wants, before it has an id."""
 

@@ -5,7 +5,11 @@
     ├── DataError                 prices are missing, stale, NaN or otherwise unusable
     ├── PlanningError             targets/prices cannot be turned into safe orders
     ├── BrokerError               the broker refused or failed an operation
-    │   └── DuplicateOrderError   a client_order_id was already used (Alpaca's 422 40010001)
+    │   ├── DuplicateOrderError   a client_order_id was already used (Alpaca's 422 40010001)
+    │   ├── TransientBrokerError  timeout, dropped link, 429, 5xx: outcome unknown, retry later
+    │   ├── BrokerAuthError       401/403 on credentials: a human must fix the keys
+    │   └── OrderRejectedError    400/403/422 on an order: final for that intent
+    ├── PreTradeCheckError        an account, asset or data check failed: no orders
     └── StateError                the state directory or tracker is unusable
 
 Every error aborts the affected strategy's cycle *before* any order is sent, unless it is a
@@ -37,6 +41,22 @@ class BrokerError(BotError):
 
 class DuplicateOrderError(BrokerError):
     """The client_order_id was already used at the broker; look it up, never resend."""
+
+
+class TransientBrokerError(BrokerError):
+    """The broker could not be reached or asked us to slow down; the outcome may be unknown."""
+
+
+class BrokerAuthError(BrokerError):
+    """The broker refused the credentials."""
+
+
+class OrderRejectedError(BrokerError):
+    """The broker refused an order; sending the same intent again would be refused too."""
+
+
+class PreTradeCheckError(BotError):
+    """A pre-trade check failed (account, asset, data freshness): the strategy does not trade."""
 
 
 class StateError(BotError):

@@ -8,7 +8,7 @@ from typing import Protocol
 
 import pandas as pd
 
-from bot.domain import Account, OrderReport, OrderRequest
+from bot.domain import Account, AccountState, AssetInfo, OrderReport, OrderRequest
 
 
 class Clock(Protocol):
@@ -56,4 +56,20 @@ class Broker(Protocol):
 
     def get_order(self, client_order_id: str) -> OrderReport | None:
         """Look an order up by its client_order_id; None if the broker never saw it."""
+        ...
+
+    def account_state(self) -> AccountState:
+        """The account's status flags."""
+        ...
+
+    def assets(self, symbols: Iterable[str]) -> dict[str, AssetInfo]:
+        """Asset flags per symbol; a symbol the broker does not know is absent."""
+        ...
+
+    def open_orders(self) -> list[OrderReport]:
+        """Every order not yet final (ours and anyone else's)."""
+        ...
+
+    def cancel(self, client_order_id: str) -> None:
+        """Ask the broker to cancel an open order (confirm by polling ``get_order``)."""
         ...

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_CEILING, Decimal
@@ -21,7 +22,17 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
-from bot.domain import CENT, Account, Leg, OrderReport, OrderRequest, OrderStatus, Side
+from bot.domain import (
+    CENT,
+    Account,
+    AccountState,
+    AssetInfo,
+    Leg,
+    OrderReport,
+    OrderRequest,
+    OrderStatus,
+    Side,
+)
 from bot.errors import DuplicateOrderError, StateError
 from bot.ports import Clock
 
@@ -63,6 +74,10 @@ class CloseTable:
         self._days = ordered.index.to_numpy(dtype="datetime64[D]")
         self._exact = {str(s): ordered[s].to_numpy(dtype=float) for s in ordered.columns}
         self._marks = {str(s): ordered[s].ffill().to_numpy(dtype=float) for s in ordered.columns}
+
+    def known(self, symbol: str) -> bool:
+        """True if the table has a column for ``symbol``."""
+        return symbol in self._exact
 
     def today(self) -> date:
         """The clock's date in New York."""
@@ -119,6 +134,21 @@ class SimulatedBroker:
     def get_order(self, client_order_id: str) -> OrderReport | None:
         """The order with this id, if it was ever submitted."""
         return self._orders.get(client_order_id)
+
+    def account_state(self) -> AccountState:
+        """A simulated account is always active and may short."""
+        return AccountState("SIMULATED", "ACTIVE")
+
+    def assets(self, symbols: Iterable[str]) -> dict[str, AssetInfo]:
+        """Every symbol with prices is a tradable, fractionable, shortable asset."""
+        return {s: AssetInfo(s) for s in symbols if self._prices.known(s)}
+
+    def open_orders(self) -> list[OrderReport]:
+        """Market orders fill or reject at once, so nothing is ever open."""
+        return []
+
+    def cancel(self, client_order_id: str) -> None:
+        """Nothing is ever open, so there is nothing to cancel."""
 
     def submit(self, order: OrderRequest) -> OrderReport:
         """Fill (or reject) a market order at today's close, with slippage and sell fees."""
