@@ -1,0 +1,361 @@
+"""The fake's account, market and order state, its accounting and its test controls (no HTTP).
+
+Accounting model (documented gap: a simplification of Alpaca's Reg-T margin):
+
+- ``equity = cash + Σ qty × price`` over positions (shorts have negative qty, so they subtract).
+- ``gross exposure = Σ |qty| × price``.
+- ``reserved = Σ cost of the unfilled part of open buys (covers included) and short sells``:
+  ``notional``, or ``qty × limit_price`` for limits, or ``qty × price × market_order_buffer`` for
+  market orders. Sells of a long position reserve nothing and release buying power only when they
+  fill (ALPACA.md §7).
+- ``buying_power = max(0, equity × multiplier − gross exposure − reserved)``, where the multiplier
+  drops to 1 while equity is below $2,000.
+- ``price`` is the last ``set_price`` value, else the last ``set_bars`` close, else (for
+  valuation only) the position's average entry price.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Literal
+
+from . import execution
+from .model import FakeAsset, FakeFill, FakeOrder, FakePosition
+from .rules import SHORT_MIN_EQUITY, vet
+from .tickets import parse_ticket
+from .wire import NEW_YORK, failure, invalid
+
+FillPolicy = Literal["immediate", "on_poll", "never"]
+PartialFill = set[str] | Callable[[str], bool]
+
+DEFAULT_NOW = datetime(2026, 9, 21, 10, 0, tzinfo=NEW_YORK)  # a Monday, market open
+
+
+class FakeBroker:
+    """State and rules of one fake Alpaca paper account; thread-safe through ``lock``."""
+
+    def __init__(
+        self,
+        *,
+        cash: Decimal = Decimal("100000"),
+        multiplier: Decimal = Decimal("2"),
+        shorting_enabled: bool = True,
+    ) -> None:
+        self.lock = threading.RLock()
+        self.cash = cash
+        self.multiplier = multiplier
+        self.shorting_enabled = shorting_enabled
+        self.no_shorting = False
+        self.account_status = "ACTIVE"
+        self.trading_blocked = False
+        self.account_blocked = False
+        self.trade_suspended_by_user = False
+        self.fill_policy: FillPolicy = "immediate"
+        self.fill_after_polls = 1
+        self.partial_fill: PartialFill = set()
+        self.market_order_buffer = Decimal(1)
+        self.max_page_size: int | None = None
+        self.now = DEFAULT_NOW
+        self._assets: dict[str, FakeAsset] = {}
+        self._prices: dict[str, Decimal] = {}
+        self._bars: dict[str, dict[date, float]] = {}
+        self._positions: dict[str, FakePosition] = {}
+        self._orders: dict[str, FakeOrder] = {}
+        self._by_client_id: dict[str, str] = {}
+        self._fills: list[FakeFill] = []
+
+    # ----------------------------------------------------------------- market state (tests)
+
+    def add_asset(
+        self,
+        symbol: str,
+        *,
+        tradable: bool = True,
+        shortable: bool = True,
+        easy_to_borrow: bool = True,
+        fractionable: bool = True,
+        status: str = "active",
+        exchange: str = "ARCA",
+    ) -> None:
+        """Create or replace an asset (its id is kept when replacing)."""
+        with self.lock:
+            old = self._assets.get(symbol)
+            asset = FakeAsset(
+                symbol, tradable, shortable, easy_to_borrow, fractionable, status, exchange
+            )
+            self._assets[symbol] = asset if old is None else replace(asset, id=old.id)
+
+    def set_bars(self, symbol: str, closes: Mapping[date, float]) -> None:
+        """Replace ``symbol``'s daily bars: o=h=l=c=close, v=1000, n=10, vw=close."""
+        with self.lock:
+            self._bars[symbol] = dict(sorted(closes.items()))
+
+    def set_price(self, symbol: str, price: Decimal) -> None:
+        """Set the latest trade price; market orders fill at it."""
+        with self.lock:
+            self._prices[symbol] = Decimal(str(price))
+
+    def set_clock(self, now: datetime) -> None:
+        """Move the fake's clock (aware datetimes only) and let open orders react to it."""
+        if now.tzinfo is None:
+            msg = "set_clock needs an aware datetime"
+            raise ValueError(msg)
+        with self.lock:
+            self.now = now
+            for order in self.open_orders():
+                execution.advance(self, order, poll=False)
+
+    def set_position(self, symbol: str, qty: Decimal, avg_price: Decimal | None = None) -> None:
+        """Create, replace or (qty 0) remove a position, as if traded outside the bot.
+
+        An unknown symbol gets a default asset. ``avg_price`` defaults to the current price.
+        """
+        with self.lock:
+            if symbol not in self._assets:
+                self.add_asset(symbol)
+            if qty == 0:
+                self._positions.pop(symbol, None)
+                return
+            price = self.price_or_none(symbol) if avg_price is None else avg_price
+            if price is None:
+                msg = f"set_position({symbol!r}) needs avg_price or a price set first"
+                raise ValueError(msg)
+            self._positions[symbol] = FakePosition(symbol, Decimal(qty), Decimal(price))
+
+    # ----------------------------------------------------------------------- reads (tests)
+
+    @property
+    def positions(self) -> dict[str, FakePosition]:
+        """Copies of the open positions by symbol."""
+        with self.lock:
+            return {s: replace(p) for s, p in self._positions.items()}
+
+    @property
+    def orders(self) -> list[FakeOrder]:
+        """Copies of every order ever accepted, oldest first."""
+        with self.lock:
+            return [replace(o) for o in self._orders.values()]
+
+    @property
+    def fills(self) -> list[FakeFill]:
+        """Every execution, oldest first."""
+        with self.lock:
+            return list(self._fills)
+
+    def order_by_client_id(self, client_order_id: str) -> FakeOrder | None:
+        """A copy of the order with this client order id, if any."""
+        with self.lock:
+            order_id = self._by_client_id.get(client_order_id)
+            return None if order_id is None else replace(self._orders[order_id])
+
+    # --------------------------------------------------------------------------- controls
+
+    def fill_open_orders(self) -> None:
+        """Fill every open order now at current prices, whatever the clock and fill policy.
+
+        Limit orders fill only if marketable at the current price.
+        """
+        with self.lock:
+            for order in self.open_orders():
+                execution.fill_now(self, order)
+
+    # ------------------------------------------------------------------ used by the routes
+
+    def asset(self, symbol: str) -> FakeAsset | None:
+        """The asset, or ``None``."""
+        return self._assets.get(symbol)
+
+    def asset_by_key(self, key: str) -> FakeAsset | None:
+        """The asset with this symbol or asset id, or ``None``."""
+        found = self._assets.get(key)
+        return found or next((a for a in self._assets.values() if a.id == key), None)
+
+    def require_asset(self, symbol: str) -> FakeAsset:
+        """The asset, or 404 ``asset not found``."""
+        asset = self._assets.get(symbol)
+        if asset is None:
+            raise failure(404, 40410000, "asset not found")
+        return asset
+
+    def bars_of(self, symbol: str) -> dict[date, float]:
+        """``symbol``'s daily closes by date (empty if none)."""
+        return self._bars.get(symbol, {})
+
+    def find_order(self, order_id: str) -> FakeOrder | None:
+        """The live order record (not a copy)."""
+        return self._orders.get(order_id)
+
+    def find_by_client_id(self, client_order_id: str) -> FakeOrder | None:
+        """The live order record for a client order id (not a copy)."""
+        order_id = self._by_client_id.get(client_order_id)
+        return None if order_id is None else self._orders[order_id]
+
+    def all_orders(self) -> list[FakeOrder]:
+        """Live order records, oldest first."""
+        return list(self._orders.values())
+
+    def open_orders(self, symbol: str | None = None) -> list[FakeOrder]:
+        """Live open orders, optionally for one symbol."""
+        return [o for o in self._orders.values() if o.is_open and symbol in (None, o.symbol)]
+
+    def positions_by_symbol(self) -> dict[str, FakePosition]:
+        """Live positions by symbol."""
+        return self._positions
+
+    def position_list(self) -> list[FakePosition]:
+        """Live positions sorted by symbol."""
+        return [self._positions[s] for s in sorted(self._positions)]
+
+    def submit(self, body: object) -> FakeOrder:
+        """``POST /v2/orders``: validate, vet, store, then let the fill policy act."""
+        ticket = parse_ticket(body)
+        if ticket.client_order_id in self._by_client_id:
+            raise invalid("client_order_id must be unique")
+        intent = vet(self, ticket)
+        order = execution.create_order(self, ticket, intent)
+        self._orders[order.id] = order
+        self._by_client_id[order.client_order_id] = order.id
+        execution.advance(self, order, poll=False)
+        return order
+
+    def observe(self, orders: Iterable[FakeOrder]) -> None:
+        """A client polled these orders: poll-driven fill steps happen now."""
+        for order in list(orders):
+            execution.advance(self, order, poll=True)
+
+    def cancel(self, order_id: str) -> None:
+        """Cancel one order (404 unknown, 422 not open)."""
+        execution.cancel(self, order_id)
+
+    def wants_partial(self, symbol: str) -> bool:
+        """Does the ``partial_fill`` setting cover ``symbol``?"""
+        rule = self.partial_fill
+        return rule(symbol) if callable(rule) else symbol in rule
+
+    def apply_trade(self, symbol: str, signed_qty: Decimal, price: Decimal) -> None:
+        """Book an execution: cash and position (average price on increases only)."""
+        self.cash -= signed_qty * price
+        old = self._positions.get(symbol)
+        old_qty = old.qty if old else Decimal(0)
+        new_qty = old_qty + signed_qty
+        if new_qty == 0:
+            self._positions.pop(symbol, None)
+            return
+        self._positions[symbol] = FakePosition(
+            symbol, new_qty, _new_average(old, new_qty, signed_qty, price)
+        )
+
+    def record_fill(self, fill: FakeFill) -> None:
+        """Append an execution to the fill log."""
+        self._fills.append(fill)
+
+    # ------------------------------------------------------------------------- accounting
+
+    def price_of(self, symbol: str) -> Decimal:
+        """Latest price: ``set_price``, else the last bar close; 500 if neither was set."""
+        price = self.price_or_none(symbol)
+        if price is None:
+            msg = f"fake has no price for {symbol}: call set_price or set_bars"
+            raise failure(500, 50010000, msg)
+        return price
+
+    def price_or_none(self, symbol: str) -> Decimal | None:
+        """Latest price, or ``None`` if the test set neither a price nor bars."""
+        if symbol in self._prices:
+            return self._prices[symbol]
+        bars = self._bars.get(symbol)
+        return Decimal(str(bars[max(bars)])) if bars else None
+
+    def mark(self, position: FakePosition) -> Decimal:
+        """Valuation price of a position (falls back to its average entry price)."""
+        price = self.price_or_none(position.symbol)
+        return position.avg_entry_price if price is None else price
+
+    def position_qty(self, symbol: str) -> Decimal:
+        """Signed position quantity (0 when flat)."""
+        position = self._positions.get(symbol)
+        return position.qty if position else Decimal(0)
+
+    def held_for_orders(self, symbol: str) -> Decimal:
+        """Signed quantity held by open closing orders (negative for a short)."""
+        position = self._positions.get(symbol)
+        if position is None:
+            return Decimal(0)
+        price = self.mark(position)
+        held = sum(
+            (o.remaining_qty(price) for o in self.open_orders(symbol) if o.closes), Decimal(0)
+        )
+        return held if position.qty > 0 else -held
+
+    def qty_available(self, symbol: str) -> Decimal:
+        """``qty − held_for_orders``, signed like the position."""
+        return self.position_qty(symbol) - self.held_for_orders(symbol)
+
+    def market_value(self, position: FakePosition) -> Decimal:
+        """Signed market value of a position."""
+        return position.qty * self.mark(position)
+
+    def equity(self) -> Decimal:
+        """Cash plus signed market value of all positions."""
+        return self.cash + sum((self.market_value(p) for p in self._positions.values()), Decimal(0))
+
+    def gross_exposure(self) -> Decimal:
+        """Σ |market value|."""
+        return sum((abs(self.market_value(p)) for p in self._positions.values()), Decimal(0))
+
+    def order_cost(
+        self,
+        order_type: str,
+        qty: Decimal | None,
+        notional: Decimal | None,
+        limit_price: Decimal | None,
+        price: Decimal,
+    ) -> Decimal:
+        """Buying power a buy or short sell needs (see the module docstring)."""
+        if notional is not None:
+            return notional
+        assert qty is not None
+        if order_type == "limit" and limit_price is not None:
+            return qty * limit_price
+        return qty * price * self.market_order_buffer
+
+    def reserved(self) -> Decimal:
+        """Buying power held by the unfilled part of open buys and short sells."""
+        total = Decimal(0)
+        for order in self.open_orders():
+            if order.consumes_buying_power:
+                total += self._unfilled_cost(order)
+        return total
+
+    def _unfilled_cost(self, order: FakeOrder) -> Decimal:
+        price = self.price_of(order.symbol)
+        notional = None if order.notional is None else order.notional - order.filled_value
+        qty = None if order.qty is None else order.qty - order.filled_qty
+        return self.order_cost(order.type, qty, notional, order.limit_price, price)
+
+    def effective_multiplier(self) -> Decimal:
+        """The configured multiplier, or 1 while equity is below $2,000."""
+        return self.multiplier if self.equity() >= SHORT_MIN_EQUITY else Decimal(1)
+
+    def buying_power(self) -> Decimal:
+        """``max(0, equity × multiplier − gross exposure − reserved)``."""
+        room = self.equity() * self.effective_multiplier() - self.gross_exposure()
+        return max(Decimal(0), room - self.reserved())
+
+    def shorting_allowed(self) -> bool:
+        """What ``shorting_enabled`` reports: the flag, and equity of at least $2,000."""
+        return self.shorting_enabled and self.equity() >= SHORT_MIN_EQUITY
+
+
+def _new_average(
+    old: FakePosition | None, new_qty: Decimal, signed_qty: Decimal, price: Decimal
+) -> Decimal:
+    if old is None or (old.qty > 0) != (new_qty > 0):
+        return price  # opened, or crossed zero
+    if abs(new_qty) < abs(old.qty):
+        return old.avg_entry_price  # reducing keeps the entry price
+    return (abs(old.qty) * old.avg_entry_price + abs(signed_qty) * price) / abs(new_qty)
