@@ -12,18 +12,24 @@ from pathlib import Path
 
 import pandas as pd
 
+from bot.adapters.alpaca.broker import AlpacaBroker
+from bot.adapters.alpaca.market import AlpacaCalendar, AlpacaMarketData
+from bot.adapters.alpaca.transport import Endpoints, data_client, trading_client
 from bot.adapters.frame_market import FrameMarketData
 from bot.adapters.sim_broker import LEGACY_FEES, NO_FEES, CloseTable, FeeSchedule, SimulatedBroker
 from bot.adapters.xnys_calendar import XnysCalendar
+from bot.checks import CheckSettings
 from bot.clock import SimulatedClock, WallClock
 from bot.config import (
+    AlpacaBrokerConfig,
     BotConfig,
     CalendarTriggerConfig,
     FixedStrategyConfig,
     InverseVolatilityConfig,
+    SimulatedBrokerConfig,
     StrategyConfig,
 )
-from bot.cycle import NEW_YORK, Adapters, DriftRule, StrategyRuntime
+from bot.cycle import NEW_YORK, Adapters, DriftRule, ExecutionSettings, StrategyRuntime
 from bot.errors import ConfigError, DataError
 from bot.market.csv_source import MarketDataError, load_closes_dir
 from bot.market.synthetic import synthetic_closes_for_range
@@ -99,7 +105,18 @@ def build_runtime(config: BotConfig) -> StrategyRuntime:
         over_capacity=sizing.over_capacity,
         residual_tolerance=Decimal(repr(sizing.residual_tolerance)),
     )
-    return StrategyRuntime(config.name, build_strategy(config.strategy), trigger, rules)
+    execution = ExecutionSettings(
+        poll_interval=timedelta(seconds=config.execution.poll_interval_seconds),
+        max_polls=config.execution.max_polls,
+        cancel_before_close=timedelta(minutes=config.execution.cancel_minutes_before_close),
+    )
+    checks = CheckSettings(
+        max_daily_move=config.checks.max_daily_move,
+        max_price_age=timedelta(minutes=config.checks.max_price_age_minutes),
+    )
+    return StrategyRuntime(
+        config.name, build_strategy(config.strategy), trigger, rules, execution, checks
+    )
 
 
 def load_market(
@@ -135,10 +152,35 @@ def build_bot(
     *,
     data_dir: Path | None = None,
     tracker: Tracker | None = None,
+    live: bool = False,
 ) -> Bot:
-    """Wire one strategy to the simulated broker, its market data, calendar, tracker and clock."""
+    """Wire one strategy to its broker (simulated or Alpaca), market data, calendar and clock."""
     tracker = tracker or Tracker(settings.tracker_path)
     runtime = build_runtime(config)
+    if isinstance(config.broker, AlpacaBrokerConfig):
+        return _alpaca_bot(config, config.broker, settings, tracker, runtime, live=live)
+    if live:
+        msg = '--live needs [broker] kind = "alpaca"; the simulated broker has no live mode'
+        raise ConfigError(msg)
+    return _simulated_bot(
+        config,
+        broker_config=config.broker,
+        settings=settings,
+        tracker=tracker,
+        runtime=runtime,
+        data_dir=data_dir,
+    )
+
+
+def _simulated_bot(
+    config: BotConfig,
+    *,
+    broker_config: SimulatedBrokerConfig,
+    settings: Settings,
+    tracker: Tracker,
+    runtime: StrategyRuntime,
+    data_dir: Path | None,
+) -> Bot:
     clock = build_clock(config, tracker)
     today = clock.now().astimezone(NEW_YORK).date()
     start = config.clock.start or today - timedelta(days=400)
@@ -148,11 +190,58 @@ def build_bot(
     frame, synthetic = load_market(config, runtime.strategy.symbols, start, end, data_dir)
     broker = SimulatedBroker(
         CloseTable(frame, clock),
-        Decimal(repr(config.broker.initial_cash)),
-        slippage_bps=Decimal(repr(config.broker.slippage_bps)),
-        fees=FEES[config.broker.fees],
-        margin_multiplier=Decimal(repr(config.broker.margin_multiplier)),
+        Decimal(repr(broker_config.initial_cash)),
+        slippage_bps=Decimal(repr(broker_config.slippage_bps)),
+        fees=FEES[broker_config.fees],
+        margin_multiplier=Decimal(repr(broker_config.margin_multiplier)),
         book_path=settings.state_dir / f"sim_broker_{config.name}.json",
     )
     adapters = Adapters(broker, FrameMarketData(frame), XnysCalendar(), tracker, clock)
     return Bot(config, runtime, adapters, synthetic)
+
+
+def alpaca_endpoints(
+    broker_config: AlpacaBrokerConfig, settings: Settings, *, live: bool
+) -> Endpoints:
+    """Credentials and URLs from the environment; live only with both opt-ins."""
+    if settings.api_key_id is None or settings.api_secret_key is None:
+        msg = (
+            "Alpaca credentials missing: set APCA_API_KEY_ID and APCA_API_SECRET_KEY "
+            "(environment or .env)"
+        )
+        raise ConfigError(msg)
+    if live and not settings.allow_live:
+        msg = "--live needs BOT_ALLOW_LIVE_TRADING=true as well: refusing to trade real money"
+        raise ConfigError(msg)
+    if settings.allow_live and not live:
+        live = False  # the setting alone never switches to live: --live is the second key
+    return Endpoints(
+        key_id=settings.api_key_id.get_secret_value(),
+        secret_key=settings.api_secret_key.get_secret_value(),
+        live=live,
+        trading_url=settings.base_url,
+        data_url=settings.data_url or settings.base_url,
+        connect_timeout=broker_config.connect_timeout_seconds,
+        read_timeout=broker_config.read_timeout_seconds,
+    )
+
+
+def _alpaca_bot(
+    config: BotConfig,
+    broker_config: AlpacaBrokerConfig,
+    settings: Settings,
+    tracker: Tracker,
+    runtime: StrategyRuntime,
+    *,
+    live: bool,
+) -> Bot:
+    if config.clock.kind != "wall":
+        msg = "an Alpaca account runs on the wall clock: remove the [clock] section"
+        raise ConfigError(msg)
+    endpoints = alpaca_endpoints(broker_config, settings, live=live)
+    reads, orders = trading_client(endpoints), trading_client(endpoints)
+    clock = WallClock()
+    broker = AlpacaBroker(reads, orders, live=endpoints.live)
+    market = AlpacaMarketData(data_client(endpoints), clock, feed=broker_config.feed)
+    adapters = Adapters(broker, market, AlpacaCalendar(reads), tracker, clock)
+    return Bot(config, runtime, adapters, synthetic=False)

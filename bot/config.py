@@ -10,10 +10,17 @@ import math
 import tomllib
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
-
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationError,
+    model_validator,
+)
 from bot.errors import ConfigError
 from bot.triggers import Schedule
 
@@ -148,6 +155,44 @@ class SimulatedBrokerConfig(_Strict):
     margin_multiplier: float = Field(default=1.0, ge=1.0, le=4.0)
 
 
+class AlpacaBrokerConfig(_Strict):
+    """An Alpaca account (paper unless BOT_ALLOW_LIVE_TRADING=true and ``--live``)."""
+
+    kind: Literal["alpaca"]
+    feed: Literal["iex", "sip", "delayed_sip"] = "iex"
+    connect_timeout_seconds: float = Field(default=3.05, gt=0.0, le=60.0)
+    read_timeout_seconds: float = Field(default=20.0, gt=0.0, le=300.0)
+
+
+def _broker_kind(value: Any) -> str:
+    """A [broker] section without ``kind`` is the simulated broker."""
+    if isinstance(value, dict):
+        return str(value.get("kind", "simulated"))
+    return str(getattr(value, "kind", "simulated"))
+
+
+BrokerConfig = Annotated[
+    Annotated[SimulatedBrokerConfig, Tag("simulated")]
+    | Annotated[AlpacaBrokerConfig, Tag("alpaca")],
+    Discriminator(_broker_kind),
+]
+
+
+class ExecutionConfig(_Strict):
+    """How orders are confirmed: polled with a bound, cancelled near the close."""
+
+    poll_interval_seconds: float = Field(default=1.0, ge=0.0, le=60.0)
+    max_polls: int = Field(default=120, ge=1, le=10_000)
+    cancel_minutes_before_close: int = Field(default=5, ge=0, le=120)
+
+
+class ChecksConfig(_Strict):
+    """Pre-trade data checks."""
+
+    max_daily_move: float = Field(default=0.5, gt=0.0)  # a bigger close-to-close move: bad print
+    max_price_age_minutes: float = Field(default=30.0, gt=0.0)  # today's price must be this fresh
+
+
 class MarketConfig(_Strict):
     """Where the simulated broker's prices come from."""
 
@@ -190,7 +235,9 @@ class BotConfig(_Strict):
     strategy: StrategyConfig
     trigger: TriggerConfig
     sizing: SizingConfig = Field(default_factory=SizingConfig)
-    broker: SimulatedBrokerConfig = Field(default_factory=SimulatedBrokerConfig)
+    broker: BrokerConfig = Field(default_factory=SimulatedBrokerConfig)
+    execution: ExecutionConfig = Field(default_factory=ExecutionConfig)
+    checks: ChecksConfig = Field(default_factory=ChecksConfig)
     market: MarketConfig = Field(default_factory=MarketConfig)
     clock: ClockConfig = Field(default_factory=ClockConfig)
 

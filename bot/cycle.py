@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any, Literal
@@ -22,9 +22,16 @@ import numpy as np
 import pandas as pd
 import structlog
 
-from bot.domain import Account, OrderReport, PlannedOrder, to_decimal
-from bot.errors import BotError, BrokerError, DataError, PlanningError
-from bot.execution import Execution
+from bot.checks import (
+    CheckSettings,
+    account_problems,
+    asset_problems,
+    data_problems,
+    wash_trade_problems,
+)
+from bot.domain import Account, Leg, OrderReport, PlannedOrder, to_decimal
+from bot.errors import BotError, BrokerError, DataError, PlanningError, PreTradeCheckError
+from bot.execution import Execution, ExecutionPolicy
 from bot.planner import Plan, PlannerRules, fit_to_capacity, plan_orders
 from bot.ports import Broker, Clock, MarketCalendar, MarketData
 from bot.tracker import EventKind, Tracker
@@ -52,6 +59,16 @@ class DriftRule:
 
 
 @dataclass(frozen=True, slots=True)
+class ExecutionSettings:
+    """Order confirmation: poll every ``poll_interval`` at most ``max_polls`` times, and cancel
+    what is still open ``cancel_before_close`` before the close."""
+
+    poll_interval: timedelta = timedelta(seconds=1)
+    max_polls: int = 120
+    cancel_before_close: timedelta = timedelta(minutes=5)
+
+
+@dataclass(frozen=True, slots=True)
 class StrategyRuntime:
     """Everything the cycle needs to know about one configured strategy."""
 
@@ -59,6 +76,8 @@ class StrategyRuntime:
     strategy: Strategy
     trigger: CalendarRule | DriftRule
     rules: PlannerRules
+    execution: ExecutionSettings = field(default_factory=ExecutionSettings)
+    checks: CheckSettings = field(default_factory=CheckSettings)
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +146,7 @@ class _Cycle:
         self.today = today
         self.run_id = run_id
         self.reports: list[OrderReport] = []
+        self.rules = runtime.rules  # may gain whole-share symbols from the broker's asset flags
         self.planned: tuple[PlannedOrder, ...] = ()
 
     def record(self, kind: EventKind, **payload: Any) -> None:
@@ -159,20 +179,91 @@ class _Cycle:
             return self._finish("held", "the strategy declined to decide today")
         prices = _latest_prices(closes, self.runtime.strategy.symbols)
         account = self.adapters.broker.account()
+        self._check_account_and_data(closes, targets, account, sessions)
         decision = self._decide(sessions, targets, prices, account, force)
         if not decision.trade:
             return self._finish("held", decision.reason)
         targets = self._reachable(targets, prices, account)
-        plan = self._plan(targets, prices, account, phase="all")
+        execution = self._execution(decision.rebalance_key)
+        if not dry_run:
+            execution.cancel_own_open_orders(self.runtime.name)
+            account = self.adapters.broker.account()
+        plan = self._checked_plan(targets, prices, account)
         if dry_run:
             self.planned = plan.orders
             return self._finish("planned", f"dry run: {len(plan.orders)} orders planned, none sent")
-        self._trade(plan, targets, prices, decision)
+        self._trade(plan, targets, prices, decision, execution)
         return self._finish("traded", decision.reason)
+
+    def _check_account_and_data(
+        self,
+        closes: pd.DataFrame,
+        targets: TargetWeights,
+        account: Account,
+        sessions: tuple[date, ...],
+    ) -> None:
+        shorts = [s for s, w in targets.weights.items() if w < 0]
+        state = self.adapters.broker.account_state()
+        previous = max(d for d in sessions if d < self.today)
+        problems = account_problems(state, account.equity, shorts) + data_problems(
+            closes,
+            symbols=self.runtime.strategy.symbols,
+            today=self.today,
+            previous_session=previous,
+            price_times=self.adapters.market.price_times(),
+            now=self.adapters.clock.now(),
+            settings=self.runtime.checks,
+        )
+        self._refuse_if(problems)
+
+    def _refuse_if(self, problems: list[str]) -> None:
+        if problems:
+            self.record(EventKind.CHECK_FAILED, problems=problems)
+            msg = "pre-trade checks failed: " + "; ".join(problems)
+            raise PreTradeCheckError(msg)
+
+    def _execution(self, key: str) -> Execution:
+        settings = self.runtime.execution
+        close = self.adapters.calendar.session_close(self.today)
+        policy = ExecutionPolicy(
+            deadline=close - settings.cancel_before_close,
+            poll_interval=settings.poll_interval,
+            max_polls=settings.max_polls,
+        )
+        return Execution(
+            self.adapters.broker,
+            self.adapters.tracker,
+            self.record,
+            key,
+            self.reports,
+            clock=self.adapters.clock,
+            policy=policy,
+        )
+
+    def _checked_plan(
+        self, targets: TargetWeights, prices: Mapping[str, Decimal], account: Account
+    ) -> Plan:
+        """Plan, then check the assets it trades; whole shares where the broker says so."""
+        plan = self._plan(targets, prices, account, phase="all")
+        traded = {o.symbol for o in plan.orders}
+        shorts = {o.symbol for o in plan.orders if o.leg is Leg.ADD_SHORT}
+        assets = self.adapters.broker.assets(traded)
+        whole = {s for s, a in assets.items() if not a.fractionable} - self.rules.not_fractionable
+        if whole:
+            self.rules = replace(self.rules, not_fractionable=self.rules.not_fractionable | whole)
+            plan = self._plan(targets, prices, account, phase="all (whole shares)")
+        problems = asset_problems(assets, traded, shorts) + wash_trade_problems(
+            self.adapters.broker.open_orders(), plan.orders
+        )
+        self._refuse_if(problems)
+        return plan
 
     def _load_bars(self) -> pd.DataFrame:
         strategy = self.runtime.strategy
-        closes = self.adapters.market.closes(strategy.symbols, self.today, strategy.history_closes)
+        # One row more than the strategy needs: the pre-trade check looks at the previous session.
+        closes = self.adapters.market.closes(
+            strategy.symbols, self.today, strategy.history_closes + 1
+        )
         _check_fresh(closes, strategy.symbols, self.today)
         self.record(
             EventKind.BARS_LOADED,
@@ -247,11 +338,11 @@ class _Cycle:
         self, targets: TargetWeights, prices: Mapping[str, Decimal], account: Account
     ) -> TargetWeights:
         """Targets the account can hold: a gross exposure beyond it is scaled, or refused."""
-        weights, scale = fit_to_capacity(targets.weights, account, prices, self.runtime.rules)
+        weights, scale = fit_to_capacity(targets.weights, account, prices, self.rules)
         if scale >= 1.0:
             return targets
         problem = "the targets need more gross exposure than the account's margin allows"
-        if self.runtime.rules.over_capacity != "scale":
+        if self.rules.over_capacity != "scale":
             msg = f"{problem} (they would fit at {scale:.1%}); over_capacity = 'skip': no trade"
             raise PlanningError(msg)
         note = f"{problem}: every weight scaled by {scale:.4f}"
@@ -273,7 +364,7 @@ class _Cycle:
         phase: str,
     ) -> Plan:
         plan = plan_orders(
-            targets.weights, self.runtime.strategy.symbols, account, prices, self.runtime.rules
+            targets.weights, self.runtime.strategy.symbols, account, prices, self.rules
         )
         self.record(
             EventKind.ORDERS_PLANNED,
@@ -293,11 +384,9 @@ class _Cycle:
         targets: TargetWeights,
         prices: Mapping[str, Decimal],
         decision: Decision,
+        execution: Execution,
     ) -> None:
         key = decision.rebalance_key
-        execution = Execution(
-            self.adapters.broker, self.adapters.tracker, self.record, key, self.reports
-        )
         execution.send(plan.exposure_reducing, self.runtime.name)
         if plan.exposure_reducing and plan.exposure_adding:
             # Size the buys from what the sells actually raised, not from the estimate.

@@ -17,6 +17,8 @@ After an error or timeout on submit, the order is looked up by id before anythin
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from bot.domain import (
@@ -27,15 +29,24 @@ from bot.domain import (
     client_order_id,
 )
 from bot.errors import BrokerError
-from bot.ports import Broker
+from bot.ports import Broker, Clock
 from bot.tracker import EventKind, Tracker
 
 Recorder = Callable[..., None]
 MAX_ATTEMPTS = 99  # "-a99" keeps the longest id within Alpaca's 48 characters
 
 
+@dataclass(frozen=True, slots=True)
+class ExecutionPolicy:
+    """How long to wait for fills: bounded polls, and a deadline (close − margin) to cancel at."""
+
+    deadline: datetime
+    poll_interval: timedelta = timedelta(seconds=1)
+    max_polls: int = 120
+
+
 class Execution:
-    """Sends one rebalance's orders for one strategy and records every step."""
+    """Sends one rebalance's orders for one strategy, confirms them, and records every step."""
 
     def __init__(
         self,
@@ -44,26 +55,82 @@ class Execution:
         record: Recorder,
         key: str,
         reports: list[OrderReport],
+        *,
+        clock: Clock,
+        policy: ExecutionPolicy,
     ) -> None:
         self._broker = broker
         self._tracker = tracker
         self._record = record
         self._key = key
-        self.reports = reports  # every order sent or adopted, appended as it happens
+        self.reports = reports  # every order sent or adopted, appended as it is confirmed
+        self._clock = clock
+        self._policy = policy
+
+    def cancel_own_open_orders(self, strategy: str) -> None:
+        """Cancel this strategy's orders still open from an earlier run, and confirm each."""
+        own = [
+            o for o in self._broker.open_orders() if o.client_order_id.startswith(f"{strategy}-")
+        ]
+        for order in own:
+            self._cancel(order, why="stale open order from an earlier run")
 
     def send(self, orders: Iterable[PlannedOrder], strategy: str) -> None:
-        """Send ``orders`` in order; stop with BrokerError at the first one not filled."""
+        """Send one phase's orders, then confirm each; stop at a rejection.
+
+        A partial fill cancelled at the deadline is kept (the next phase is sized from what the
+        account actually holds); an order that ends with nothing filled stops the rebalance.
+        """
         journal = self._tracker.journaled_order_ids(strategy)
+        sent: list[tuple[PlannedOrder, OrderReport]] = []
+        failure: BrokerError | None = None
         for order in orders:
-            report = self._send_one(order, client_order_id(strategy, self._key, order), journal)
-            self.reports.append(report)
-            if report.status is not OrderStatus.FILLED:
-                msg = (
-                    f"order {report.client_order_id} ({order.leg.value} {order.qty} "
-                    f"{order.symbol}) ended {report.status.value}: {report.reason or 'no reason'}"
+            try:
+                cid = client_order_id(strategy, self._key, order)
+                sent.append((order, self._send_one(order, cid, journal)))
+            except BrokerError as exc:
+                failure = exc
+                break
+            if sent[-1][1].status.is_final and sent[-1][1].status is not OrderStatus.FILLED:
+                break
+        for order, report in sent:
+            final = self._confirm(report)
+            self.reports.append(final)
+            if final.filled_qty == 0 and final.status is not OrderStatus.FILLED:
+                failure = failure or BrokerError(
+                    f"order {final.client_order_id} ({order.leg.value} {order.qty} "
+                    f"{order.symbol}) ended {final.status.value}: {final.reason or 'no reason'}"
                     "; the rest of this rebalance was not sent"
                 )
-                raise BrokerError(msg)
+        if failure is not None:
+            raise failure
+
+    def _confirm(self, report: OrderReport) -> OrderReport:
+        polls = 0
+        while not report.status.is_final:
+            if polls >= self._policy.max_polls or self._clock.now() >= self._policy.deadline:
+                return self._cancel(report, why="not filled by the deadline")
+            self._clock.sleep_until(self._clock.now() + self._policy.poll_interval)
+            report = self._broker.get_order(report.client_order_id) or report
+            polls += 1
+        if report.status is OrderStatus.FILLED:
+            self._record(EventKind.ORDER_FILLED, **_payload(report))
+        elif report.filled_qty == 0:
+            self._record(EventKind.ORDER_REJECTED, **_payload(report))
+        return report
+
+    def _cancel(self, report: OrderReport, why: str) -> OrderReport:
+        cid = report.client_order_id
+        self._record(EventKind.ORDER_CANCEL_REQUESTED, client_order_id=cid, reason=why)
+        self._broker.cancel(cid)
+        for _ in range(self._policy.max_polls):
+            found = self._broker.get_order(cid)
+            if found is not None and found.status.is_final:
+                self._record(EventKind.ORDER_CANCELED, **_payload(found), why=why)
+                return found
+            self._clock.sleep_until(self._clock.now() + self._policy.poll_interval)
+        msg = f"cancel of {cid} was not confirmed; the order may still be working"
+        raise BrokerError(msg)
 
     def _send_one(self, order: PlannedOrder, base_id: str, journal: set[str]) -> OrderReport:
         cid = base_id
@@ -98,19 +165,14 @@ class Execution:
             journal.add(cid)
         try:
             report = self._broker.submit(request)
-        except BrokerError:
-            # Whatever happened, the broker is the truth: did it get the order?
+        except BrokerError as exc:
+            # Whatever happened (timeout, 504, 422 40010001), the broker is the truth.
             found = self._broker.get_order(cid)
             if found is None:
                 raise
-            self._record(EventKind.ORDER_FOUND, **_payload(found))
+            self._record(EventKind.ORDER_FOUND, **_payload(found), after=str(exc))
             return found
-        kind = (
-            EventKind.ORDER_FILLED
-            if report.status is OrderStatus.FILLED
-            else (EventKind.ORDER_REJECTED if report.status.is_final else EventKind.ORDER_SUBMITTED)
-        )
-        self._record(kind, **_payload(report))
+        self._record(EventKind.ORDER_SUBMITTED, **_payload(report))
         return report
 
 

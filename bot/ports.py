@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from typing import Protocol
 
@@ -28,6 +28,10 @@ class MarketData(Protocol):
 
     def closes(self, symbols: Iterable[str], end: date, count: int) -> pd.DataFrame:
         """The last ``count`` rows on or before ``end``; a column per symbol, NaN where absent."""
+        ...
+
+    def price_times(self) -> Mapping[str, datetime]:
+        """When each of today's prices (the last row of ``closes``) was printed, if known."""
         ...
 
 

@@ -65,6 +65,9 @@ class EventKind(StrEnum):
     ORDER_FILLED = "order_filled"
     ORDER_REJECTED = "order_rejected"
     ORDER_FOUND = "order_found"  # looked up at the broker instead of being re-sent
+    ORDER_CANCEL_REQUESTED = "order_cancel_requested"
+    ORDER_CANCELED = "order_canceled"  # confirmed final after a cancel (may hold a partial fill)
+    CHECK_FAILED = "check_failed"  # a pre-trade check refused to trade
     REBALANCE_DONE = "rebalance_done"
     CYCLE_FINISHED = "cycle_finished"
     ERROR = "error"

@@ -58,7 +58,7 @@ def test_shipped_strategies_match_the_seeds() -> None:
         (HFEA + "capital_fracton = 0.5\n", "capital_fracton: unknown key"),
         (HFEA.replace("0.45", "0.40"), "sum to 0.95, not 1"),
         (HFEA.replace("0.45", "nan"), "weights.TMF: Input should be a finite number"),
-        (HFEA + "[broker]\ninitial_cash = inf\n", "broker.initial_cash: Input should be a finite"),
+        (HFEA + "[broker]\ninitial_cash = inf\n", "initial_cash: Input should be a finite"),
         (
             HFEA + "[sizing]\nmin_order_usd = inf\n",
             "sizing.min_order_usd: Input should be a finite",

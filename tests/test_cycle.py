@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -78,8 +79,10 @@ def test_hfea_from_cash_reaches_55_45_with_one_order_per_symbol(
         "decision",
         "orders_planned",
         "order_submitting",
-        "order_filled",
+        "order_submitted",
         "order_submitting",
+        "order_submitted",
+        "order_filled",
         "order_filled",
         "rebalance_done",
         "cycle_finished",
@@ -235,7 +238,8 @@ def test_missed_quarter_start_is_caught_up_and_flagged_late(
 ) -> None:
     """Down over 2026-04-01: the next run (04-06) trades the 2026Q2 rebalance, flagged late."""
     world = make_world(
-        flat_closes({"UPRO": 100.0, "TMF": 50.0}, date(2026, 1, 2), date(2026, 4, 30))
+        flat_closes({"UPRO": 100.0, "TMF": 50.0}, date(2025, 12, 1), date(2026, 4, 30)),
+        start=date(2026, 1, 2),
     )
     world.at(date(2026, 1, 2))
     run_cycle(world.adapters, HFEA)
@@ -309,30 +313,45 @@ def test_an_order_journaled_but_never_sent_is_sent_once_under_the_same_id(
 
 
 class NeverFillsBroker:
-    """Our Broker port over the simulated one, with orders that stay open (accepted) forever."""
+    """Our Broker port over the simulated one: orders stay open until cancelled."""
 
-    def __init__(self, inner: object) -> None:
+    def __init__(self, inner: object, *, fill_new: bool = False) -> None:
         self.inner = inner
-        self.open: dict[str, OrderReport] = {}
+        self.orders: dict[str, OrderReport] = {}
+        self.cancels: list[str] = []
+        self.fill_new = fill_new  # True: new orders go to the simulated broker and fill
 
-    def account(self) -> Account:
-        return self.inner.account()  # type: ignore[attr-defined,no-any-return]
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.inner, name)
 
     def get_order(self, client_order_id: str) -> OrderReport | None:
-        return self.open.get(client_order_id)
+        return self.orders.get(client_order_id)
+
+    def open_orders(self) -> list[OrderReport]:
+        return [o for o in self.orders.values() if not o.status.is_final]
+
+    def cancel(self, client_order_id: str) -> None:
+        self.cancels.append(client_order_id)
+        self.orders[client_order_id] = replace(
+            self.orders[client_order_id], status=OrderStatus.CANCELED
+        )
 
     def submit(self, order: OrderRequest) -> OrderReport:
-        report = OrderReport(
-            order.client_order_id, order.symbol, order.side, order.qty, OrderStatus.ACCEPTED
-        )
-        self.open[order.client_order_id] = report
-        return report
+        if self.fill_new:
+            report = self.inner.submit(order)  # type: ignore[attr-defined]
+        else:
+            report = OrderReport(
+                order.client_order_id, order.symbol, order.side, order.qty, OrderStatus.ACCEPTED
+            )
+        self.orders[order.client_order_id] = report
+        return report  # type: ignore[no-any-return]
 
 
-def test_an_open_order_is_adopted_on_the_next_run_not_sent_again(
+def test_an_order_still_open_at_the_deadline_is_cancelled_and_confirmed(
     make_world: Callable[..., World],
 ) -> None:
-    """An order still open at the broker is looked up and adopted by the next run; never resent."""
+    """An order that never fills is polled (bounded), cancelled, confirmed; the run is an error
+    and nothing else is sent after it."""
     world = make_world(
         flat_closes({"UPRO": 100.0, "TMF": 50.0}, date(2026, 3, 2), date(2026, 4, 30))
     )
@@ -342,14 +361,44 @@ def test_an_open_order_is_adopted_on_the_next_run_not_sent_again(
     )
     world.at(date(2026, 4, 1))
 
-    first = run_cycle(adapters, HFEA)
-    second = run_cycle(adapters, HFEA)
+    result = run_cycle(adapters, HFEA)
 
-    assert first.outcome == second.outcome == "error"
-    assert "accepted" in second.reason
-    assert list(slow.open) == ["hfea-2026Q2-TMF-buy"]  # sent once, by the first run only
-    found = world.tracker.events(kind=EventKind.ORDER_FOUND)
-    assert [e.run_id for e in found] == [second.run_id]
+    assert result.outcome == "error"
+    assert "ended canceled" in result.reason
+    assert slow.cancels == ["hfea-2026Q2-TMF-buy", "hfea-2026Q2-UPRO-buy"]
+    kinds_seen = [e.kind for e in world.tracker.events(kind=EventKind.ORDER_CANCELED)]
+    assert len(kinds_seen) == 2
+
+
+def test_a_stale_open_order_is_cancelled_before_anything_is_sent(
+    make_world: Callable[..., World],
+) -> None:
+    """An order of ours left open by a crashed run is cancelled (and confirmed) first; the need
+    it stood for then goes out under '-a2', never alongside the open one."""
+    world = make_world(
+        flat_closes({"UPRO": 100.0, "TMF": 50.0}, date(2026, 3, 2), date(2026, 4, 30))
+    )
+    broker = NeverFillsBroker(world.broker, fill_new=True)
+    stale = "hfea-2026Q2-TMF-buy"
+    broker.orders[stale] = OrderReport(stale, "TMF", Side.BUY, Decimal(10), OrderStatus.ACCEPTED)
+    world.tracker.record(
+        world.clock.now(), "crashed", "hfea", EventKind.ORDER_SUBMITTING, client_order_id=stale
+    )
+    adapters = Adapters(
+        broker, world.adapters.market, world.adapters.calendar, world.tracker, world.clock
+    )
+    world.at(date(2026, 4, 1))
+
+    result = run_cycle(adapters, HFEA)
+
+    assert result.outcome == "traded"
+    assert broker.cancels == ["hfea-2026Q2-TMF-buy"]
+    events = [e.kind for e in world.tracker.events() if e.run_id == result.run_id]
+    assert events.index("order_canceled") < events.index("order_submitting")
+    sent = [
+        e.payload["client_order_id"] for e in world.tracker.events(kind=EventKind.ORDER_SUBMITTING)
+    ]
+    assert sent[1:] == ["hfea-2026Q2-TMF-buy-a2", "hfea-2026Q2-UPRO-buy"]
 
 
 class AckLostBroker:
@@ -358,6 +407,9 @@ class AckLostBroker:
     def __init__(self, inner: object) -> None:
         self.inner = inner
         self.submits = 0
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.inner, name)
 
     def account(self) -> Account:
         return self.inner.account()  # type: ignore[attr-defined,no-any-return]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date
+from datetime import date, datetime
 
 import pandas as pd
 
@@ -18,6 +18,10 @@ class FrameMarketData:
     def frame(self) -> pd.DataFrame:
         """The whole table (the simulated broker fills from the same prices)."""
         return self._closes
+
+    def price_times(self) -> dict[str, datetime]:
+        """A frame of closes has no print times; the freshness check relies on the dates."""
+        return {}
 
     def closes(self, symbols: Iterable[str], end: date, count: int) -> pd.DataFrame:
         """The last ``count`` rows on or before ``end`` for the symbols that exist."""

@@ -1,0 +1,121 @@
+"""Pre-trade checks: pure functions that list every reason not to trade now.
+
+Run every cycle before any order. A non-empty list means no orders for the strategy, an error
+event naming each problem, and a non-zero exit for ``bot once``. They exist because each of these
+is something other bots only discovered as a rejection, or worse, as a fill (FIELD-NOTES.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+import numpy as np
+import pandas as pd
+
+from bot.domain import AccountState, AssetInfo, OrderReport, PlannedOrder
+
+MIN_EQUITY_TO_SHORT = Decimal(2000)
+
+
+@dataclass(frozen=True, slots=True)
+class CheckSettings:
+    """Limits for the data checks (``[checks]`` in a config file)."""
+
+    max_daily_move: float = 0.5
+    max_price_age: timedelta = timedelta(minutes=30)
+
+
+def account_problems(state: AccountState, equity: Decimal, shorts: Iterable[str]) -> list[str]:
+    """The account may trade at all, and may short if the targets need it."""
+    problems = []
+    if state.status != "ACTIVE":
+        problems.append(f"account {state.account_number} is {state.status}, not ACTIVE")
+    for flag, text in (
+        (state.trading_blocked, "trading is blocked"),
+        (state.account_blocked, "the account is blocked"),
+        (state.trade_suspended, "trading is suspended"),
+    ):
+        if flag:
+            problems.append(f"account {state.account_number}: {text}")
+    short_list = sorted(shorts)
+    if short_list and not state.shorting_enabled:
+        problems.append(f"targets short {', '.join(short_list)} but shorting is not enabled")
+    if short_list and equity < MIN_EQUITY_TO_SHORT:
+        problems.append(f"shorting needs equity ≥ $2,000; the account has ${equity:,.2f}")
+    return problems
+
+
+def asset_problems(
+    assets: Mapping[str, AssetInfo], symbols: Iterable[str], shorts: Iterable[str]
+) -> list[str]:
+    """Every symbol to trade exists, is active and tradable; every short is shortable and ETB."""
+    problems = []
+    for symbol in sorted(symbols):
+        asset = assets.get(symbol)
+        if asset is None:
+            problems.append(f"{symbol}: the broker does not know this asset")
+        elif not (asset.active and asset.tradable):
+            problems.append(f"{symbol}: not tradable at the broker")
+    for symbol in sorted(shorts):
+        asset = assets.get(symbol)
+        if asset is not None and not (asset.shortable and asset.easy_to_borrow):
+            problems.append(f"{symbol}: cannot be sold short (shortable/easy_to_borrow is false)")
+    return problems
+
+
+def data_problems(
+    closes: pd.DataFrame,
+    *,
+    symbols: Iterable[str],
+    today: date,
+    previous_session: date,
+    price_times: Mapping[str, datetime],
+    now: datetime,
+    settings: CheckSettings,
+) -> list[str]:
+    """Yesterday's bar is the previous session, today's price is recent, and no bad prints."""
+    problems = []
+    prior = closes.loc[closes.index < pd.Timestamp(today)]
+    for symbol in sorted(symbols):
+        column = prior[symbol].dropna() if symbol in prior else prior.iloc[0:0, 0:0]
+        last = column.index[-1].date() if len(column) else None
+        if last != previous_session:
+            problems.append(
+                f"{symbol}: the last complete daily bar is {last}, expected {previous_session}"
+            )
+        stamp = price_times.get(symbol)
+        if stamp is not None and now - stamp > settings.max_price_age:
+            problems.append(f"{symbol}: today's price is from {stamp:%Y-%m-%d %H:%M} UTC (stale)")
+    return problems + bad_prints(closes, symbols, settings.max_daily_move)
+
+
+def bad_prints(closes: pd.DataFrame, symbols: Iterable[str], limit: float) -> list[str]:
+    """Close-to-close moves beyond ``limit`` in the window: a glitch or an unadjusted split."""
+    problems = []
+    for symbol in sorted(s for s in symbols if s in closes):
+        series = closes[symbol].dropna()
+        moves = series.pct_change().iloc[1:]
+        big = moves[np.abs(moves.to_numpy(dtype=float)) > limit]
+        for day, move in big.items():
+            problems.append(
+                f"{symbol}: {move:+.1%} on {pd.Timestamp(str(day)).date()} is beyond the "
+                f"{limit:.0%} bad-print limit (a glitch or an unadjusted split?)"
+            )
+    return problems
+
+
+def wash_trade_problems(
+    open_orders: Iterable[OrderReport], planned: Iterable[PlannedOrder]
+) -> list[str]:
+    """An order opposite to an open order in the same symbol is refused by the broker (403)."""
+    sides = {(o.symbol, o.side) for o in open_orders if not o.status.is_final}
+    return [
+        f"{p.symbol}: an open {o_side.value} order exists; a {p.side.value} now would be a "
+        "wash trade"
+        for p in planned
+        for (symbol, o_side) in sides
+        if symbol == p.symbol and o_side is not p.side
+    ]
