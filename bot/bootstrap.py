@@ -153,12 +153,15 @@ def build_bot(
     data_dir: Path | None = None,
     tracker: Tracker | None = None,
     live: bool = False,
+    clock: Clock | None = None,
 ) -> Bot:
     """Wire one strategy to its broker (simulated or Alpaca), market data, calendar and clock."""
     tracker = tracker or Tracker(settings.tracker_path)
     runtime = build_runtime(config)
     if isinstance(config.broker, AlpacaBrokerConfig):
-        return _alpaca_bot(config, config.broker, settings, tracker, runtime, live=live)
+        return _alpaca_bot(
+            config, config.broker, settings, tracker, runtime, live=live, clock=clock
+        )
     if live:
         msg = '--live needs [broker] kind = "alpaca"; the simulated broker has no live mode'
         raise ConfigError(msg)
@@ -234,13 +237,14 @@ def _alpaca_bot(
     runtime: StrategyRuntime,
     *,
     live: bool,
+    clock: Clock | None,
 ) -> Bot:
     if config.clock.kind != "wall":
         msg = "an Alpaca account runs on the wall clock: remove the [clock] section"
         raise ConfigError(msg)
     endpoints = alpaca_endpoints(broker_config, settings, live=live)
     reads, orders = trading_client(endpoints), trading_client(endpoints)
-    clock = WallClock()
+    clock = clock or WallClock()
     broker = AlpacaBroker(reads, orders, live=endpoints.live)
     market = AlpacaMarketData(data_client(endpoints), clock, feed=broker_config.feed)
     adapters = Adapters(broker, market, AlpacaCalendar(reads), tracker, clock)
