@@ -66,13 +66,9 @@ class AlpacaWorld:
         self.clock.sleep_until(moment)
         self.fake.set_clock(moment)
 
-    def bot(self, config: BotConfig) -> Bot:
-        bot = build_bot(
-            config,
-            self.settings(),
-            clock=self.clock,
-            tracker=Tracker(self.state_dir / "tracker.sqlite3"),
-        )
+    def bot(self, config: BotConfig, tracker: Tracker | None = None) -> Bot:
+        tracker = tracker or Tracker(self.state_dir / "tracker.sqlite3")
+        bot = build_bot(config, self.settings(), clock=self.clock, tracker=tracker)
         fast = RetryPolicy(sleep=lambda _seconds: None)
         bot.adapters.broker._retry = fast  # type: ignore[attr-defined]
         bot.adapters.market._retry = fast  # type: ignore[attr-defined]
