@@ -21,6 +21,7 @@ from pydantic import (
     ValidationError,
     model_validator,
 )
+
 from bot.errors import ConfigError
 from bot.triggers import Schedule
 

@@ -179,6 +179,7 @@ class _Cycle:
             return self._finish("held", "the strategy declined to decide today")
         prices = _latest_prices(closes, self.runtime.strategy.symbols)
         account = self.adapters.broker.account()
+        self._notice_external_changes(account)
         self._check_account_and_data(closes, targets, account, sessions)
         decision = self._decide(sessions, targets, prices, account, force)
         if not decision.trade:
@@ -418,8 +419,36 @@ class _Cycle:
     def _finish(self, outcome: Outcome, reason: str) -> CycleResult:
         return self.result(outcome, reason, self._snapshot())
 
+    def _notice_external_changes(self, account: Account) -> None:
+        """Compare holdings with what the last cycle left: a difference is someone else's doing
+        (a manual trade, a liquidation, a split). It is recorded and reported, not fought
+        silently; the strategy's own rules then decide what to do about it."""
+        last = self.adapters.tracker.last_event(self.runtime.name, EventKind.POSITIONS)
+        if last is None:
+            return
+        before = {s: Decimal(q) for s, q in last.payload["positions"].items()}
+        now = self._own_positions(account)
+        changed = {
+            s: {"was": before.get(s, Decimal(0)), "now": now.get(s, Decimal(0))}
+            for s in sorted(set(before) | set(now))
+            if before.get(s, Decimal(0)) != now.get(s, Decimal(0))
+        }
+        if changed:
+            log.warning(
+                "external_change",
+                run_id=self.run_id,
+                strategy=self.runtime.name,
+                symbols=sorted(changed),
+            )
+            self.record(EventKind.EXTERNAL_CHANGE, changes=changed, since_run=last.run_id)
+
+    def _own_positions(self, account: Account) -> dict[str, Decimal]:
+        universe = set(self.runtime.strategy.symbols)
+        return {s: q for s, q in account.positions.items() if s in universe and q != 0}
+
     def _snapshot(self) -> Decimal:
         account = self.adapters.broker.account()
+        self.record(EventKind.POSITIONS, positions=self._own_positions(account))
         sleeve = account.equity * self.runtime.rules.capital_fraction
         self.adapters.tracker.snapshot_equity(
             at=self.adapters.clock.now(),

@@ -68,6 +68,8 @@ class EventKind(StrEnum):
     ORDER_CANCEL_REQUESTED = "order_cancel_requested"
     ORDER_CANCELED = "order_canceled"  # confirmed final after a cancel (may hold a partial fill)
     CHECK_FAILED = "check_failed"  # a pre-trade check refused to trade
+    POSITIONS = "positions"  # the strategy's holdings as the cycle left them
+    EXTERNAL_CHANGE = "external_change"  # holdings changed by someone else since the last cycle
     REBALANCE_DONE = "rebalance_done"
     CYCLE_FINISHED = "cycle_finished"
     ERROR = "error"

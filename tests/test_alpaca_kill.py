@@ -21,7 +21,7 @@ from bot.cycle import run_cycle
 from bot.tracker import Tracker
 from tests.alpaca_world import AlpacaWorld, alpaca_config, start_world
 
-EVENTS_IN_A_CLEAN_RUN = 14  # cycle_started … rebalance_done, cycle_finished (two orders)
+EVENTS_IN_A_CLEAN_RUN = 15  # cycle_started … rebalance_done, positions, cycle_finished
 
 
 class KillAfter(Tracker):

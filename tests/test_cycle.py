@@ -85,6 +85,7 @@ def test_hfea_from_cash_reaches_55_45_with_one_order_per_symbol(
         "order_filled",
         "order_filled",
         "rebalance_done",
+        "positions",
         "cycle_finished",
     ]
     assert world.tracker.last_rebalance_key("hfea") == "2026Q2"
@@ -621,3 +622,27 @@ def test_over_capacity_skip_refuses_to_trade(make_world: Callable[..., World]) -
     assert result.outcome == "error"
     assert "margin allows" in result.reason
     assert world.tracker.events(kind=EventKind.ORDER_SUBMITTING) == []
+
+
+def test_a_manual_trade_between_cycles_is_recorded_as_an_external_change(
+    make_world: Callable[..., World],
+) -> None:
+    """Someone sells 100 UPRO between two cycles: the next cycle records who had what."""
+    world = make_world(
+        flat_closes({"UPRO": 100.0, "TMF": 50.0}, date(2026, 3, 2), date(2026, 4, 30))
+    )
+    world.at(date(2026, 4, 1))
+    run_cycle(world.adapters, HFEA)
+    world.broker.submit(
+        OrderRequest("manual-2", "UPRO", Side.SELL, Decimal(100), OrderLeg.REDUCE_LONG)
+    )
+    world.at(date(2026, 4, 2))
+
+    run_cycle(world.adapters, HFEA)
+
+    changes = world.tracker.events(kind=EventKind.EXTERNAL_CHANGE)
+    assert len(changes) == 1
+    change = changes[0].payload["changes"]
+    assert list(change) == ["UPRO"]
+    assert Decimal(change["UPRO"]["was"]) == Decimal("549.45")
+    assert Decimal(change["UPRO"]["now"]) == Decimal("449.45")
