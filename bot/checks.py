@@ -84,7 +84,8 @@ def data_problems(
         last = column.index[-1].date() if len(column) else None
         if last != previous_session:
             problems.append(
-                f"{symbol}: the last complete daily bar is {last}, expected {previous_session}"
+                f"{symbol}: no daily bar for the previous session {previous_session} "
+                f"(stale or missing data; last seen {last or 'none in the window'})"
             )
         stamp = price_times.get(symbol)
         if stamp is not None and now - stamp > settings.max_price_age:

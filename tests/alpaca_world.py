@@ -97,7 +97,9 @@ class AlpacaWorld:
         return Decimal(repr(self.closes[symbol][TODAY]))
 
 
-def start_world(tmp_path: Path, symbols: list[str], cash: str = "100000") -> AlpacaWorld:
+def start_world(
+    tmp_path: Path, symbols: list[str], cash: str = "100000", *, unknown: tuple[str, ...] = ()
+) -> AlpacaWorld:
     """A started fake with assets, 120 sessions of bars up to the previous session, today's
     prices, and both clocks at 15:45 New York on TODAY."""
     fake = FakeAlpaca(cash=Decimal(cash), key=KEY, secret=SECRET)
@@ -106,7 +108,8 @@ def start_world(tmp_path: Path, symbols: list[str], cash: str = "100000") -> Alp
     frame = synthetic_closes(symbols, sessions, seed=11)
     closes = {s: {ts.date(): float(v) for ts, v in frame[s].items()} for s in symbols}
     for symbol in symbols:
-        fake.add_asset(symbol)
+        if symbol not in unknown:
+            fake.add_asset(symbol)
         fake.set_bars(symbol, {d: p for d, p in closes[symbol].items() if d < TODAY})
         fake.set_price(symbol, Decimal(repr(closes[symbol][TODAY])))
     world = AlpacaWorld(

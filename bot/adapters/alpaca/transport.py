@@ -14,7 +14,7 @@ import random
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 import requests
@@ -39,8 +39,8 @@ DUPLICATE_CLIENT_ORDER_ID = 40010001
 class Endpoints:
     """Where the clients talk to; ``None`` means alpaca-py's default (paper unless ``live``)."""
 
-    key_id: str
-    secret_key: str
+    key_id: str = field(repr=False)
+    secret_key: str = field(repr=False)  # never in a repr, a log line or a traceback's locals
     live: bool = False
     trading_url: str | None = None
     data_url: str | None = None
