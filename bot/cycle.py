@@ -186,15 +186,18 @@ class _Cycle:
             return self._finish("held", decision.reason)
         targets = self._reachable(targets, prices, account)
         execution = self._execution(decision.rebalance_key)
-        if not dry_run:
-            execution.cancel_own_open_orders(self.runtime.name)
-            account = self.adapters.broker.account()
-        plan = self._checked_plan(targets, prices, account)
+        if dry_run:
+            others = self.adapters.broker.open_orders()
+        else:
+            others, cancelled = execution.cancel_own_open_orders(self.runtime.name)
+            if cancelled:
+                account = self.adapters.broker.account()
+        plan = self._checked_plan(targets, prices, account, others)
         if dry_run:
             self.planned = plan.orders
             return self._finish("planned", f"dry run: {len(plan.orders)} orders planned, none sent")
-        self._trade(plan, targets, prices, decision, execution)
-        return self._finish("traded", decision.reason)
+        account = self._trade(plan, targets, prices, decision, execution)
+        return self._finish("traded", decision.reason, account)
 
     def _check_account_and_data(
         self,
@@ -242,7 +245,11 @@ class _Cycle:
         )
 
     def _checked_plan(
-        self, targets: TargetWeights, prices: Mapping[str, Decimal], account: Account
+        self,
+        targets: TargetWeights,
+        prices: Mapping[str, Decimal],
+        account: Account,
+        open_orders: list[OrderReport],
     ) -> Plan:
         """Plan, then check the assets it trades; whole shares where the broker says so."""
         plan = self._plan(targets, prices, account, phase="all")
@@ -254,7 +261,7 @@ class _Cycle:
             self.rules = replace(self.rules, not_fractionable=self.rules.not_fractionable | whole)
             plan = self._plan(targets, prices, account, phase="all (whole shares)")
         problems = asset_problems(assets, traded, shorts) + wash_trade_problems(
-            self.adapters.broker.open_orders(), plan.orders
+            open_orders, plan.orders
         )
         self._refuse_if(problems)
         return plan
@@ -386,7 +393,7 @@ class _Cycle:
         prices: Mapping[str, Decimal],
         decision: Decision,
         execution: Execution,
-    ) -> None:
+    ) -> Account:
         key = decision.rebalance_key
         execution.send(plan.exposure_reducing, self.runtime.name)
         if plan.exposure_reducing and plan.exposure_adding:
@@ -415,9 +422,10 @@ class _Cycle:
             symbol=worst,
             forced=decision.forced,
         )
+        return account
 
-    def _finish(self, outcome: Outcome, reason: str) -> CycleResult:
-        return self.result(outcome, reason, self._snapshot())
+    def _finish(self, outcome: Outcome, reason: str, account: Account | None = None) -> CycleResult:
+        return self.result(outcome, reason, self._snapshot(account))
 
     def _notice_external_changes(self, account: Account) -> None:
         """Compare holdings with what the last cycle left: a difference is someone else's doing
@@ -446,8 +454,8 @@ class _Cycle:
         universe = set(self.runtime.strategy.symbols)
         return {s: q for s, q in account.positions.items() if s in universe and q != 0}
 
-    def _snapshot(self) -> Decimal:
-        account = self.adapters.broker.account()
+    def _snapshot(self, account: Account | None = None) -> Decimal:
+        account = account or self.adapters.broker.account()
         self.record(EventKind.POSITIONS, positions=self._own_positions(account))
         sleeve = account.equity * self.runtime.rules.capital_fraction
         self.adapters.tracker.snapshot_equity(

@@ -67,13 +67,19 @@ class Execution:
         self._clock = clock
         self._policy = policy
 
-    def cancel_own_open_orders(self, strategy: str) -> None:
-        """Cancel this strategy's orders still open from an earlier run, and confirm each."""
-        own = [
-            o for o in self._broker.open_orders() if o.client_order_id.startswith(f"{strategy}-")
-        ]
+    def cancel_own_open_orders(self, strategy: str) -> tuple[list[OrderReport], bool]:
+        """Cancel this strategy's orders still open from an earlier run, and confirm each.
+
+        Returns everyone else's open orders (for the wash-trade check) and whether anything of
+        ours was cancelled (then the account must be read again).
+        """
+        own_prefix = f"{strategy}-"
+        open_orders = self._broker.open_orders()
+        own = [o for o in open_orders if o.client_order_id.startswith(own_prefix)]
         for order in own:
             self._cancel(order, why="stale open order from an earlier run")
+        others = [o for o in open_orders if not o.client_order_id.startswith(own_prefix)]
+        return others, bool(own)
 
     def send(self, orders: Iterable[PlannedOrder], strategy: str) -> None:
         """Send one phase's orders, then confirm each; stop at a rejection.

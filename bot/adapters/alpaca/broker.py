@@ -7,7 +7,9 @@ failure on submit is left to the caller, who looks the order up by client_order_
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -31,6 +33,7 @@ from bot.domain import (
 from bot.errors import BrokerError
 
 ZERO = Decimal(0)
+ACCOUNT_TTL = 2.0  # seconds
 STATUS = {
     "filled": OrderStatus.FILLED,
     "partially_filled": OrderStatus.PARTIALLY_FILLED,
@@ -80,13 +83,32 @@ class AlpacaBroker:
         self._orders = orders  # a separate client: its only job is POST /v2/orders, never retried
         self._live = live
         self._retry = retry or RetryPolicy()
+        # Reads reused within one cycle: the account for ACCOUNT_TTL seconds unless we acted
+        # since, the configuration and asset flags for the day (they change overnight at most).
+        self._account: tuple[float, TradeAccount] | None = None
+        self._daily: dict[tuple[date, str], Any] = {}
 
     def _read(self, what: str, call: Any) -> Any:
         return with_retries(what, call, self._retry)
 
+    def _trade_account(self) -> TradeAccount:
+        if self._account is not None and time.monotonic() - self._account[0] < ACCOUNT_TTL:
+            return self._account[1]
+        account: TradeAccount = self._read("read the account", self._reads.get_account)
+        self._account = (time.monotonic(), account)
+        return account
+
+    def _for_today(self, key: str, load: Any) -> Any:
+        cache_key = (datetime.now(UTC).date(), key)  # the adapter may read the clock
+        if cache_key not in self._daily:
+            self._daily = {k: v for k, v in self._daily.items() if k[0] == cache_key[0]}
+            self._daily[cache_key] = load()
+        return self._daily[cache_key]
+
     def account(self) -> Account:
         """Cash, equity, buying power, margin multiplier, gross exposure and positions."""
-        account: TradeAccount = self._read("read the account", self._reads.get_account)
+        self._account = None  # a fresh read: the account after whatever just happened
+        account = self._trade_account()
         positions: list[Position] = self._read("read positions", self._reads.get_all_positions)
         short_value = abs(_decimal(account.short_market_value))
         return Account(
@@ -100,9 +122,12 @@ class AlpacaBroker:
 
     def account_state(self) -> AccountState:
         """Status flags for the pre-trade checks (the configuration's no_shorting included)."""
-        account: TradeAccount = self._read("read the account", self._reads.get_account)
-        config = self._read(
-            "read the account configuration", self._reads.get_account_configurations
+        account = self._trade_account()
+        config = self._for_today(
+            "configuration",
+            lambda: self._read(
+                "read the account configuration", self._reads.get_account_configurations
+            ),
         )
         return AccountState(
             account_number=str(account.account_number),
@@ -126,6 +151,9 @@ class AlpacaBroker:
         return found
 
     def _asset(self, symbol: str) -> AssetInfo | None:
+        return self._for_today(f"asset {symbol}", lambda: self._asset_uncached(symbol))  # type: ignore[no-any-return]
+
+    def _asset_uncached(self, symbol: str) -> AssetInfo | None:
         try:
             asset = self._read(f"read asset {symbol}", lambda: self._reads.get_asset(symbol))
         except BrokerError as exc:
@@ -150,6 +178,7 @@ class AlpacaBroker:
             time_in_force=TimeInForce.DAY,
             client_order_id=order.client_order_id,
         )
+        self._account = None
         with translated(f"submit {order.client_order_id}"):
             placed = self._orders.submit_order(request)
         if not isinstance(placed, Order):
@@ -182,6 +211,7 @@ class AlpacaBroker:
             f"look up {client_order_id}",
             lambda: self._reads.get_order_by_client_id(client_order_id),
         )
+        self._account = None
         try:
             with translated(f"cancel {client_order_id}"):
                 self._reads.cancel_order_by_id(order.id)

@@ -99,13 +99,18 @@ class AlpacaCalendar:
         self._client = client
         self._retry = retry or RetryPolicy()
         self._fetch = lru_cache(maxsize=64)(self._fetch_uncached)
+        self._closes: dict[date, datetime] = {}
 
     def sessions(self, start: date, end: date) -> tuple[date, ...]:
         """Trading days from ``start`` to ``end`` inclusive."""
-        return tuple(day for day, _ in self._fetch(start, end))
+        days = self._fetch(start, end)
+        self._closes.update(days)
+        return tuple(day for day, _ in days)
 
     def session_close(self, day: date) -> datetime:
         """The close of ``day`` in UTC (13:00 New York on early-close days)."""
+        if day in self._closes:
+            return self._closes[day]
         for session, close in self._fetch(day, day):
             if session == day:
                 return close
