@@ -81,3 +81,36 @@ def test_max_yield_opens_a_whole_share_vxz_short_and_keeps_its_notional_in_cash(
     assert cash > 0
     weights = world.weights(["VXZ", "UBT", "UGL"])
     assert weights["VXZ"] == pytest.approx(targets["VXZ"], abs=0.005)
+
+
+def test_partial_fills_are_polled_to_completion(hfea_world: AlpacaWorld) -> None:
+    """Orders fill half on the first poll and the rest on the next: the cycle waits (bounded)."""
+    hfea_world.fake.fill_policy = "on_poll"
+    hfea_world.fake.partial_fill = {"UPRO", "TMF"}
+
+    result = hfea_world.run(alpaca_config("hfea"))
+
+    assert result.outcome == "traded", result.reason
+    assert all(o.status.value == "filled" for o in result.orders)
+    weights = hfea_world.weights(["UPRO", "TMF"])
+    assert weights["UPRO"] == pytest.approx(0.55, abs=0.005)
+
+
+def test_orders_never_filled_are_cancelled_and_reported(hfea_world: AlpacaWorld) -> None:
+    """Nothing fills: after the bounded polls each order is cancelled at the broker, the cancel
+    is confirmed and recorded, and the cycle is an error; the next run sends new attempts."""
+    hfea_world.fake.fill_policy = "never"
+
+    result = hfea_world.run(alpaca_config("hfea"))
+
+    assert result.outcome == "error"
+    statuses = {o.client_order_id: o.status for o in hfea_world.fake.orders}
+    assert statuses == {"hfea-2026Q3-TMF-buy": "canceled", "hfea-2026Q3-UPRO-buy": "canceled"}
+    tracker = Tracker(hfea_world.state_dir / "tracker.sqlite3")
+    assert len(tracker.events(kind=EventKind.ORDER_CANCELED)) == 2
+    hfea_world.fake.fill_policy = "immediate"
+    assert hfea_world.run(alpaca_config("hfea")).outcome == "traded"
+    assert {o.client_order_id for o in hfea_world.fake.orders} >= {
+        "hfea-2026Q3-TMF-buy-a2",
+        "hfea-2026Q3-UPRO-buy-a2",
+    }
