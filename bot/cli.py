@@ -1,4 +1,4 @@
-"""The ``bot`` command line: run, once, targets, tracker.
+"""The ``bot`` command line: run, once, check, targets, tracker.
 
 User errors (a bad config, missing data, a refused trade) print one line saying what went wrong
 and exit non-zero; tracebacks are for bugs only.
@@ -17,10 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from bot.bootstrap import build_bot, build_runtime, load_market
+from bot.check_command import check_command
+from bot.cli_support import EXIT_ERROR, banner, jsonable, to_next_simulated_wake
 from bot.clock import WallClock
 from bot.config import load_config
 from bot.cycle import NEW_YORK, CycleResult, run_cycle
-from bot.daemon import next_wake, run_daemon
+from bot.daemon import run_daemon
 from bot.errors import BotError
 from bot.logs import configure_logging
 from bot.market.synthetic import SYNTHETIC_LABEL
@@ -28,8 +30,6 @@ from bot.report import quarterly_lines
 from bot.settings import Settings
 from bot.tracker import Tracker
 from strategies import StrategyError
-
-EXIT_ERROR = 2
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -53,6 +53,7 @@ def _parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="the daemon: wake each market day and run the cycle")
     run.add_argument("--config", type=Path, required=True)
     run.add_argument("--data", type=Path, help="directory of per-symbol CSV closes")
+    _live_flag(run)
     run.set_defaults(handler=_run)
 
     once = commands.add_parser("once", help="run one cycle now")
@@ -61,7 +62,15 @@ def _parser() -> argparse.ArgumentParser:
     once.add_argument("--dry-run", action="store_true", help="plan and record, send nothing")
     once.add_argument("--data", type=Path, help="directory of per-symbol CSV closes")
     once.add_argument("--json", action="store_true")
+    _live_flag(once)
     once.set_defaults(handler=_once)
+
+    check = commands.add_parser("check", help="pre-trade checks against the configured account")
+    check.add_argument("--config", type=Path, required=True)
+    check.add_argument("--data", type=Path, help="directory of per-symbol CSV closes")
+    check.add_argument("--json", action="store_true")
+    _live_flag(check)
+    check.set_defaults(handler=check_command)
 
     targets = commands.add_parser("targets", help="the weights the strategy wants")
     targets.add_argument("--config", type=Path, required=True)
@@ -78,13 +87,22 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _live_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--live",
+        action="store_true",
+        help="trade the LIVE Alpaca account (also needs BOT_ALLOW_LIVE_TRADING=true)",
+    )
+
+
 def _run(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     settings = Settings()
-    bot = build_bot(config, settings, data_dir=args.data)
+    bot = build_bot(config, settings, data_dir=args.data, live=args.live)
+    print(banner(bot, settings, live=args.live))
     if bot.synthetic:
         print(f"market: {SYNTHETIC_LABEL}")
-    print(f"broker: simulated, state in {settings.state_dir}; strategy {config.name}")
+    print(f"strategy: {config.name}")
     summary = run_daemon(
         bot.adapters,
         [bot.runtime],
@@ -104,19 +122,11 @@ def _run(args: argparse.Namespace) -> int:
 
 def _once(args: argparse.Namespace) -> int:
     config = load_config(args.config)
-    bot = build_bot(config, Settings(), data_dir=args.data)
-    clock = bot.adapters.clock
-    if config.clock.kind == "simulated":
-        wake = next_wake(
-            bot.adapters.calendar,
-            clock.now(),
-            timedelta(minutes=config.clock.wake_before_close_minutes),
-        )
-        assert config.clock.end is not None  # checked by the config model
-        if wake.astimezone(NEW_YORK).date() > config.clock.end:
-            msg = f"the simulated period of {config.name} ended on {config.clock.end}"
-            raise BotError(msg)
-        clock.sleep_until(wake)
+    settings = Settings()
+    bot = build_bot(config, settings, data_dir=args.data, live=args.live)
+    # With --json, stdout is the JSON document alone: the banner goes to stderr.
+    print(banner(bot, settings, live=args.live), file=sys.stderr if args.json else sys.stdout)
+    to_next_simulated_wake(bot)
     result = run_cycle(bot.adapters, bot.runtime, force=args.force, dry_run=args.dry_run)
     _print_result(result, as_json=args.json)
     return EXIT_ERROR if result.outcome == "error" else 0
@@ -124,7 +134,7 @@ def _once(args: argparse.Namespace) -> int:
 
 def _print_result(result: CycleResult, *, as_json: bool) -> None:
     if as_json:
-        print(json.dumps(_jsonable(asdict(result)), indent=2))
+        print(json.dumps(jsonable(asdict(result)), indent=2))
         return
     equity = "" if result.equity is None else f"; equity ${result.equity:,.2f}"
     print(
@@ -178,14 +188,14 @@ def _tracker(args: argparse.Namespace) -> int:
     if args.events:
         events = tracker.events(strategy=args.strategy)
         if args.json:
-            print(json.dumps([_jsonable(asdict(e)) for e in events], indent=2))
+            print(json.dumps([jsonable(asdict(e)) for e in events], indent=2))
         else:
             for e in events:
                 print(f"{e.id:>6} {e.at} {e.run_id} {e.strategy} {e.kind} {json.dumps(e.payload)}")
         return 0
     names = [args.strategy] if args.strategy else tracker.strategies()
     if args.json:
-        data = {n: [_jsonable(asdict(line)) for line in _lines(tracker, n)] for n in names}
+        data = {n: [jsonable(asdict(line)) for line in _lines(tracker, n)] for n in names}
         print(json.dumps(data, indent=2))
         return 0
     for name in names:
@@ -204,15 +214,3 @@ def _print_tracker(tracker: Tracker, name: str) -> None:
         print("  (no equity recorded yet)")
     for line in lines:
         print(f"  {line.render()}")
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, date):
-        return value.isoformat()
-    return value
