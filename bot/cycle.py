@@ -186,6 +186,10 @@ class _Cycle:
             return self._finish("held", decision.reason)
         targets = self._reachable(targets, prices, account)
         execution = self._execution(decision.rebalance_key)
+        if not dry_run and not self.adapters.broker.market_open():
+            self._refuse_if(
+                ["the market is closed now: a market order would wait for the next session"]
+            )
         if dry_run:
             others = self.adapters.broker.open_orders()
         else:

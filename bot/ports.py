@@ -77,3 +77,7 @@ class Broker(Protocol):
     def cancel(self, client_order_id: str) -> None:
         """Ask the broker to cancel an open order (confirm by polling ``get_order``)."""
         ...
+
+    def market_open(self) -> bool:
+        """True while the market trades: a market order sent now fills now, not at the next open."""
+        ...

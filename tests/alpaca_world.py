@@ -98,10 +98,15 @@ class AlpacaWorld:
 
 
 def start_world(
-    tmp_path: Path, symbols: list[str], cash: str = "100000", *, unknown: tuple[str, ...] = ()
+    tmp_path: Path,
+    symbols: list[str],
+    cash: str = "100000",
+    *,
+    unknown: tuple[str, ...] = (),
+    at: time = time(15, 45),
 ) -> AlpacaWorld:
     """A started fake with assets, 120 sessions of bars up to the previous session, today's
-    prices, and both clocks at 15:45 New York on TODAY."""
+    prices, and both clocks at ``at`` (15:45) New York on TODAY."""
     fake = FakeAlpaca(cash=Decimal(cash), key=KEY, secret=SECRET)
     fake.start()
     sessions = xnys_sessions(date(2026, 3, 1), TODAY)
@@ -115,5 +120,5 @@ def start_world(
     world = AlpacaWorld(
         fake, SimulatedClock(datetime.combine(TODAY, time(9), NEW_YORK)), tmp_path / "state", closes
     )
-    world.at(TODAY)
+    world.at(TODAY, at.hour, at.minute)
     return world

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import time
 from pathlib import Path
 
 import pytest
@@ -114,3 +115,32 @@ def test_orders_never_filled_are_cancelled_and_reported(hfea_world: AlpacaWorld)
         "hfea-2026Q3-TMF-buy-a2",
         "hfea-2026Q3-UPRO-buy-a2",
     }
+
+
+def test_a_non_fractionable_asset_is_bought_in_whole_shares(hfea_world: AlpacaWorld) -> None:
+    """Alpaca says UPRO is not fractionable: its buy is a whole number of shares."""
+    hfea_world.fake.add_asset("UPRO", fractionable=False)
+
+    result = hfea_world.run(alpaca_config("hfea"))
+
+    assert result.outcome == "traded", result.reason
+    upro = next(o for o in hfea_world.fake.orders if o.symbol == "UPRO")
+    assert upro.qty is not None
+    assert upro.qty == upro.qty.to_integral_value()
+    tmf = next(o for o in hfea_world.fake.orders if o.symbol == "TMF")
+    assert tmf.qty is not None
+    assert tmf.qty != tmf.qty.to_integral_value()  # TMF stays fractional
+
+
+def test_no_order_is_sent_while_the_market_is_closed(tmp_path: Path) -> None:
+    """At 09:15 New York a market order would wait for the open: the cycle refuses to send."""
+    world = start_world(tmp_path, ["UPRO", "TMF"], at=time(9, 15))
+    try:
+        result = world.run(alpaca_config("hfea"))
+        posts = world.fake.count("POST /v2/orders")
+    finally:
+        world.fake.stop()
+
+    assert result.outcome == "error"
+    assert "the market is closed now" in result.reason
+    assert posts == 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from datetime import date
@@ -29,8 +30,10 @@ def state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def simulated(config: str, tmp_path: Path, start: str, end: str) -> Path:
-    """A copy of a shipped config with a simulated clock over [start, end]."""
-    text = (ROOT / "config" / config).read_text()
+    """A copy of a shipped config on the simulated broker, with a simulated clock."""
+    text = re.sub(r"\[broker\]\n(?:[^\[\n].*\n)*", "", (ROOT / "config" / config).read_text())
+    text += '\n[broker]\nkind = "simulated"\n'
+
     path = tmp_path / config
     path.write_text(text + f'\n[clock]\nkind = "simulated"\nstart = "{start}"\nend = "{end}"\n')
     return path

@@ -287,11 +287,14 @@ def test_once_prints_the_banner_first(
 def test_check_on_the_simulated_broker(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """The shipped HFEA config (simulated broker, synthetic market, wall clock) passes."""
+    """HFEA on the simulated broker (synthetic market, wall clock) passes."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("BOT_STATE_DIR", str(tmp_path / "state"))
+    text = re.sub(r"\[broker\]\n(?:[^\[\n].*\n)*", "", (ROOT / "config" / "hfea.toml").read_text())
+    config = tmp_path / "hfea_simulated.toml"
+    config.write_text(text + '\n[broker]\nkind = "simulated"\n')
 
-    code, report, err = check_json(ROOT / "config" / "hfea.toml", capsys)
+    code, report, err = check_json(config, capsys)
 
     assert code == 0, report["problems"]
     assert report["broker"]["banner"] == f"SIMULATED broker (state in {tmp_path / 'state'})"

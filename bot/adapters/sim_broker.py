@@ -150,6 +150,10 @@ class SimulatedBroker:
     def cancel(self, client_order_id: str) -> None:
         """Nothing is ever open, so there is nothing to cancel."""
 
+    def market_open(self) -> bool:
+        """The simulated market fills at the session's close whenever the cycle runs."""
+        return True
+
     def submit(self, order: OrderRequest) -> OrderReport:
         """Fill (or reject) a market order at today's close, with slippage and sell fees."""
         if order.client_order_id in self._orders:

@@ -199,6 +199,11 @@ class AlpacaBroker:
             raise
         return order_report(order)
 
+    def market_open(self) -> bool:
+        """Alpaca's clock: is the market open right now?"""
+        clock = self._read("read the market clock", self._reads.get_clock)
+        return bool(clock.is_open)
+
     def open_orders(self) -> list[OrderReport]:
         """Every open order on the account (up to 500; a rebalancer never has that many)."""
         request = GetOrdersRequest(status=QueryOrderStatus.OPEN, limit=500)
