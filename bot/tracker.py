@@ -70,6 +70,11 @@ class EventKind(StrEnum):
     CHECK_FAILED = "check_failed"  # a pre-trade check refused to trade
     POSITIONS = "positions"  # the strategy's holdings as the cycle left them
     EXTERNAL_CHANGE = "external_change"  # holdings changed by someone else since the last cycle
+    ALERT_SENT = "alert_sent"  # one alert delivered on one channel (never sent twice)
+    ALERT_FAILED = "alert_failed"  # a channel gave up on an alert after its retries
+    DAEMON_STARTED = "daemon_started"
+    DAEMON_STOPPED = "daemon_stopped"
+    MISSED_RUN = "missed_run"  # a market day's cycle did not complete by its wake + margin
     REBALANCE_DONE = "rebalance_done"
     CYCLE_FINISHED = "cycle_finished"
     ERROR = "error"
