@@ -1,4 +1,5 @@
-# The bot as a long-running daemon. State (tracker, simulated broker book) lives in /state.
+# The bot as a long-running daemon. State (tracker, heartbeat, simulated broker book) lives in
+# /state; keys and alert settings come from the environment (an env file), never the image.
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -15,5 +16,8 @@ RUN pip install --no-cache-dir .
 
 USER bot
 VOLUME ["/state"]
+# Healthy while the daemon's heartbeat (written every minute and after each wake) is fresh.
+HEALTHCHECK --interval=60s --timeout=10s --start-period=120s --retries=3 \
+    CMD ["bot", "health", "--max-age-minutes", "5"]
 ENTRYPOINT ["bot", "run"]
 CMD ["--config", "config/demo.toml"]

@@ -172,6 +172,7 @@ def build_bot(
         tracker=tracker,
         runtime=runtime,
         data_dir=data_dir,
+        clock=clock,
     )
 
 
@@ -183,8 +184,9 @@ def _simulated_bot(
     tracker: Tracker,
     runtime: StrategyRuntime,
     data_dir: Path | None,
+    clock: Clock | None,
 ) -> Bot:
-    clock = build_clock(config, tracker)
+    clock = clock or build_clock(config, tracker)
     today = clock.now().astimezone(NEW_YORK).date()
     start = config.clock.start or today - timedelta(days=400)
     # With the wall clock the synthetic market runs a year ahead, so a long-running simulated

@@ -18,14 +18,15 @@ from typing import Any
 
 from bot.bootstrap import build_bot, build_runtime, load_market
 from bot.check_command import check_command
+from bot.health import healthcheck_main
+from bot.run_command import run_command
+from bot.status import status_command
 from bot.cli_support import EXIT_ERROR, banner, jsonable, to_next_simulated_wake
 from bot.clock import WallClock
 from bot.config import load_config
 from bot.cycle import NEW_YORK, CycleResult, run_cycle
-from bot.daemon import run_daemon
 from bot.errors import BotError
 from bot.logs import configure_logging
-from bot.market.synthetic import SYNTHETIC_LABEL
 from bot.report import quarterly_lines
 from bot.settings import Settings
 from bot.tracker import Tracker
@@ -51,10 +52,21 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     run = commands.add_parser("run", help="the daemon: wake each market day and run the cycle")
-    run.add_argument("--config", type=Path, required=True)
+    run.add_argument(
+        "--config", type=Path, required=True, action="append", help="one per strategy; repeatable"
+    )
     run.add_argument("--data", type=Path, help="directory of per-symbol CSV closes")
     _live_flag(run)
-    run.set_defaults(handler=_run)
+    run.set_defaults(handler=run_command)
+
+    status = commands.add_parser("status", help="last cycle, next wake, drift, errors, alerts")
+    status.add_argument("--config", type=Path, required=True)
+    status.add_argument("--json", action="store_true")
+    status.set_defaults(handler=status_command)
+
+    health = commands.add_parser("health", help="exit 0 if the daemon's heartbeat is fresh")
+    health.add_argument("--max-age-minutes", type=float, default=10.0)
+    health.set_defaults(handler=_health)
 
     once = commands.add_parser("once", help="run one cycle now")
     once.add_argument("--config", type=Path, required=True)
@@ -95,29 +107,10 @@ def _live_flag(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _run(args: argparse.Namespace) -> int:
-    config = load_config(args.config)
+def _health(args: argparse.Namespace) -> int:
     settings = Settings()
-    bot = build_bot(config, settings, data_dir=args.data, live=args.live)
-    print(banner(bot, settings, live=args.live))
-    if bot.synthetic:
-        print(f"market: {SYNTHETIC_LABEL}")
-    print(f"strategy: {config.name}")
-    summary = run_daemon(
-        bot.adapters,
-        [bot.runtime],
-        before_close=timedelta(minutes=config.clock.wake_before_close_minutes),
-        until=config.clock.end if config.clock.kind == "simulated" else None,
-    )
-    if summary.cycles == 0 and config.clock.kind == "simulated":
-        print(f"the simulated period up to {config.clock.end} is already complete in this state")
-        print("directory; set BOT_STATE_DIR to an empty directory to replay it")
-    else:
-        counts = ", ".join(f"{k} {v}" for k, v in sorted(summary.outcomes.items()))
-        print(f"{summary.cycles} cycles: {counts}")
-    _print_tracker(bot.adapters.tracker, config.name)
-    failed = summary.outcomes.get("error", 0) + summary.outcomes.get("crashed", 0)
-    return 0 if failed == 0 else 1
+    path = settings.heartbeat_file or settings.state_dir / "heartbeat.json"
+    return healthcheck_main(path, timedelta(minutes=args.max_age_minutes))
 
 
 def _once(args: argparse.Namespace) -> int:

@@ -1,22 +1,30 @@
-"""The daemon's loop: sleep until the next market-day wake, run every strategy's cycle, repeat.
+"""The daemon: wake each market day, run every strategy's cycle, alert, and watch itself.
 
-With the wall clock it waits for real; with a simulated clock the same loop jumps from one wake
-to the next, which is how the demo runs months of market days in seconds.
+One :class:`Daemon` serves both clocks. With a simulated clock :meth:`Daemon.run_simulated`
+jumps from one wake to the next (the demo runs months in seconds); with the wall clock
+``bot.scheduler`` drives the same :meth:`Daemon.wake` and :meth:`Daemon.check_completed` from
+APScheduler. Start-up (:meth:`Daemon.start`) is where restarts and outages are caught up.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Protocol
 
 import structlog
 
+from bot.alerting import AlertSender, cycle_alert, missed_alert, quarter_alert, started_alert
+from bot.alerts import Alert
 from bot.cycle import NEW_YORK, Adapters, CycleResult, StrategyRuntime, run_cycle
-from bot.ports import MarketCalendar
+from bot.ports import Clock, MarketCalendar
+from bot.tracker import EventKind, Tracker
+from bot.triggers import CalendarRule, calendar_decision
 
 log = structlog.get_logger()
+DEAD_MAN_MARGIN = timedelta(minutes=10)
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +34,22 @@ class DaemonSummary:
     cycles: int
     outcomes: Counter[str]
     last_session: date | None
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    """One strategy in the daemon, with its own adapters (its own account or sleeve)."""
+
+    runtime: StrategyRuntime
+    adapters: Adapters
+
+
+class Beat(Protocol):
+    """The heartbeat the daemon writes after each wake (see bot.health)."""
+
+    def beat(self, **info: object) -> None:
+        """Record that the daemon is alive."""
+        ...
 
 
 def next_wake(calendar: MarketCalendar, after: datetime, before_close: timedelta) -> datetime:
@@ -39,6 +63,151 @@ def next_wake(calendar: MarketCalendar, after: datetime, before_close: timedelta
     raise RuntimeError(msg)
 
 
+@dataclass
+class Daemon:
+    """Every configured strategy, woken together each market day."""
+
+    members: Sequence[Member]
+    tracker: Tracker
+    before_close: timedelta
+    alerts: AlertSender | None = None
+    heartbeat: Beat | None = None
+    dead_man_margin: timedelta = DEAD_MAN_MARGIN
+    on_cycle: Callable[[CycleResult], None] | None = None
+    outcomes: Counter[str] = field(default_factory=Counter)
+    last_session: date | None = None
+
+    @property
+    def _clock(self) -> Clock:
+        """The clock every member shares."""
+        return self.members[0].adapters.clock
+
+    @property
+    def _calendar(self) -> MarketCalendar:
+        return self.members[0].adapters.calendar
+
+    def today(self) -> date:
+        """The current New York date."""
+        return self._clock.now().astimezone(NEW_YORK).date()
+
+    def start(self, banner: str = "") -> None:
+        """Record the start, alert it, and catch up what an outage or a crash left undone."""
+        now = self._clock.now()
+        names = [m.runtime.name for m in self.members]
+        self._record("", EventKind.DAEMON_STARTED, strategies=names, banner=banner)
+        self._send(started_alert(now, banner, names))
+        self._catch_up(now)
+
+    def wake(self) -> list[CycleResult]:
+        """Run every strategy's cycle (each isolated from the others' failures) and alert."""
+        results = [r for r in (self._run_one(m) for m in self.members) if r is not None]
+        if self.heartbeat is not None:
+            self.heartbeat.beat(last_wake=self._clock.now().isoformat(), cycles=len(results))
+        return results
+
+    def check_completed(self, day: date) -> list[str]:
+        """The dead-man check: strategies without a finished cycle for ``day`` are alerted."""
+        missing = [m.runtime.name for m in self.members if not self._finished_on(m, day)]
+        for name in missing:
+            self._record(name, EventKind.MISSED_RUN, session=day, why="no finished cycle")
+            self._send(missed_alert(name, day, "today's cycle did not complete"))
+        return missing
+
+    def run_simulated(self, until: date | None) -> DaemonSummary:
+        """The loop for a simulated clock: jump to each wake, run, check, until ``until``."""
+        while True:
+            wake = next_wake(self._calendar, self._clock.now(), self.before_close)
+            if until is not None and wake.astimezone(NEW_YORK).date() > until:
+                return self.summary()
+            self._clock.sleep_until(wake)
+            self.wake()
+            self.check_completed(wake.astimezone(NEW_YORK).date())
+
+    def summary(self) -> DaemonSummary:
+        """Outcome counts so far."""
+        return DaemonSummary(sum(self.outcomes.values()), self.outcomes, self.last_session)
+
+    # ---------------------------------------------------------------------------- internals
+
+    def _run_one(self, member: Member) -> CycleResult | None:
+        try:
+            result = run_cycle(member.adapters, member.runtime)
+        except Exception:
+            log.exception("cycle_crashed", strategy=member.runtime.name)
+            self.outcomes["crashed"] += 1
+            self._send(missed_alert(member.runtime.name, self.today(), "the cycle crashed"))
+            return None
+        self.outcomes[result.outcome] += 1
+        self.last_session = result.session
+        log.info(
+            "cycle_done",
+            run_id=result.run_id,
+            strategy=result.strategy,
+            session=str(result.session),
+            outcome=result.outcome,
+            reason=result.reason,
+            orders=len(result.orders),
+            equity=None if result.equity is None else f"{result.equity:.2f}",
+        )
+        self._send(cycle_alert(result, self.tracker))
+        self._send(quarter_alert(result.strategy, self.tracker))
+        if self.on_cycle is not None:
+            self.on_cycle(result)
+        return result
+
+    def _catch_up(self, now: datetime) -> None:
+        """After an outage: alert the previous session if it never completed, and run today's
+        cycle now if its wake has passed without one (the market must still be open)."""
+        sessions = self._calendar.sessions(self.today() - timedelta(days=10), self.today())
+        past = [d for d in sessions if d < self.today()]
+        if past and self.tracker.events(kind=EventKind.DAEMON_STARTED)[:-1]:
+            self.check_completed(past[-1])
+        if self.today() not in sessions:
+            return
+        wake = self._calendar.session_close(self.today()) - self.before_close
+        for member in self.members:
+            self._catch_up_member(member, now, wake)
+
+    def _catch_up_member(self, member: Member, now: datetime, wake: datetime) -> None:
+        """A late calendar rebalance, or today's missed wake: run now if the market is open
+        (prices are live), else say it waits for the next wake. Either way it is recorded."""
+        name = member.runtime.name
+        late_rebalance = self._late_calendar_key(member)
+        missed_today = now >= wake and not self._finished_on(member, self.today())
+        if not (late_rebalance or missed_today):
+            return
+        why = f"rebalance {late_rebalance} is late" if late_rebalance else "today's wake passed"
+        if member.adapters.broker.market_open():
+            self._record(name, EventKind.MISSED_RUN, session=self.today(), why=why, action="now")
+            self._send(missed_alert(name, self.today(), f"{why}: catching up now"))
+            self._run_one(member)
+        else:
+            self._record(name, EventKind.MISSED_RUN, session=self.today(), why=why, action="next")
+            self._send(missed_alert(name, self.today(), f"{why}: catching up at the next wake"))
+
+    def _late_calendar_key(self, member: Member) -> str | None:
+        rule = member.runtime.trigger
+        if not isinstance(rule, CalendarRule):
+            return None
+        today = self.today()
+        sessions = self._calendar.sessions(today - timedelta(days=130), today + timedelta(days=45))
+        if today not in sessions:
+            return None
+        last = self.tracker.last_rebalance_key(member.runtime.name)
+        decision = calendar_decision(sessions, today, rule, last)
+        return decision.rebalance_key if decision.trade and decision.late else None
+
+    def _finished_on(self, member: Member, day: date) -> bool:
+        return self.tracker.finished_cycle_on(member.runtime.name, day)
+
+    def _record(self, strategy: str, kind: EventKind, **payload: object) -> None:
+        self.tracker.record(self._clock.now(), "daemon", strategy, kind, **payload)
+
+    def _send(self, alert: Alert | None) -> None:
+        if self.alerts is not None and alert is not None:
+            self.alerts.send(alert)
+
+
 def run_daemon(
     adapters: Adapters,
     runtimes: Sequence[StrategyRuntime],
@@ -47,37 +216,7 @@ def run_daemon(
     until: date | None = None,
     on_cycle: Callable[[CycleResult], None] | None = None,
 ) -> DaemonSummary:
-    """Wake each market day and run each strategy; one strategy's failure never stops another."""
-    outcomes: Counter[str] = Counter()
-    last: date | None = None
-    while True:
-        wake = next_wake(adapters.calendar, adapters.clock.now(), before_close)
-        if until is not None and wake.astimezone(NEW_YORK).date() > until:
-            return DaemonSummary(sum(outcomes.values()), outcomes, last)
-        adapters.clock.sleep_until(wake)
-        for runtime in runtimes:
-            result = _run_one(adapters, runtime)
-            outcomes[result.outcome if result else "crashed"] += 1
-            if result is not None:
-                last = result.session
-                if on_cycle is not None:
-                    on_cycle(result)
-
-
-def _run_one(adapters: Adapters, runtime: StrategyRuntime) -> CycleResult | None:
-    try:
-        result = run_cycle(adapters, runtime)
-    except Exception:
-        log.exception("cycle_crashed", strategy=runtime.name)
-        return None
-    log.info(
-        "cycle_done",
-        run_id=result.run_id,
-        strategy=result.strategy,
-        session=str(result.session),
-        outcome=result.outcome,
-        reason=result.reason,
-        orders=len(result.orders),
-        equity=None if result.equity is None else f"{result.equity:.2f}",
-    )
-    return result
+    """Run strategies sharing one set of adapters on a simulated clock (the demo, tests)."""
+    members = [Member(runtime, adapters) for runtime in runtimes]
+    daemon = Daemon(members, adapters.tracker, before_close, on_cycle=on_cycle)
+    return daemon.run_simulated(until)

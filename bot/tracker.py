@@ -205,6 +205,15 @@ class Tracker:
         row = rows[0]
         return EventRow(row[0], row[1], row[2], row[3], row[4], json.loads(row[5]))
 
+    def finished_cycle_on(self, strategy: str, session: date) -> bool:
+        """Did a real (not dry-run) cycle of ``strategy`` finish for ``session``?"""
+        rows = self._read(
+            "SELECT 1 FROM events WHERE strategy = ? AND kind = ? AND run_id LIKE ?"
+            " AND COALESCE(json_extract(payload, '$.outcome'), '') != 'planned' LIMIT 1",
+            (strategy, EventKind.CYCLE_FINISHED.value, f"{session:%Y%m%d}-%"),
+        )
+        return bool(rows)
+
     def last_finished_at(self, strategy: str) -> datetime | None:
         """When the last real (not dry-run) cycle finished: where a simulation resumes."""
         rows = self._read(

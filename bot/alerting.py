@@ -1,0 +1,103 @@
+"""What the daemon tells the user: the alerts composed from cycles and from the daemon itself.
+
+Every alert has a deterministic key (strategy, run id, session, period), so the dispatcher can
+refuse to send one twice, across restarts too. Composition is pure apart from reading the
+tracker; delivery (Slack, email, retries) lives in ``bot.alerts`` and ``bot.adapters``.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Protocol
+
+from bot.alerts import Alert, Severity
+from bot.cycle import CycleResult
+from bot.report import quarterly_lines
+from bot.tracker import EventKind, Tracker
+
+
+class AlertSender(Protocol):
+    """Anything that accepts alerts: the dispatcher, or a recording fake in tests."""
+
+    def send(self, alert: Alert) -> None:
+        """Deliver (or queue) one alert; never raises."""
+        ...
+
+
+def started_alert(now: datetime, banner: str, strategies: list[str]) -> Alert:
+    """The start-up banner: which account, which strategies."""
+    return Alert(
+        key=f"started:{now.isoformat()}:{os.getpid()}",  # every start is announced
+        severity=Severity.INFO,
+        title=f"bot started: {', '.join(strategies)}",
+        text=banner or "simulated broker",
+    )
+
+
+def missed_alert(strategy: str, day: date, why: str) -> Alert:
+    """A market day whose cycle did not complete on time (or at all)."""
+    return Alert(
+        key=f"missed:{strategy}:{day}:{why}",
+        severity=Severity.WARNING,
+        title=f"{strategy}: {day} — {why}",
+        text=f"{why}. Check the logs and `bot status`; the tracker has the details.",
+        strategy=strategy,
+    )
+
+
+def cycle_alert(result: CycleResult, tracker: Tracker) -> Alert | None:
+    """One message per run that traded or failed: targets, fills and the drift left after."""
+    if result.outcome == "error":
+        return Alert(
+            key=f"error:{result.strategy}:{result.run_id}",
+            severity=Severity.ERROR,
+            title=f"{result.strategy}: cycle failed on {result.session}",
+            text=f"{result.reason}\nNo further orders were sent. Run id {result.run_id}.",
+            strategy=result.strategy,
+        )
+    if result.outcome != "traded":
+        return None
+    events = [e for e in tracker.events(result.strategy) if e.run_id == result.run_id]
+    targets = _last_payload(events, EventKind.TARGETS_COMPUTED).get("weights", {})
+    done = _last_payload(events, EventKind.REBALANCE_DONE)
+    decision = _last_payload(events, EventKind.DECISION)
+    lines = [f"why: {result.reason}" + (" (LATE)" if decision.get("late") else "")]
+    lines += [f"target {s}: {float(w):.2%}" for s, w in targets.items()]
+    lines += [
+        f"{o.side.value} {o.filled_qty} {o.symbol} @ {o.filled_avg_price} ({o.status.value})"
+        for o in result.orders
+    ]
+    if done:
+        lines.append(f"largest drift after: {Decimal(str(done['residual_drift'])):.4%} "
+                     f"({done.get('symbol', '')})")
+    if result.equity is not None:
+        lines.append(f"equity: ${result.equity:,.2f}")
+    return Alert(
+        key=f"trades:{result.strategy}:{result.run_id}",
+        severity=Severity.INFO,
+        title=f"{result.strategy}: {len(result.orders)} orders on {result.session}",
+        text="\n".join(lines),
+        strategy=result.strategy,
+    )
+
+
+def quarter_alert(strategy: str, tracker: Tracker) -> Alert | None:
+    """The forum-style tracker line of the latest quarter, once per quarter."""
+    lines = [line for line in quarterly_lines(tracker.equity_history(strategy)) if not line.latest]
+    if not lines:
+        return None
+    line = lines[-1]
+    return Alert(
+        key=f"tracker:{strategy}:{line.period}",
+        severity=Severity.INFO,
+        title=f"{strategy} tracker {line.period}",
+        text=line.render(),
+        strategy=strategy,
+    )
+
+
+def _last_payload(events: list, kind: EventKind) -> dict:  # type: ignore[type-arg]
+    matching = [e for e in events if e.kind == kind.value]
+    return dict(matching[-1].payload) if matching else {}

@@ -1,0 +1,441 @@
+"""Alerts: what the unattended daemon tells a human, delivered without getting in trading's way.
+
+Why it is shaped like this:
+
+* **Never raises, never blocks.** An alert is a side effect of trading, not a step of it: a dead
+  Slack webhook or a slow SMTP server must not delay or abort a cycle. Deliveries therefore run on
+  one daemon worker thread fed by a queue, and every failure ends up recorded and logged instead
+  of raised.
+* **At most once per (strategy, key, channel), across restarts.** The tracker is the only memory
+  the bot has (no second source of truth): a delivery is recorded as ``ALERT_SENT`` and a key
+  already recorded for a channel is skipped, so a restarted daemon does not repeat the start-up
+  banner or a cycle's trades. (A crash between the delivery and its record can still repeat one
+  message: a duplicate is preferred to a lost alert.)
+* **Retried with backoff, per channel.** A channel is tried ``attempts`` times with exponential
+  backoff; only the outcome is recorded (``ALERT_SENT`` or ``ALERT_FAILED``), each failed attempt
+  is logged. One channel failing never stops the others.
+* **No secrets.** The webhook URL (it holds the token) and the SMTP password never reach a log
+  line, a tracker row or an error message: channels raise :class:`AlertDeliveryError` with
+  sanitised text, and any other exception is recorded by its type only.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, Protocol
+
+import structlog
+
+from bot.errors import ConfigError, StateError
+from bot.ports import Clock
+from bot.tracker import EventKind, EventRow, Tracker
+
+if TYPE_CHECKING:
+    from bot.settings import Settings
+
+log = structlog.get_logger()
+
+REDACTED = "[redacted]"
+DEFAULT_SMTP_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
+
+
+class Severity(StrEnum):
+    """How loudly to say it; channels use it for the subject prefix or the emoji."""
+
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
+
+
+class AlertDeliveryError(Exception):
+    """A channel could not deliver an alert; the message is safe to log and record (no secrets)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """One message for a human.
+
+    ``key`` is deterministic (e.g. ``"trades:hfea:20260401-ab12cd34"`` or ``"banner:<start iso>"``)
+    because it is what makes a restart not repeat an alert already sent. ``strategy`` is ``""`` for
+    daemon-wide alerts; ``run_id`` (optional) ties the alert's tracker rows to its cycle.
+    """
+
+    key: str
+    severity: Severity
+    title: str
+    text: str
+    strategy: str = ""
+    run_id: str = ""
+
+
+class Channel(Protocol):
+    """A way to reach a human (Slack, email); ``name`` identifies it in the tracker and health."""
+
+    name: str
+
+    def send(self, alert: Alert) -> None:
+        """Deliver once; raise AlertDeliveryError (with no secret in its message) on failure."""
+        ...
+
+
+def redact(text: str, secrets: Iterable[str | None]) -> str:
+    """Remove every non-empty secret from ``text``: error text can echo what the client sent."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, REDACTED)
+    return text
+
+
+def one_line(text: str) -> str:
+    """Collapse whitespace: titles go into headers and bold lines, where a newline breaks things."""
+    return " ".join(text.split())
+
+
+@dataclass(slots=True)
+class _Worker:
+    """A delivery thread and the queue only it reads (``None`` in the queue stops it)."""
+
+    thread: threading.Thread
+    inbox: queue.SimpleQueue[Alert | None]
+
+
+class AlertDispatcher:
+    """Delivers alerts to every channel, deduplicated, retried and recorded in the tracker.
+
+    With ``background=True`` (the daemon) ``send`` only enqueues; one daemon worker thread delivers,
+    through its own tracker connection on the same file (SQLite connections belong to the thread
+    that opened them). With ``background=False`` (tests, CLI one-shots) delivery runs inline.
+    """
+
+    def __init__(
+        self,
+        tracker: Tracker,
+        channels: Sequence[Channel],
+        clock: Clock,
+        *,
+        attempts: int = 3,
+        backoff_seconds: float = 2.0,
+        sleep: Callable[[float], None] = time.sleep,
+        background: bool = True,
+    ) -> None:
+        _check_channel_names(channels)
+        if attempts < 1:
+            msg = f"alert attempts must be at least 1, not {attempts}"
+            raise ValueError(msg)
+        self._tracker = tracker
+        self._channels = tuple(channels)
+        self._clock = clock
+        self._attempts = attempts
+        self._backoff = backoff_seconds
+        self._sleep = sleep
+        self._background = background
+        self._lock = threading.Lock()
+        self._idle = threading.Condition()
+        self._pending = 0
+        self._worker: _Worker | None = None
+
+    @property
+    def channel_names(self) -> tuple[str, ...]:
+        """The configured channels, in delivery order."""
+        return tuple(channel.name for channel in self._channels)
+
+    def send(self, alert: Alert) -> None:
+        """Deliver ``alert`` to every channel; never raises, and never blocks in background mode."""
+        try:
+            if not self._channels:
+                log.info("alert.no_channel", key=alert.key, title=alert.title, **_context(alert))
+            elif self._background:
+                self._enqueue(alert)
+            else:
+                self._deliver_all(alert, self._tracker)
+        except Exception as exc:  # the last guard: an alert must never break trading
+            log.warning("alert.dispatch_failed", key=alert.key, error=type(exc).__name__)
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Wait until every queued alert was handled; False if ``timeout`` passed first."""
+        with self._idle:
+            done = self._idle.wait_for(lambda: self._pending == 0, timeout)
+        if not done:
+            log.warning("alert.flush_timeout", pending=self._pending, timeout=timeout)
+        return done
+
+    def close(self, timeout: float = 10.0) -> bool:
+        """Flush, then let the worker exit (a later ``send`` starts a new one); for shutdown."""
+        done = self.flush(timeout)
+        with self._lock:
+            worker, self._worker = self._worker, None
+        if worker is not None:
+            worker.inbox.put(None)
+            if done:
+                worker.thread.join(timeout)
+        return done
+
+    def health(self) -> dict[str, dict[str, object]]:
+        """Per channel: last success, last failure and its error, consecutive failed alerts.
+
+        Read from the tracker, so ``bot status`` (another process) sees what the daemon did.
+        """
+        return channel_health(self._tracker, self.channel_names)
+
+    # --- background worker -------------------------------------------------------------------
+
+    def _enqueue(self, alert: Alert) -> None:
+        with self._idle:
+            self._pending += 1
+        try:
+            with self._lock:
+                self._live_worker().inbox.put(alert)
+        except BaseException:
+            self._done()
+            raise
+
+    def _live_worker(self) -> _Worker:
+        """The current worker, started on first use (so an unused dispatcher costs no thread)."""
+        if self._worker is None or not self._worker.thread.is_alive():
+            inbox: queue.SimpleQueue[Alert | None] = queue.SimpleQueue()
+            thread = threading.Thread(
+                target=self._run, args=(inbox,), name="alert-dispatcher", daemon=True
+            )
+            self._worker = _Worker(thread, inbox)
+            thread.start()
+        return self._worker
+
+    def _run(self, inbox: queue.SimpleQueue[Alert | None]) -> None:
+        tracker = self._open_tracker()
+        try:
+            while (alert := inbox.get()) is not None:
+                try:
+                    self._deliver_all(alert, tracker)
+                except Exception as exc:
+                    log.warning("alert.dispatch_failed", key=alert.key, error=type(exc).__name__)
+                finally:
+                    self._done()
+        finally:
+            if tracker is not None:
+                tracker.close()
+
+    def _open_tracker(self) -> Tracker | None:
+        try:
+            return Tracker(self._tracker.path)
+        except Exception as exc:  # deliver anyway: a duplicate beats a lost alert
+            log.warning("alert.tracker_unavailable", error=str(exc))
+            return None
+
+    def _done(self) -> None:
+        with self._idle:
+            self._pending -= 1
+            if self._pending == 0:
+                self._idle.notify_all()
+
+    # --- delivery ------------------------------------------------------------------------------
+
+    def _deliver_all(self, alert: Alert, tracker: Tracker | None) -> None:
+        for channel in self._channels:
+            self._deliver(alert, channel, tracker)
+
+    def _deliver(self, alert: Alert, channel: Channel, tracker: Tracker | None) -> None:
+        if _already_sent(tracker, alert, channel.name):
+            log.debug("alert.already_sent", key=alert.key, channel=channel.name, **_context(alert))
+            return
+        error = self._try(alert, channel)
+        if error is None:
+            self._record(
+                tracker,
+                alert,
+                EventKind.ALERT_SENT,
+                channel.name,
+                title=alert.title,
+                severity=alert.severity.value,
+            )
+            log.info("alert.sent", key=alert.key, channel=channel.name, **_context(alert))
+        else:
+            self._record(tracker, alert, EventKind.ALERT_FAILED, channel.name, error=error)
+            log.warning(
+                "alert.failed",
+                key=alert.key,
+                channel=channel.name,
+                error=error,
+                attempts=self._attempts,
+                **_context(alert),
+            )
+
+    def _try(self, alert: Alert, channel: Channel) -> str | None:
+        """Up to ``attempts`` deliveries with exponential backoff; the last error, or None."""
+        error = ""
+        for attempt in range(self._attempts):
+            if attempt:
+                self._sleep(self._backoff * 2 ** (attempt - 1))
+            error = _attempt(alert, channel)
+            if not error:
+                return None
+            log.info(
+                "alert.attempt_failed",
+                key=alert.key,
+                channel=channel.name,
+                attempt=attempt + 1,
+                error=error,
+                **_context(alert),
+            )
+        return error
+
+    def _record(
+        self, tracker: Tracker | None, alert: Alert, kind: EventKind, channel: str, **extra: Any
+    ) -> None:
+        if tracker is None:
+            log.warning("alert.not_recorded", key=alert.key, channel=channel, kind=kind.value)
+            return
+        try:
+            tracker.record(
+                self._clock.now(),
+                alert.run_id,
+                alert.strategy,
+                kind,
+                key=alert.key,
+                channel=channel,
+                **extra,
+            )
+        except StateError as exc:
+            log.warning("alert.not_recorded", key=alert.key, channel=channel, error=str(exc))
+
+
+def _attempt(alert: Alert, channel: Channel) -> str:
+    """One delivery: "" on success, else an error text that is safe to record."""
+    try:
+        channel.send(alert)
+    except AlertDeliveryError as exc:
+        return str(exc) or type(exc).__name__
+    except Exception as exc:  # a channel bug: its message could hold anything, so only the type
+        return f"unexpected {type(exc).__name__} in the {channel.name} channel"
+    return ""
+
+
+def _already_sent(tracker: Tracker | None, alert: Alert, channel: str) -> bool:
+    """True if the tracker holds ALERT_SENT for this key on this channel (a tracker error: no)."""
+    if tracker is None:
+        return False
+    try:
+        rows = tracker.events(strategy=alert.strategy, kind=EventKind.ALERT_SENT)
+    except StateError as exc:  # better a duplicate than a silent alert
+        log.warning("alert.dedupe_unavailable", key=alert.key, error=str(exc))
+        return False
+    return any(
+        r.payload.get("key") == alert.key and r.payload.get("channel") == channel for r in rows
+    )
+
+
+def _context(alert: Alert) -> dict[str, str]:
+    return {"strategy": alert.strategy, "run_id": alert.run_id}
+
+
+def _check_channel_names(channels: Sequence[Channel]) -> None:
+    """Dedupe and health are keyed by channel name, so two channels may not share one."""
+    names = [channel.name for channel in channels]
+    if len(set(names)) != len(names):
+        msg = f"alert channel names must be unique, got {names}"
+        raise ValueError(msg)
+
+
+# --- health ------------------------------------------------------------------------------------
+
+
+def channel_health(tracker: Tracker, names: Iterable[str]) -> dict[str, dict[str, object]]:
+    """Per channel name, from the tracker: ``last_success_at``, ``last_failure_at``,
+    ``last_error`` and ``consecutive_failures`` (alerts that failed after all retries since the
+    last success). Usable without a dispatcher, e.g. by ``bot status``."""
+    rows = sorted(
+        tracker.events(kind=EventKind.ALERT_SENT) + tracker.events(kind=EventKind.ALERT_FAILED),
+        key=lambda row: row.id,
+    )
+    return {name: _health([r for r in rows if r.payload.get("channel") == name]) for name in names}
+
+
+def _health(rows: list[EventRow]) -> dict[str, object]:
+    successes = [r for r in rows if r.kind == EventKind.ALERT_SENT.value]
+    failures = [r for r in rows if r.kind == EventKind.ALERT_FAILED.value]
+    last_ok = successes[-1] if successes else None
+    last_bad = failures[-1] if failures else None
+    return {
+        "last_success_at": last_ok.at if last_ok else None,
+        "last_failure_at": last_bad.at if last_bad else None,
+        "last_error": last_bad.payload.get("error") if last_bad else None,
+        "consecutive_failures": sum(1 for r in failures if last_ok is None or r.id > last_ok.id),
+    }
+
+
+# --- configuration -----------------------------------------------------------------------------
+
+
+def channels_from_settings(settings: Settings) -> list[Channel]:
+    """The channels the environment configures: Slack and/or email, or none (``[]``).
+
+    A half-configured email channel is a ConfigError rather than silently no email: the user
+    believes alerts reach them.
+    """
+    channels: list[Channel] = []
+    slack = _slack_from_settings(settings)
+    if slack is not None:
+        channels.append(slack)
+    email = _email_from_settings(settings)
+    if email is not None:
+        channels.append(email)
+    return channels
+
+
+def _slack_from_settings(settings: Settings) -> Channel | None:
+    # Imported here: the adapters import this module for Alert and AlertDeliveryError.
+    from bot.adapters.slack import SlackChannel  # noqa: PLC0415
+
+    if settings.slack_webhook_url is None:
+        return None
+    url = settings.slack_webhook_url.get_secret_value().strip()
+    if not url.startswith(("https://", "http://")):
+        msg = "SLACK_WEBHOOK_URL must be an http(s) URL (an incoming-webhook URL from Slack)"
+        raise ConfigError(msg)
+    return SlackChannel(url)
+
+
+def _email_from_settings(settings: Settings) -> Channel | None:
+    from bot.adapters.email_alerts import EmailChannel  # noqa: PLC0415
+
+    fields = {
+        "SMTP_HOST": settings.smtp_host,
+        "ALERT_EMAIL_FROM": settings.alert_email_from,
+        "ALERT_EMAIL_TO": settings.alert_email_to,
+    }
+    if not any(fields.values()):
+        return None
+    _require_email_settings(fields, settings)
+    security = settings.smtp_security
+    password = settings.smtp_password
+    return EmailChannel(
+        str(settings.smtp_host),
+        settings.smtp_port or DEFAULT_SMTP_PORTS[security],
+        security=security,
+        user=settings.smtp_user,
+        password=password.get_secret_value() if password is not None else None,
+        sender=str(settings.alert_email_from),
+        recipients=_recipients(str(settings.alert_email_to)),
+    )
+
+
+def _require_email_settings(fields: dict[str, str | None], settings: Settings) -> None:
+    missing = [name for name, value in fields.items() if not value]
+    if missing:
+        msg = f"email alerts need {', '.join(missing)} too (or unset the other SMTP_* settings)"
+        raise ConfigError(msg)
+    if (settings.smtp_user is None) != (settings.smtp_password is None):
+        msg = "SMTP_USER and SMTP_PASSWORD go together: set both, or neither for no login"
+        raise ConfigError(msg)
+
+
+def _recipients(text: str) -> list[str]:
+    recipients = [address.strip() for address in text.split(",") if address.strip()]
+    if not recipients:
+        msg = "ALERT_EMAIL_TO holds no address (comma-separated addresses expected)"
+        raise ConfigError(msg)
+    return recipients

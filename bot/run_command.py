@@ -1,0 +1,142 @@
+"""``bot run``: the long-running daemon, for one or several strategies.
+
+Each ``--config`` is one strategy, with its own broker adapters (its own account, or its own
+sleeve of one account); they share the state directory, the tracker, the clock and the wakes.
+With a simulated clock the loop jumps from wake to wake; with the wall clock APScheduler drives it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from datetime import timedelta
+from pathlib import Path
+
+from bot.alerts import AlertDispatcher, channels_from_settings
+from bot.bootstrap import Bot, build_bot
+from bot.cli_support import banner
+from bot.config import BotConfig, load_config
+from bot.daemon import Daemon, DaemonSummary, Member
+from bot.errors import ConfigError
+from bot.health import Heartbeat, HealthServer
+from bot.logs import register_secret
+from bot.market.synthetic import SYNTHETIC_LABEL
+from bot.report import quarterly_lines
+from bot.scheduler import daemon_lock, run_forever
+from bot.settings import Settings
+from bot.tracker import Tracker
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """Build every strategy, take the state directory's lock, and run until stopped."""
+    settings = Settings()
+    _register_secrets(settings)
+    configs = _load(args.config)
+    tracker = Tracker(settings.tracker_path)
+    bots = _build(configs, settings, tracker, args)
+    banners = [banner(bot, settings, live=args.live) for bot in bots]
+    for bot, text in zip(bots, banners, strict=True):
+        print(f"{text} — strategy {bot.config.name}")
+        if bot.synthetic:
+            print(f"market: {SYNTHETIC_LABEL}")
+    clock = bots[0].adapters.clock
+    simulated = configs[0].clock.kind == "simulated"
+    alerts = AlertDispatcher(
+        tracker,
+        channels_from_settings(settings),
+        clock,
+        background=not simulated,
+        # A simulated run is quick and inline: a failing channel must not sleep in real time.
+        sleep=(lambda _seconds: None) if simulated else time.sleep,
+    )
+    heartbeat = Heartbeat(settings.heartbeat_file or settings.state_dir / "heartbeat.json", clock)
+    daemon = Daemon(
+        [Member(bot.runtime, bot.adapters) for bot in bots],
+        tracker,
+        timedelta(minutes=configs[0].clock.wake_before_close_minutes),
+        alerts=alerts,
+        heartbeat=heartbeat,
+    )
+    with daemon_lock(settings.state_dir):
+        if simulated:
+            return _run_simulated(daemon, configs, "; ".join(banners), alerts)
+        server = _health_server(settings, heartbeat)
+        try:
+            run_forever(daemon, bots[0].adapters.calendar, "; ".join(banners))
+        finally:
+            alerts.flush()
+            if server is not None:
+                server.stop()
+    return 0
+
+
+def _load(paths: list[Path]) -> list[BotConfig]:
+    configs = [load_config(path) for path in paths]
+    names = [c.name for c in configs]
+    if len(set(names)) != len(names):
+        msg = f"two configs share a strategy name ({', '.join(names)}): names must be unique"
+        raise ConfigError(msg)
+    kinds = {c.clock.kind for c in configs}
+    if len(kinds) > 1 or (kinds == {"simulated"} and len(configs) > 1):
+        msg = "a simulated clock runs one strategy per daemon; wall-clock configs can be mixed"
+        raise ConfigError(msg)
+    return configs
+
+
+def _build(
+    configs: list[BotConfig], settings: Settings, tracker: Tracker, args: argparse.Namespace
+) -> list[Bot]:
+    first = build_bot(configs[0], settings, data_dir=args.data, tracker=tracker, live=args.live)
+    rest = [
+        build_bot(
+            config,
+            settings,
+            data_dir=args.data,
+            tracker=tracker,
+            live=args.live,
+            clock=first.adapters.clock,
+        )
+        for config in configs[1:]
+    ]
+    return [first, *rest]
+
+
+def _register_secrets(settings: Settings) -> None:
+    for secret in (settings.api_secret_key, settings.slack_webhook_url, settings.smtp_password):
+        if secret is not None:
+            register_secret(secret.get_secret_value())
+
+
+def _health_server(settings: Settings, heartbeat: Heartbeat) -> HealthServer | None:
+    if settings.health_port is None:
+        return None
+    server = HealthServer(heartbeat, port=settings.health_port)
+    server.start()
+    return server
+
+
+def _run_simulated(
+    daemon: Daemon, configs: list[BotConfig], banner_text: str, alerts: AlertDispatcher
+) -> int:
+    config = configs[0]
+    daemon.start(banner_text)
+    summary = daemon.run_simulated(config.clock.end)
+    alerts.flush()
+    _print_summary(summary, config, daemon.tracker)
+    failed = summary.outcomes.get("error", 0) + summary.outcomes.get("crashed", 0)
+    return 0 if failed == 0 else 1
+
+
+def _print_summary(summary: DaemonSummary, config: BotConfig, tracker: Tracker) -> None:
+    if summary.cycles == 0:
+        print(f"the simulated period up to {config.clock.end} is already complete in this state")
+        print("directory; set BOT_STATE_DIR to an empty directory to replay it")
+    else:
+        counts = ", ".join(f"{k} {v}" for k, v in sorted(summary.outcomes.items()))
+        print(f"{summary.cycles} cycles: {counts}")
+    print(f"account tracker — {config.name}")
+    lines = quarterly_lines(tracker.equity_history(config.name))
+    for line in lines or []:
+        print(f"  {line.render()}")
+    if not lines:
+        print("  (no equity recorded yet)")

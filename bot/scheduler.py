@@ -1,0 +1,124 @@
+"""APScheduler 3.x wiring for the wall clock: wakes, dead-man checks, heartbeats, signals.
+
+APScheduler only calls the daemon; when to wake is :class:`MarketWakeTrigger`, a pure function
+of the market calendar (holidays, early closes and DST come from it), the same ``next_wake`` the
+simulated loop uses. Jobs coalesce, never overlap, and have a generous misfire grace: the 1-second
+default silently skips a run after a stall (FIELD-NOTES.md §4).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from pathlib import Path
+from types import FrameType
+from typing import IO
+
+import structlog
+from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from bot.cycle import NEW_YORK
+from bot.daemon import Daemon, next_wake
+from bot.errors import StateError
+from bot.ports import MarketCalendar
+from bot.tracker import EventKind
+
+log = structlog.get_logger()
+JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600}
+
+
+class MarketWakeTrigger(BaseTrigger):
+    """Fires ``before_close`` before each session's close (plus ``offset``, for the dead man)."""
+
+    def __init__(
+        self,
+        calendar: MarketCalendar,
+        before_close: timedelta,
+        offset: timedelta = timedelta(0),
+    ) -> None:
+        self.calendar = calendar
+        self.before_close = before_close - offset
+
+    def get_next_fire_time(
+        self, previous_fire_time: datetime | None, now: datetime
+    ) -> datetime | None:
+        """The first wake after the previous one, never before ``now`` minus a second."""
+        after = now - timedelta(seconds=1)
+        if previous_fire_time is not None:
+            after = max(after, previous_fire_time)
+        return next_wake(self.calendar, after, self.before_close).astimezone(NEW_YORK)
+
+    def __str__(self) -> str:
+        return f"market-wake[{self.before_close} before close]"
+
+
+def build_scheduler(daemon: Daemon, calendar: MarketCalendar) -> BlockingScheduler:
+    """A scheduler with the wake, the dead-man check and the heartbeat."""
+    scheduler = BlockingScheduler(timezone=NEW_YORK, job_defaults=JOB_DEFAULTS)
+    scheduler.add_job(
+        daemon.wake, MarketWakeTrigger(calendar, daemon.before_close), id="wake", name="wake"
+    )
+    scheduler.add_job(
+        lambda: daemon.check_completed(daemon.today()),
+        MarketWakeTrigger(calendar, daemon.before_close, offset=daemon.dead_man_margin),
+        id="dead_man",
+        name="dead-man check",
+    )
+    if daemon.heartbeat is not None:
+        beat = daemon.heartbeat
+        scheduler.add_job(
+            lambda: beat.beat(alive=True), IntervalTrigger(seconds=60), id="heartbeat"
+        )
+    return scheduler
+
+
+@contextmanager
+def daemon_lock(state_dir: Path) -> Iterator[None]:
+    """One daemon per state directory: a second one refuses to start."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    path = state_dir / "daemon.lock"
+    handle: IO[str] = path.open("a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError as exc:
+        handle.seek(0)
+        holder = handle.read().strip() or "unknown"
+        handle.close()
+        msg = f"another daemon (pid {holder}) is running on {state_dir}; stop it first"
+        raise StateError(msg) from exc
+    handle.seek(0)
+    handle.truncate()
+    handle.write(str(os.getpid()))
+    handle.flush()
+    try:
+        yield
+    finally:
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        handle.close()
+
+
+def run_forever(daemon: Daemon, calendar: MarketCalendar, banner: str = "") -> None:
+    """Start the daemon and block; SIGTERM/SIGINT let the running cycle finish, then exit."""
+    scheduler = build_scheduler(daemon, calendar)
+
+    def stop(signum: int, _frame: FrameType | None) -> None:
+        log.info("daemon_stopping", signal=signal.Signals(signum).name)
+        scheduler.shutdown(wait=True)  # the running cycle completes and journals first
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    daemon.start(banner)
+    wake = scheduler.get_jobs()  # before start: no next_run_time yet
+    log.info("daemon_started", jobs=[str(job) for job in wake])
+    try:
+        scheduler.start()
+    finally:
+        daemon.tracker.record(
+            daemon.members[0].adapters.clock.now(), "daemon", "", EventKind.DAEMON_STOPPED
+        )
