@@ -70,8 +70,10 @@ def cycle_alert(result: CycleResult, tracker: Tracker) -> Alert | None:
         for o in result.orders
     ]
     if done:
-        lines.append(f"largest drift after: {Decimal(str(done['residual_drift'])):.4%} "
-                     f"({done.get('symbol', '')})")
+        lines.append(
+            f"largest drift after: {Decimal(str(done['residual_drift'])):.4%} "
+            f"({done.get('symbol', '')})"
+        )
     if result.equity is not None:
         lines.append(f"equity: ${result.equity:,.2f}")
     return Alert(

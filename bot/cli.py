@@ -18,17 +18,17 @@ from typing import Any
 
 from bot.bootstrap import build_bot, build_runtime, load_market
 from bot.check_command import check_command
-from bot.health import healthcheck_main
-from bot.run_command import run_command
-from bot.status import status_command
 from bot.cli_support import EXIT_ERROR, banner, jsonable, to_next_simulated_wake
 from bot.clock import WallClock
 from bot.config import load_config
 from bot.cycle import NEW_YORK, CycleResult, run_cycle
 from bot.errors import BotError
+from bot.health import healthcheck_main
 from bot.logs import configure_logging
 from bot.report import quarterly_lines
+from bot.run_command import run_command
 from bot.settings import Settings
+from bot.status import status_command
 from bot.tracker import Tracker
 from strategies import StrategyError
 

@@ -18,7 +18,7 @@ from bot.cli_support import banner
 from bot.config import BotConfig, load_config
 from bot.daemon import Daemon, DaemonSummary, Member
 from bot.errors import ConfigError
-from bot.health import Heartbeat, HealthServer
+from bot.health import HealthServer, Heartbeat
 from bot.logs import register_secret
 from bot.market.synthetic import SYNTHETIC_LABEL
 from bot.report import quarterly_lines
