@@ -59,7 +59,7 @@ def cycle_alert(result: CycleResult, tracker: Tracker) -> Alert | None:
         )
     if result.outcome != "traded":
         return None
-    events = [e for e in tracker.events(result.strategy) if e.run_id == result.run_id]
+    events = tracker.run_events(result.run_id)
     targets = _last_payload(events, EventKind.TARGETS_COMPUTED).get("weights", {})
     done = _last_payload(events, EventKind.REBALANCE_DONE)
     decision = _last_payload(events, EventKind.DECISION)

@@ -23,7 +23,7 @@ from bot.clock import WallClock
 from bot.config import load_config
 from bot.cycle import NEW_YORK, CycleResult, run_cycle
 from bot.errors import BotError
-from bot.health import healthcheck_main
+from bot.health import healthcheck_main, heartbeat_path
 from bot.logs import configure_logging
 from bot.report import quarterly_lines
 from bot.run_command import run_command
@@ -109,8 +109,7 @@ def _live_flag(parser: argparse.ArgumentParser) -> None:
 
 def _health(args: argparse.Namespace) -> int:
     settings = Settings()
-    path = settings.heartbeat_file or settings.state_dir / "heartbeat.json"
-    return healthcheck_main(path, timedelta(minutes=args.max_age_minutes))
+    return healthcheck_main(heartbeat_path(settings), timedelta(minutes=args.max_age_minutes))
 
 
 def _once(args: argparse.Namespace) -> int:

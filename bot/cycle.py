@@ -32,6 +32,7 @@ from bot.checks import (
 from bot.domain import Account, Leg, OrderReport, PlannedOrder, to_decimal
 from bot.errors import BotError, BrokerError, DataError, PlanningError, PreTradeCheckError
 from bot.execution import Execution, ExecutionPolicy
+from bot.logs import bind_cycle
 from bot.planner import Plan, PlannerRules, fit_to_capacity, plan_orders
 from bot.ports import Broker, Clock, MarketCalendar, MarketData
 from bot.tracker import EventKind, Tracker
@@ -121,7 +122,12 @@ def run_cycle(
     """Run one full cycle for one strategy and return what happened (errors are recorded)."""
     today = adapters.clock.now().astimezone(NEW_YORK).date()
     cycle = _Cycle(adapters, runtime, today, run_id or new_run_id(today))
-    cycle.record(EventKind.CYCLE_STARTED, session=today, force=force, dry_run=dry_run)
+    with bind_cycle(cycle.run_id, runtime.name):  # every log line names its run and strategy
+        return _run(cycle, force=force, dry_run=dry_run)
+
+
+def _run(cycle: _Cycle, *, force: bool, dry_run: bool) -> CycleResult:
+    cycle.record(EventKind.CYCLE_STARTED, session=cycle.today, force=force, dry_run=dry_run)
     try:
         result = cycle.run(force=force, dry_run=dry_run)
     except (BotError, StrategyError) as exc:

@@ -87,7 +87,7 @@ class Execution:
         A partial fill cancelled at the deadline is kept (the next phase is sized from what the
         account actually holds); an order that ends with nothing filled stops the rebalance.
         """
-        journal = self._tracker.journaled_order_ids(strategy)
+        journal = self._tracker.journaled_order_ids(strategy, f"{strategy}-{self._key}-")
         sent: list[tuple[PlannedOrder, OrderReport]] = []
         failure: BrokerError | None = None
         for order in orders:

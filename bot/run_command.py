@@ -15,10 +15,11 @@ from pathlib import Path
 from bot.alerts import AlertDispatcher, channels_from_settings
 from bot.bootstrap import Bot, build_bot
 from bot.cli_support import banner
+from bot.clock import WallClock
 from bot.config import BotConfig, load_config
 from bot.daemon import Daemon, DaemonSummary, Member
 from bot.errors import ConfigError
-from bot.health import HealthServer, Heartbeat
+from bot.health import HealthServer, Heartbeat, heartbeat_path
 from bot.logs import register_secret
 from bot.market.synthetic import SYNTHETIC_LABEL
 from bot.report import quarterly_lines
@@ -49,7 +50,8 @@ def run_command(args: argparse.Namespace) -> int:
         # A simulated run is quick and inline: a failing channel must not sleep in real time.
         sleep=(lambda _seconds: None) if simulated else time.sleep,
     )
-    heartbeat = Heartbeat(settings.heartbeat_file or settings.state_dir / "heartbeat.json", clock)
+    # The heartbeat is about the process, not the market: always wall-clock time.
+    heartbeat = Heartbeat(heartbeat_path(settings), WallClock())
     daemon = Daemon(
         [Member(bot.runtime, bot.adapters) for bot in bots],
         tracker,

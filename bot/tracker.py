@@ -30,6 +30,7 @@ CREATE TABLE IF NOT EXISTS events (
     payload TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS events_by_strategy_kind ON events (strategy, kind, id);
+CREATE INDEX IF NOT EXISTS events_by_run ON events (run_id, id);
 CREATE TABLE IF NOT EXISTS equity (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     at TEXT NOT NULL,
@@ -101,6 +102,11 @@ class EquityRow:
     strategy: str
     equity: Decimal
     sleeve_equity: Decimal
+
+
+def _like_prefix(prefix: str) -> str:
+    escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"{escaped}%"
 
 
 def _json_default(value: object) -> str:
@@ -239,14 +245,25 @@ class Tracker:
         )
         return None if not row else str(row[0][0])
 
-    def journaled_order_ids(self, strategy: str) -> set[str]:
-        """Every client_order_id this strategy ever journaled before sending."""
+    def journaled_order_ids(self, strategy: str, prefix: str = "") -> set[str]:
+        """The client_order_ids this strategy journaled before sending (those starting with
+        ``prefix``, e.g. one rebalance key's)."""
         rows = self._read(
             "SELECT json_extract(payload, '$.client_order_id') FROM events"
-            " WHERE strategy = ? AND kind = ?",
-            (strategy, EventKind.ORDER_SUBMITTING.value),
+            " WHERE strategy = ? AND kind = ?"
+            " AND json_extract(payload, '$.client_order_id') LIKE ? ESCAPE '\\'",
+            (strategy, EventKind.ORDER_SUBMITTING.value, _like_prefix(prefix)),
         )
         return {str(r[0]) for r in rows}
+
+    def run_events(self, run_id: str) -> list[EventRow]:
+        """Every event of one run, in order."""
+        rows = self._read(
+            "SELECT id, at, run_id, strategy, kind, payload FROM events"
+            " WHERE run_id = ? ORDER BY id",
+            (run_id,),
+        )
+        return [EventRow(r[0], r[1], r[2], r[3], r[4], json.loads(r[5])) for r in rows]
 
     def equity_history(self, strategy: str | None = None) -> list[EquityRow]:
         """Return equity snapshots in order, optionally for one strategy."""
