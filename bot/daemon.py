@@ -96,6 +96,8 @@ class Daemon:
         names = [m.runtime.name for m in self.members]
         self._record("", EventKind.DAEMON_STARTED, strategies=names, banner=banner)
         self._send(started_alert(now, banner, names))
+        if self.heartbeat is not None:
+            self.heartbeat.beat(started=now.isoformat())  # healthy from the first minute
         self._catch_up(now)
 
     def wake(self) -> list[CycleResult]:
