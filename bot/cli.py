@@ -16,6 +16,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from bot.backtest.command import add_backtest_parser
 from bot.bootstrap import build_bot, build_runtime, load_market
 from bot.check_command import check_command
 from bot.cli_support import EXIT_ERROR, banner, jsonable, to_next_simulated_wake
@@ -58,6 +59,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--data", type=Path, help="directory of per-symbol CSV closes")
     _live_flag(run)
     run.set_defaults(handler=run_command)
+
+    add_backtest_parser(commands)
 
     status = commands.add_parser("status", help="last cycle, next wake, drift, errors, alerts")
     status.add_argument("--config", type=Path, required=True)
