@@ -47,6 +47,7 @@ class BacktestResult:
     traded_notional: Decimal
     fees: Decimal
     slippage: Decimal
+    holdings: dict[date, dict[str, Decimal]]  # positions at each close, after that day's trades
 
 
 def run_backtest(
@@ -75,6 +76,7 @@ def run_backtest(
     adapters = Adapters(broker, FrameMarketData(closes), XnysCalendar(), tracker, clock)
     calendar = XnysCalendar()
     equity: dict[pd.Timestamp, float] = {}
+    holdings: dict[date, dict[str, Decimal]] = {}
     outcomes: Counter[str] = Counter()
     errors: list[tuple[date, str]] = []
     trades, notional, fees, slippage = 0, Decimal(0), Decimal(0), Decimal(0)
@@ -93,7 +95,9 @@ def run_backtest(
                 notional += order.filled_qty * order.filled_avg_price
                 fees += order.fees
                 slippage += order.filled_qty * abs(order.filled_avg_price - close)
-        equity[pd.Timestamp(day)] = float(broker.account().equity)
+        account = broker.account()
+        equity[pd.Timestamp(day)] = float(account.equity)
+        holdings[day] = dict(account.positions)
     tracker.close()
     curve = pd.Series(equity, name=runtime.name)
-    return BacktestResult(curve, outcomes, errors, trades, notional, fees, slippage)
+    return BacktestResult(curve, outcomes, errors, trades, notional, fees, slippage, holdings)
