@@ -76,6 +76,7 @@ class Daemon:
     on_cycle: Callable[[CycleResult], None] | None = None
     outcomes: Counter[str] = field(default_factory=Counter)
     last_session: date | None = None
+    stop_requested: bool = False  # set by a signal: finish the current cycle, start no other
 
     @property
     def _clock(self) -> Clock:
@@ -102,7 +103,13 @@ class Daemon:
 
     def wake(self) -> list[CycleResult]:
         """Run every strategy's cycle (each isolated from the others' failures) and alert."""
-        results = [r for r in (self._run_one(m) for m in self.members) if r is not None]
+        results = []
+        for member in self.members:
+            if self.stop_requested:
+                break
+            result = self._run_one(member)
+            if result is not None:
+                results.append(result)
         if self.heartbeat is not None:
             self.heartbeat.beat(last_wake=self._clock.now().isoformat(), cycles=len(results))
         return results
@@ -112,8 +119,16 @@ class Daemon:
         missing = [m.runtime.name for m in self.members if not self._finished_on(m, day)]
         for name in missing:
             self._record(name, EventKind.MISSED_RUN, session=day, why="no finished cycle")
-            self._send(missed_alert(name, day, "today's cycle did not complete"))
+            self._send(missed_alert(name, day, "the day's cycle did not complete"))
         return missing
+
+    def missed_job(self, job_id: str, scheduled: datetime) -> None:
+        """APScheduler dropped a run (the machine stalled past the grace): say so, loudly."""
+        day = scheduled.astimezone(NEW_YORK).date()
+        for member in self.members:
+            name = member.runtime.name
+            self._record(name, EventKind.MISSED_RUN, session=day, why=f"{job_id} job missed")
+            self._send(missed_alert(name, day, f"the {job_id} at {scheduled:%H:%M} was missed"))
 
     def run_simulated(self, until: date | None) -> DaemonSummary:
         """The loop for a simulated clock: jump to each wake, run, check, until ``until``."""
@@ -151,8 +166,11 @@ class Daemon:
             orders=len(result.orders),
             equity=None if result.equity is None else f"{result.equity:.2f}",
         )
-        self._send(cycle_alert(result, self.tracker))
-        self._send(quarter_alert(result.strategy, self.tracker))
+        try:
+            self._send(cycle_alert(result, self.tracker))
+            self._send(quarter_alert(result.strategy, self.tracker))
+        except Exception:  # an alert must never cost another strategy its cycle
+            log.exception("alert_compose_failed", strategy=result.strategy)
         if self.on_cycle is not None:
             self.on_cycle(result)
         return result
@@ -162,13 +180,25 @@ class Daemon:
         cycle now if its wake has passed without one (the market must still be open)."""
         sessions = self._calendar.sessions(self.today() - timedelta(days=10), self.today())
         past = [d for d in sessions if d < self.today()]
-        if past and self.tracker.events(kind=EventKind.DAEMON_STARTED)[:-1]:
-            self.check_completed(past[-1])
+        if past:
+            self._check_previous_session(past[-1])
         if self.today() not in sessions:
             return
         wake = self._calendar.session_close(self.today()) - self.before_close
         for member in self.members:
+            if self.stop_requested:
+                return
             self._catch_up_member(member, now, wake)
+
+    def _check_previous_session(self, day: date) -> None:
+        """Alert a session without a finished cycle, for strategies that were running before it
+        (a strategy added today, or a first start, has nothing to miss)."""
+        for member in self.members:
+            first = self.tracker.first_cycle_session(member.runtime.name)
+            if first is not None and first < day and not self._finished_on(member, day):
+                name = member.runtime.name
+                self._record(name, EventKind.MISSED_RUN, session=day, why="daemon was down")
+                self._send(missed_alert(name, day, "the day's cycle did not complete"))
 
     def _catch_up_member(self, member: Member, now: datetime, wake: datetime) -> None:
         """A late calendar rebalance, or today's missed wake: run now if the market is open

@@ -15,10 +15,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
+from threading import TIMEOUT_MAX
 from types import FrameType
 from typing import IO
 
 import structlog
+from apscheduler.events import EVENT_JOB_MISSED
+from apscheduler.executors.debug import DebugExecutor
+from apscheduler.schedulers.base import STATE_STOPPED
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.interval import IntervalTrigger
@@ -31,6 +35,38 @@ from bot.tracker import EventKind
 
 log = structlog.get_logger()
 JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600}
+
+
+class DaemonScheduler(BlockingScheduler):
+    """A BlockingScheduler that can be asked to stop from inside a job or a signal handler.
+
+    Jobs run in this (main) thread; shutting the scheduler down while one runs would pull its job
+    store from under it. ``request_stop`` only flags and wakes the loop, which ends between jobs,
+    and ``start`` then shuts down cleanly.
+    """
+
+    stop_requested = False
+
+    def request_stop(self) -> None:
+        """Stop after the running job (if any) completes."""
+        self.stop_requested = True
+        if self._event is not None:
+            self._event.set()
+
+    def start(self, *args: object, **kwargs: object) -> None:
+        """Run jobs until ``request_stop``."""
+        super().start(*args, **kwargs)
+        if self.running:
+            self.shutdown(wait=True)
+
+    def _main_loop(self) -> None:
+        wait_seconds = TIMEOUT_MAX
+        while self.state != STATE_STOPPED and not self.stop_requested:
+            self._event.wait(wait_seconds)
+            self._event.clear()
+            if self.stop_requested:
+                return
+            wait_seconds = self._process_jobs()
 
 
 class MarketWakeTrigger(BaseTrigger):
@@ -58,9 +94,20 @@ class MarketWakeTrigger(BaseTrigger):
         return f"market-wake[{self.before_close} before close]"
 
 
-def build_scheduler(daemon: Daemon, calendar: MarketCalendar) -> BlockingScheduler:
-    """A scheduler with the wake, the dead-man check and the heartbeat."""
-    scheduler = BlockingScheduler(timezone=NEW_YORK, job_defaults=JOB_DEFAULTS)
+def build_scheduler(daemon: Daemon, calendar: MarketCalendar) -> DaemonScheduler:
+    """A scheduler with the wake, the dead-man check and the heartbeat.
+
+    Jobs run one at a time in the scheduler's own (main) thread: the tracker's SQLite connection
+    belongs to that thread, the dead-man check queues behind a wake that is still confirming
+    orders, and a signal lets the running job finish before the loop exits.
+    """
+    scheduler = DaemonScheduler(
+        timezone=NEW_YORK, job_defaults=JOB_DEFAULTS, executors={"default": DebugExecutor()}
+    )
+    scheduler.add_listener(
+        lambda event: daemon.missed_job(str(event.job_id), event.scheduled_run_time),
+        EVENT_JOB_MISSED,
+    )
     scheduler.add_job(
         daemon.wake, MarketWakeTrigger(calendar, daemon.before_close), id="wake", name="wake"
     )
@@ -108,16 +155,18 @@ def run_forever(daemon: Daemon, calendar: MarketCalendar, banner: str = "") -> N
     scheduler = build_scheduler(daemon, calendar)
 
     def stop(signum: int, _frame: FrameType | None) -> None:
+        # Only ask: the job running in this thread resumes after the handler and completes.
         log.info("daemon_stopping", signal=signal.Signals(signum).name)
-        scheduler.shutdown(wait=True)  # the running cycle completes and journals first
+        daemon.stop_requested = True
+        scheduler.request_stop()
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    daemon.start(banner)
-    wake = scheduler.get_jobs()  # before start: no next_run_time yet
-    log.info("daemon_started", jobs=[str(job) for job in wake])
     try:
-        scheduler.start()
+        daemon.start(banner)
+        if not daemon.stop_requested:
+            log.info("daemon_scheduling", jobs=[str(job) for job in scheduler.get_jobs()])
+            scheduler.start()
     finally:
         daemon.tracker.record(
             daemon.members[0].adapters.clock.now(), "daemon", "", EventKind.DAEMON_STOPPED

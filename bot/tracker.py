@@ -220,6 +220,16 @@ class Tracker:
         )
         return bool(rows)
 
+    def first_cycle_session(self, strategy: str) -> date | None:
+        """The session of the strategy's first recorded cycle (run ids start with the date)."""
+        rows = self._read(
+            "SELECT run_id FROM events WHERE strategy = ? AND kind = ? ORDER BY id LIMIT 1",
+            (strategy, EventKind.CYCLE_STARTED.value),
+        )
+        if not rows:
+            return None
+        return datetime.strptime(str(rows[0][0])[:8], "%Y%m%d").date()  # noqa: DTZ007 - a date
+
     def last_finished_at(self, strategy: str) -> datetime | None:
         """When the last real (not dry-run) cycle finished: where a simulation resumes."""
         rows = self._read(

@@ -9,6 +9,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from apscheduler.events import EVENT_JOB_EXECUTED
 
 from bot.adapters.frame_market import FrameMarketData
 from bot.adapters.sim_broker import NO_FEES, CloseTable, SimulatedBroker
@@ -197,7 +198,9 @@ def test_the_dead_man_check_alerts_a_day_without_a_finished_cycle(tmp_path: Path
 
     assert missing == ["hfea"]
     assert len(tracker.events("hfea", EventKind.MISSED_RUN)) == 1
-    assert [a.key for a in alerts.sent] == ["missed:hfea:2026-10-01:today's cycle did not complete"]
+    assert [a.key for a in alerts.sent] == [
+        "missed:hfea:2026-10-01:the day's cycle did not complete"
+    ]
 
 
 def test_a_second_daemon_on_the_same_state_directory_refuses_to_start(tmp_path: Path) -> None:
@@ -207,3 +210,37 @@ def test_a_second_daemon_on_the_same_state_directory_refuses_to_start(tmp_path: 
         pass  # pragma: no cover - never reached
     with daemon_lock(tmp_path):  # released: the next daemon may start
         assert (tmp_path / "daemon.lock").read_text() == str(os.getpid())
+
+
+class SoonCalendar:
+    """A calendar whose only session closes 15 minutes and one second from now (wall clock),
+    so the scheduler's wake fires in about a second."""
+
+    def __init__(self) -> None:
+        self.close = datetime.now(UTC) + FIFTEEN + timedelta(seconds=1)
+
+    def sessions(self, start: date, end: date) -> tuple[date, ...]:
+        day = self.close.astimezone(NEW_YORK).date()
+        days = (day, day + timedelta(days=1))  # a second session, a day later, never reached
+        return tuple(d for d in days if start <= d <= end)
+
+    def session_close(self, day: date) -> datetime:
+        first = self.close.astimezone(NEW_YORK).date()
+        return self.close + (day - first)
+
+
+def test_a_scheduled_wake_really_runs_the_cycle_through_apscheduler(tmp_path: Path) -> None:
+    """The wake job fired by APScheduler runs the cycle in the thread that owns the tracker
+    (a real BlockingScheduler, stopped by a listener after the first wake)."""
+    tracker = Tracker(tmp_path / "t.sqlite3")
+    members = _members(tmp_path, [HFEA], datetime(2026, 10, 1, 15, 45, tzinfo=NEW_YORK), tracker)
+    daemon = Daemon(members, tracker, FIFTEEN)
+    scheduler = build_scheduler(daemon, SoonCalendar())
+    scheduler.add_listener(lambda _event: scheduler.request_stop(), EVENT_JOB_EXECUTED)
+
+    scheduler.start()  # blocks until the wake has run
+
+    finished = tracker.events("hfea", EventKind.CYCLE_FINISHED)
+    assert [e.payload["outcome"] for e in finished] == ["traded"]
+    assert daemon.outcomes == {"traded": 1}
+    assert not scheduler.running
