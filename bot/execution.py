@@ -28,7 +28,7 @@ from bot.domain import (
     PlannedOrder,
     client_order_id,
 )
-from bot.errors import BrokerError
+from bot.errors import BotError, BrokerError
 from bot.ports import Broker, Clock
 from bot.tracker import EventKind, Tracker
 
@@ -91,6 +91,9 @@ class Execution:
         sent: list[tuple[PlannedOrder, OrderReport]] = []
         failure: BrokerError | None = None
         for order in orders:
+            if self._clock.now() >= self._policy.deadline:
+                failure = BrokerError("too close to the close: the remaining orders were not sent")
+                break
             try:
                 cid = client_order_id(strategy, self._key, order)
                 sent.append((order, self._send_one(order, cid, journal)))
@@ -99,8 +102,12 @@ class Execution:
                 break
             if sent[-1][1].status.is_final and sent[-1][1].status is not OrderStatus.FILLED:
                 break
-        for order, report in sent:
-            final = self._confirm(report)
+        for index, (order, report) in enumerate(sent):
+            try:
+                final = self._confirm(report)
+            except BotError:
+                self._cancel_quietly([r for _, r in sent[index + 1 :]])
+                raise
             self.reports.append(final)
             if final.filled_qty == 0 and final.status is not OrderStatus.FILLED:
                 failure = failure or BrokerError(
@@ -110,6 +117,18 @@ class Execution:
                 )
         if failure is not None:
             raise failure
+
+    def _cancel_quietly(self, reports: list[OrderReport]) -> None:
+        """After a failure while confirming: do not leave the other sent orders working."""
+        for report in reports:
+            if report.status.is_final:
+                continue
+            try:
+                self._cancel(report, why="a sibling order could not be confirmed")
+            except BotError as exc:
+                self._record(
+                    EventKind.ERROR, error=type(exc).__name__, message=f"cancel failed: {exc}"
+                )
 
     def _confirm(self, report: OrderReport) -> OrderReport:
         polls = 0

@@ -114,6 +114,16 @@ def bind_cycle(run_id: str, strategy: str) -> Iterator[None]:
         yield
 
 
+class _ToStructlog(logging.Handler):
+    """Send the standard library's records (APScheduler's) through structlog: same format,
+    same redaction."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        structlog.get_logger(record.name).log(
+            record.levelno, record.getMessage(), logger=record.name, exc_info=record.exc_info
+        )
+
+
 def configure_logging(level: int = logging.INFO) -> None:
     """Configure structlog once per process: console on a TTY, JSON lines otherwise."""
     tty = sys.stderr.isatty()
@@ -141,3 +151,4 @@ def configure_logging(level: int = logging.INFO) -> None:
         # structlog.testing.capture_logs); the bot logs a few lines per cycle, speed is moot.
         cache_logger_on_first_use=False,
     )
+    logging.basicConfig(level=logging.WARNING, handlers=[_ToStructlog()], force=True)

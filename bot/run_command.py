@@ -66,7 +66,7 @@ def run_command(args: argparse.Namespace) -> int:
         try:
             run_forever(daemon, bots[0].adapters.calendar, "; ".join(banners))
         finally:
-            alerts.flush()
+            alerts.flush(timeout=30.0)
             if server is not None:
                 server.stop()
     return 0

@@ -646,3 +646,19 @@ def test_a_manual_trade_between_cycles_is_recorded_as_an_external_change(
     assert list(change) == ["UPRO"]
     assert Decimal(change["UPRO"]["was"]) == Decimal("549.45")
     assert Decimal(change["UPRO"]["now"]) == Decimal("449.45")
+
+
+def test_no_order_is_sent_after_the_deadline_before_the_close(
+    make_world: Callable[..., World],
+) -> None:
+    """At 15:56 New York (the cancel deadline is 15:55) the cycle sends nothing and says why."""
+    world = make_world(
+        flat_closes({"UPRO": 100.0, "TMF": 50.0}, date(2026, 3, 2), date(2026, 4, 30))
+    )
+    world.at(date(2026, 4, 1), 15, 56)
+
+    result = run_cycle(world.adapters, HFEA)
+
+    assert result.outcome == "error"
+    assert "too close to the close" in result.reason
+    assert world.tracker.events(kind=EventKind.ORDER_SUBMITTING) == []
