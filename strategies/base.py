@@ -68,6 +68,16 @@ class Strategy(Protocol):
         ...
 
 
+def validate_lookback(lookback_days: object) -> None:
+    """A lookback is a whole number of daily returns, at least two (a std needs two)."""
+    if isinstance(lookback_days, bool) or not isinstance(lookback_days, int):
+        msg = f"lookback_days must be an int, got {lookback_days!r}"
+        raise ValueError(msg)
+    if lookback_days < 2:
+        msg = f"lookback_days must be ≥ 2 (a std needs two returns), got {lookback_days}"
+        raise ValueError(msg)
+
+
 def closes_window(
     closes: pd.DataFrame, symbols: tuple[str, ...], n: int, as_of: date
 ) -> pd.DataFrame:

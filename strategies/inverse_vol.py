@@ -23,7 +23,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from strategies.base import NoDecisionError, TargetWeights, closes_window
+from strategies.base import NoDecisionError, TargetWeights, closes_window, validate_lookback
 from strategies.fixed import validate_weights
 
 ZeroVolPolicy = Literal["skip_day", "floor", "equal_weight", "exclude"]
@@ -62,12 +62,7 @@ class InverseVolatility:
         if self.fixed:
             validate_weights(self.fixed, what="fixed sleeve")
         object.__setattr__(self, "fixed", MappingProxyType(dict(self.fixed)))
-        if isinstance(self.lookback_days, bool) or not isinstance(self.lookback_days, int):
-            msg = f"lookback_days must be an int, got {self.lookback_days!r}"
-            raise ValueError(msg)
-        if self.lookback_days < 2:
-            msg = f"lookback_days must be ≥ 2 (a std needs two returns), got {self.lookback_days}"
-            raise ValueError(msg)
+        validate_lookback(self.lookback_days)
         if not (math.isfinite(self.basket_weight) and self.basket_weight >= 0):
             msg = f"basket_weight must be a finite number ≥ 0, got {self.basket_weight}"
             raise ValueError(msg)

@@ -28,7 +28,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from strategies.base import TargetWeights, closes_window
+from strategies.base import TargetWeights, closes_window, validate_lookback
 
 ReturnsKind = Literal["simple", "log"]
 NegativeMeanPolicy = Literal["as_published", "min_variance", "cash"]
@@ -178,12 +178,7 @@ class ModifiedSharpeMix:
         """Fail at construction, not on a rebalance day, when the configuration cannot work."""
         self._validate_legs()
         grid_units(self.step)
-        if isinstance(self.lookback_days, bool) or not isinstance(self.lookback_days, int):
-            msg = f"lookback_days must be an int, got {self.lookback_days!r}"
-            raise ValueError(msg)
-        if self.lookback_days < 2:
-            msg = f"lookback_days must be ≥ 2 (a std needs two returns), got {self.lookback_days}"
-            raise ValueError(msg)
+        validate_lookback(self.lookback_days)
         if not (math.isfinite(self.f) and self.f >= 0):
             msg = f"f must be a finite number ≥ 0, got {self.f}"
             raise ValueError(msg)
