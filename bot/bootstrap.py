@@ -16,7 +16,7 @@ from bot.adapters.alpaca.broker import AlpacaBroker
 from bot.adapters.alpaca.market import AlpacaCalendar, AlpacaMarketData
 from bot.adapters.alpaca.transport import Endpoints, data_client, trading_client
 from bot.adapters.frame_market import FrameMarketData
-from bot.adapters.sim_broker import LEGACY_FEES, NO_FEES, CloseTable, FeeSchedule, SimulatedBroker
+from bot.adapters.sim_broker import FEE_SCHEDULES, CloseTable, SimulatedBroker
 from bot.adapters.xnys_calendar import XnysCalendar
 from bot.checks import CheckSettings
 from bot.clock import SimulatedClock, WallClock
@@ -40,7 +40,6 @@ from bot.tracker import Tracker
 from bot.triggers import CalendarRule
 from strategies import FixedWeights, InverseVolatility, Leg, ModifiedSharpeMix, Strategy
 
-FEES = {"current": FeeSchedule(), "legacy": LEGACY_FEES, "none": NO_FEES}
 WARMUP_SESSIONS = 120
 
 
@@ -197,7 +196,7 @@ def _simulated_bot(
         CloseTable(frame, clock),
         Decimal(repr(broker_config.initial_cash)),
         slippage_bps=Decimal(repr(broker_config.slippage_bps)),
-        fees=FEES[broker_config.fees],
+        fees=FEE_SCHEDULES[broker_config.fees],
         margin_multiplier=Decimal(repr(broker_config.margin_multiplier)),
         book_path=settings.state_dir / f"sim_broker_{config.name}.json",
     )

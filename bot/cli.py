@@ -19,7 +19,13 @@ from typing import Any
 from bot.backtest.command import add_backtest_parser
 from bot.bootstrap import build_bot, build_runtime, load_market
 from bot.check_command import check_command
-from bot.cli_support import EXIT_ERROR, banner, jsonable, to_next_simulated_wake
+from bot.cli_support import (
+    EXIT_ERROR,
+    banner,
+    jsonable,
+    print_tracker,
+    to_next_simulated_wake,
+)
 from bot.clock import WallClock
 from bot.config import load_config
 from bot.cycle import NEW_YORK, CycleResult, run_cycle
@@ -194,18 +200,9 @@ def _tracker(args: argparse.Namespace) -> int:
         print(json.dumps(data, indent=2))
         return 0
     for name in names:
-        _print_tracker(tracker, name)
+        print_tracker(tracker, name)
     return 0
 
 
 def _lines(tracker: Tracker, name: str) -> list[Any]:
     return quarterly_lines(tracker.equity_history(name))
-
-
-def _print_tracker(tracker: Tracker, name: str) -> None:
-    print(f"account tracker — {name}")
-    lines = _lines(tracker, name)
-    if not lines:
-        print("  (no equity recorded yet)")
-    for line in lines:
-        print(f"  {line.render()}")

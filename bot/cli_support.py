@@ -12,7 +12,9 @@ from bot.config import AlpacaBrokerConfig, BotConfig
 from bot.cycle import NEW_YORK
 from bot.daemon import next_wake
 from bot.errors import BotError
+from bot.report import quarterly_lines
 from bot.settings import LIVE_URL, PAPER_URL, Settings
+from bot.tracker import Tracker
 
 EXIT_ERROR = 2
 
@@ -70,3 +72,13 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, date):
         return value.isoformat()
     return value
+
+
+def print_tracker(tracker: Tracker, name: str) -> None:
+    """The forum-style account tracker of one strategy, on stdout."""
+    print(f"account tracker — {name}")
+    lines = quarterly_lines(tracker.equity_history(name))
+    if not lines:
+        print("  (no equity recorded yet)")
+    for line in lines:
+        print(f"  {line.render()}")

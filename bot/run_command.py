@@ -14,7 +14,7 @@ from pathlib import Path
 
 from bot.alerts import AlertDispatcher, channels_from_settings
 from bot.bootstrap import Bot, build_bot
-from bot.cli_support import banner
+from bot.cli_support import banner, print_tracker
 from bot.clock import WallClock
 from bot.config import BotConfig, load_config
 from bot.daemon import Daemon, DaemonSummary, Member
@@ -22,7 +22,6 @@ from bot.errors import ConfigError
 from bot.health import HealthServer, Heartbeat, heartbeat_path
 from bot.logs import register_secret
 from bot.market.synthetic import SYNTHETIC_LABEL
-from bot.report import quarterly_lines
 from bot.scheduler import daemon_lock, run_forever
 from bot.settings import Settings
 from bot.tracker import Tracker
@@ -136,9 +135,4 @@ def _print_summary(summary: DaemonSummary, config: BotConfig, tracker: Tracker) 
     else:
         counts = ", ".join(f"{k} {v}" for k, v in sorted(summary.outcomes.items()))
         print(f"{summary.cycles} cycles: {counts}")
-    print(f"account tracker — {config.name}")
-    lines = quarterly_lines(tracker.equity_history(config.name))
-    for line in lines or []:
-        print(f"  {line.render()}")
-    if not lines:
-        print("  (no equity recorded yet)")
+    print_tracker(tracker, config.name)

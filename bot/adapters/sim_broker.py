@@ -60,6 +60,7 @@ class FeeSchedule:
 
 LEGACY_FEES = FeeSchedule(Decimal("5.10"), Decimal("0.000119"), Decimal("5.95"))
 NO_FEES = FeeSchedule(ZERO, ZERO, ZERO)
+FEE_SCHEDULES = {"current": FeeSchedule(), "legacy": LEGACY_FEES, "none": NO_FEES}
 
 
 class CloseTable:

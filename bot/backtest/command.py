@@ -12,15 +12,13 @@ from typing import Any
 
 import pandas as pd
 
-from bot.adapters.sim_broker import LEGACY_FEES, NO_FEES, FeeSchedule
+from bot.adapters.sim_broker import FEE_SCHEDULES
 from bot.backtest.engine import BacktestCosts, BacktestResult, run_backtest
 from bot.backtest.stats import Conventions, Stats, compute_stats, trailing, yearly_returns
 from bot.bootstrap import build_runtime
 from bot.config import BotConfig, SimulatedBrokerConfig, load_config
 from bot.errors import ConfigError, DataError
 from bot.market.csv_source import MarketDataError, load_closes_dir
-
-FEES = {"current": FeeSchedule(), "legacy": LEGACY_FEES, "none": NO_FEES}
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +111,7 @@ def _costs(config: BotConfig, args: argparse.Namespace) -> BacktestCosts:
     return BacktestCosts(
         initial_cash=Decimal(repr(broker.initial_cash)) if broker else Decimal(100_000),
         slippage_bps=Decimal(repr(args.slippage_bps)),
-        fees=FEES[args.fees],
+        fees=FEE_SCHEDULES[args.fees],
         margin_multiplier=margin,
     )
 
