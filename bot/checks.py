@@ -78,10 +78,15 @@ def data_problems(
 ) -> list[str]:
     """Yesterday's bar is the previous session, today's price is recent, and no bad prints."""
     problems = []
-    prior = closes.loc[closes.index < pd.Timestamp(today)]
+    days = closes.index.to_numpy(dtype="datetime64[D]")
+    before = days < np.datetime64(today)
     for symbol in sorted(symbols):
-        column = prior[symbol].dropna() if symbol in prior else prior.iloc[0:0, 0:0]
-        last = column.index[-1].date() if len(column) else None
+        if symbol in closes:
+            values = closes[symbol].to_numpy(dtype=float)
+            seen = days[before & ~np.isnan(values)]
+        else:
+            seen = days[:0]
+        last = seen[-1].astype(date) if len(seen) else None
         if last != previous_session:
             problems.append(
                 f"{symbol}: no daily bar for the previous session {previous_session} "
@@ -94,15 +99,20 @@ def data_problems(
 
 
 def bad_prints(closes: pd.DataFrame, symbols: Iterable[str], limit: float) -> list[str]:
-    """Close-to-close moves beyond ``limit`` in the window: a glitch or an unadjusted split."""
+    """Close-to-close moves beyond ``limit`` in the window: a glitch or an unadjusted split.
+
+    Moves are between consecutive known closes (a missing day is skipped, not a zero)."""
     problems = []
+    days = closes.index.to_numpy(dtype="datetime64[D]")
     for symbol in sorted(s for s in symbols if s in closes):
-        series = closes[symbol].dropna()
-        moves = series.pct_change().iloc[1:]
-        big = moves[np.abs(moves.to_numpy(dtype=float)) > limit]
-        for day, move in big.items():
+        values = closes[symbol].to_numpy(dtype=float)
+        known = ~np.isnan(values)
+        prices, when = values[known], days[known]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            moves = prices[1:] / prices[:-1] - 1
+        for index in np.flatnonzero(np.abs(moves) > limit):
             problems.append(
-                f"{symbol}: {move:+.1%} on {pd.Timestamp(str(day)).date()} is beyond the "
+                f"{symbol}: {moves[index]:+.1%} on {when[index + 1].astype(date)} is beyond the "
                 f"{limit:.0%} bad-print limit (a glitch or an unadjusted split?)"
             )
     return problems

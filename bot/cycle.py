@@ -282,7 +282,7 @@ class _Cycle:
         closes = self.adapters.market.closes(
             strategy.symbols, self.today, strategy.history_closes + 1
         )
-        _check_fresh(closes, strategy.symbols, self.today)
+        check_fresh(closes, strategy.symbols, self.today)
         self.record(
             EventKind.BARS_LOADED,
             symbols=list(strategy.symbols),
@@ -302,7 +302,7 @@ class _Cycle:
             return None
         for note in targets.notes:
             log.info("strategy_note", run_id=self.run_id, strategy=self.runtime.name, note=note)
-        _check_weights(targets.weights)
+        check_weights(targets.weights)
         self.record(
             EventKind.TARGETS_COMPUTED,
             weights=dict(targets.weights),
@@ -487,7 +487,7 @@ class _Cycle:
             return None
 
 
-def _check_fresh(closes: pd.DataFrame, symbols: tuple[str, ...], today: date) -> None:
+def check_fresh(closes: pd.DataFrame, symbols: tuple[str, ...], today: date) -> None:
     """Refuse to decide on data that does not include today's price for every symbol."""
     missing = [s for s in symbols if s not in closes.columns]
     if missing:
@@ -504,7 +504,7 @@ def _check_fresh(closes: pd.DataFrame, symbols: tuple[str, ...], today: date) ->
         raise DataError(msg)
 
 
-def _check_weights(weights: Mapping[str, float]) -> None:
+def check_weights(weights: Mapping[str, float]) -> None:
     bad = [s for s, w in weights.items() if not np.isfinite(w)]
     if bad:
         msg = f"the strategy produced non-finite weights for {', '.join(bad)}"

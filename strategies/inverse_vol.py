@@ -106,33 +106,48 @@ class InverseVolatility:
         window = closes_window(closes, self.basket, self.history_closes, as_of)
         if self.fixed:
             closes_window(closes, tuple(self.fixed), 1, as_of)
-        prices = window.to_numpy(dtype=float)
-        sigma = (prices[1:] / prices[:-1] - 1.0).std(axis=0, ddof=0)
-        inverse, notes = self._inverse_vol(sigma, as_of)
-        basket = self.basket_weight * inverse / inverse.sum()
+        sigma, scores = self.basket_scores(window.to_numpy(dtype=float)[None])
+        zero = sigma[0] <= self.vol_floor
+        notes = tuple(
+            f"zero volatility for {s} (σ={sd:.3g} ≤ vol_floor {self.vol_floor:g}); "
+            f"policy {self.zero_vol_policy}"
+            for s, sd, z in zip(self.basket, sigma[0], zero, strict=True)
+            if z
+        )
+        if np.isnan(scores[0]).any():
+            names = [s for s, z in zip(self.basket, zero, strict=True) if z]
+            raise NoDecisionError(self._no_decision_message(names, as_of))
+        basket = self.basket_weights(scores)[0]
         weights = {s: float(w) for s, w in zip(self.basket, basket, strict=True)}
         weights.update(self.fixed)
         return TargetWeights(weights=weights, notes=notes)
 
-    def _inverse_vol(self, sigma: FloatArray, as_of: date) -> tuple[FloatArray, tuple[str, ...]]:
-        """Return the unnormalised 1/σ scores after applying ``zero_vol_policy``."""
+    def basket_scores(self, windows: FloatArray) -> tuple[FloatArray, FloatArray]:
+        """Return (σ, 1/σ scores after ``zero_vol_policy``) for a stack of close windows.
+
+        ``windows`` is (days × (lookback_days + 1) closes × basket symbols). The backtester
+        passes every day at once and ``target_weights`` passes one: the same arithmetic, so
+        the two agree bit for bit. A row the policy declines to decide is all NaN.
+        """
+        sigma: FloatArray = (windows[:, 1:] / windows[:, :-1] - 1.0).std(axis=1, ddof=0)
         zero = sigma <= self.vol_floor
-        if not zero.any():
-            return 1.0 / sigma, ()
-        names = [s for s, z in zip(self.basket, zero, strict=True) if z]
-        notes = tuple(
-            f"zero volatility for {s} (σ={sd:.3g} ≤ vol_floor {self.vol_floor:g}); "
-            f"policy {self.zero_vol_policy}"
-            for s, sd, z in zip(self.basket, sigma, zero, strict=True)
-            if z
-        )
+        with np.errstate(divide="ignore"):
+            inverse = 1.0 / np.where(zero, 1.0, sigma)
+        any_zero = zero.any(axis=1, keepdims=True)
         if self.zero_vol_policy == "floor":
-            return 1.0 / np.maximum(sigma, self.vol_floor), notes
-        if self.zero_vol_policy == "equal_weight":
-            return np.ones_like(sigma), notes
-        if self.zero_vol_policy == "exclude" and not zero.all():
-            return np.where(zero, 0.0, 1.0 / np.where(zero, 1.0, sigma)), notes
-        raise NoDecisionError(self._no_decision_message(names, as_of))
+            scores = np.where(zero, 1.0 / self.vol_floor, inverse)
+        elif self.zero_vol_policy == "equal_weight":
+            scores = np.where(any_zero, 1.0, inverse)
+        elif self.zero_vol_policy == "exclude":
+            scores = np.where(zero.all(axis=1, keepdims=True), np.nan, np.where(zero, 0.0, inverse))
+        else:
+            scores = np.where(any_zero, np.nan, inverse)
+        return sigma, scores
+
+    def basket_weights(self, scores: FloatArray) -> FloatArray:
+        """Scores (days × basket) normalised to ``basket_weight`` per day."""
+        weights: FloatArray = self.basket_weight * scores / scores.sum(axis=1, keepdims=True)
+        return weights
 
     def _no_decision_message(self, names: list[str], as_of: date) -> str:
         """Explain why there is no decision, and what the engine will do about it."""

@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import date
 from typing import Literal, get_args
 
@@ -95,8 +96,15 @@ def mix_grid(n_legs: int, step: float) -> FloatArray:
     if n_legs < 1:
         msg = f"need at least one leg, got {n_legs}"
         raise ValueError(msg)
-    units = grid_units(step)
-    return np.array(list(_compositions(units, n_legs)), dtype=float) / units
+    return _cached_grid(n_legs, grid_units(step)).copy()
+
+
+@lru_cache(maxsize=32)
+def _cached_grid(n_legs: int, units: int) -> FloatArray:
+    """The grid, built once per shape: a parameter sweep asks for it thousands of times."""
+    grid: FloatArray = np.array(list(_compositions(units, n_legs)), dtype=float) / units
+    grid.setflags(write=False)
+    return grid
 
 
 def _mix_stats(
@@ -220,20 +228,31 @@ class ModifiedSharpeMix:
     @property
     def grid(self) -> FloatArray:
         """Every candidate mix, one row per mix, one column per leg."""
-        return mix_grid(len(self.legs), self.step)
+        return _cached_grid(len(self.legs), grid_units(self.step))
 
     def leg_returns(self, closes: pd.DataFrame, as_of: date) -> FloatArray:
         """Return the (n_legs × lookback_days) leg returns ending at ``as_of``, validated."""
         window = closes_window(closes, self.symbols, self.history_closes, as_of)
-        prices: FloatArray = window[[leg.symbol for leg in self.legs]].to_numpy(dtype=float)
+        return self.leg_returns_from_closes(window.to_numpy(dtype=float))
+
+    def leg_returns_from_closes(self, closes: FloatArray) -> FloatArray:
+        """Leg returns from a validated window of closes (rows = days, columns = ``symbols``).
+
+        Shared with the backtester, which slices windows out of one array instead of a frame.
+        """
+        columns = [self.symbols.index(leg.symbol) for leg in self.legs]
+        prices = closes[:, columns]
         multipliers = np.array([leg.multiplier for leg in self.legs], dtype=float)
         returns: FloatArray = multipliers[:, None] * (prices[1:] / prices[:-1] - 1.0).T
         return returns
 
     def target_weights(self, closes: pd.DataFrame, as_of: date) -> TargetWeights:
         """Return per-symbol weights of the chosen mix, with notes on how it was chosen."""
+        return self.weights_from_returns(self.leg_returns(closes, as_of))
+
+    def weights_from_returns(self, returns: FloatArray) -> TargetWeights:
+        """Score every mix on ``returns`` (n_legs × lookback_days) and return the best one."""
         mixes = self.grid
-        returns = self.leg_returns(closes, as_of)
         mean, std = _mix_stats(returns, mixes, self.std_ddof, self.returns_kind)
         scores = _scores(mean, std, self.f)
         index, notes = self._choose(scores, mean, std)

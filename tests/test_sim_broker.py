@@ -607,3 +607,24 @@ def test_order_report_round_trips_every_field(tmp_path: Path) -> None:
         filled_avg_price=Decimal("33.29667"),
         fees=Decimal("0.02"),
     )
+
+
+def test_financing_base_and_a_charge_that_survives_a_restart(tmp_path: Path) -> None:
+    """Short 10 BBB at $50 and long 30 AAA at $100 on $2,000: cash 2,000 + 500 − 3,000 = −500,
+    equity −500 + 3,000 − 500 = 2,000, gross 3,500, so $1,500 of exposure is above equity and
+    $500 is short. A charge of $1.25 comes off cash and is still there after a replay."""
+    path = tmp_path / "book.jsonl"
+    clock = clock_on(MON)
+    closes = frame({"AAA": [100.0, 100.0, 100.0], "BBB": [50.0, 50.0, 50.0]})
+    broker = broker_on(closes, clock, "2000", book_path=path, margin="2")
+    broker.submit(order("s1", "BBB", Leg.ADD_SHORT, "10"))
+    broker.submit(order("b1", "AAA", Leg.ADD_LONG, "30"))
+
+    assert broker.financing_base() == (Decimal(500), Decimal(1500))
+    broker.charge(Decimal("1.25"), "borrow fee and margin interest")
+    cash = Decimal(2000) + 500 - 3000 - Decimal("1.25")
+    assert broker.account().cash == cash
+
+    replayed = broker_on(closes, clock, "2000", book_path=path, margin="2")
+    assert replayed.account().cash == cash
+    assert replayed.get_order("b1") is not None

@@ -112,8 +112,10 @@ class SimulatedBroker:
         fees: FeeSchedule = FeeSchedule(),
         margin_multiplier: Decimal = Decimal(1),
         book_path: Path | None = None,
+        round_cents: bool = True,
     ) -> None:
         self._prices = prices
+        self._round = round_cents
         self._slippage = slippage_bps / Decimal(10_000)
         self._fees = fees
         self._margin = margin_multiplier
@@ -127,10 +129,34 @@ class SimulatedBroker:
     def account(self) -> Account:
         """Cash, equity and buying power at the latest closes."""
         values = {s: q * self._mark(s) for s, q in self._positions.items()}
-        equity = (self._cash + sum(values.values(), ZERO)).quantize(CENT)
+        equity = self._cents(self._cash + sum(values.values(), ZERO))
         gross = sum((abs(v) for v in values.values()), ZERO)
         buying_power = max(ZERO, equity * self._margin - gross)
         return Account(self._cash, equity, buying_power, dict(self._positions), self._margin, gross)
+
+    def financing_base(self) -> tuple[Decimal, Decimal]:
+        """(short market value, gross exposure above equity) at the latest closes: what a
+        broker charges borrow fees and margin interest on."""
+        values = {s: q * self._mark(s) for s, q in self._positions.items()}
+        shorts = -sum((v for v in values.values() if v < 0), ZERO)
+        gross = sum((abs(v) for v in values.values()), ZERO)
+        equity = self._cash + sum(values.values(), ZERO)
+        return shorts, max(gross - equity, ZERO)
+
+    def charge(self, amount: Decimal, why: str) -> None:
+        """Take a financing charge (borrow fee, margin interest) from cash, and book it."""
+        self._cash -= amount
+        self._append(
+            {
+                "cash": str(self._cash),
+                "positions": self._book_positions(),
+                "charge": {"amount": str(amount), "why": why},
+            }
+        )
+
+    def _cents(self, value: Decimal) -> Decimal:
+        """Money to the cent, as a broker books it; backtests may keep full precision."""
+        return value.quantize(CENT) if self._round else value
 
     def get_order(self, client_order_id: str) -> OrderReport | None:
         """The order with this id, if it was ever submitted."""
@@ -219,8 +245,10 @@ class SimulatedBroker:
         close = self._prices.price(order.symbol, exact=True)
         assert close is not None  # checked by _rejection
         direction = 1 if order.side is Side.BUY else -1
-        price = (close * (1 + direction * self._slippage)).quantize(PRICE_STEP)
-        notional = (order.qty * price).quantize(CENT)
+        price = close * (1 + direction * self._slippage)
+        if self._round:
+            price = price.quantize(PRICE_STEP)
+        notional = self._cents(order.qty * price)
         fees = self._fees.on_sell(order.qty, notional) if order.side is Side.SELL else ZERO
         self._cash -= direction * notional + fees
         new_qty = self._positions.get(order.symbol, ZERO) + direction * order.qty
@@ -241,13 +269,20 @@ class SimulatedBroker:
 
     def _save(self, report: OrderReport) -> None:
         """Append one line (the order and the book after it) and fsync: O(1) per order."""
+        self._append(
+            {
+                "cash": str(self._cash),
+                "positions": self._book_positions(),
+                "order": {"client_order_id": report.client_order_id, **_report_to_json(report)},
+            }
+        )
+
+    def _book_positions(self) -> dict[str, str]:
+        return {s: str(q) for s, q in self._positions.items()}
+
+    def _append(self, line: dict[str, Any]) -> None:
         if self._path is None:
             return
-        line = {
-            "cash": str(self._cash),
-            "positions": {s: str(q) for s, q in self._positions.items()},
-            "order": {"client_order_id": report.client_order_id, **_report_to_json(report)},
-        }
         try:
             self._path.parent.mkdir(parents=True, exist_ok=True)
             with self._path.open("a") as handle:
@@ -266,6 +301,8 @@ class SimulatedBroker:
                 line = json.loads(text)
                 self._cash = Decimal(line["cash"])
                 self._positions = {s: Decimal(q) for s, q in line["positions"].items()}
+                if "charge" in line:  # a financing charge: cash only
+                    continue
                 order = line["order"]
                 self._orders[order["client_order_id"]] = _report_from_json(
                     order["client_order_id"], order

@@ -4,21 +4,31 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from bot.adapters.alpaca.market import AlpacaMarketData
+from bot.adapters.alpaca.transport import data_client
 from bot.adapters.sim_broker import FEE_SCHEDULES
 from bot.backtest.engine import BacktestCosts, BacktestResult, run_backtest
+from bot.backtest.fast import run_fast_backtest
+from bot.backtest.letf_sim import extend_closes
+from bot.backtest.progress import progress_bar
 from bot.backtest.stats import Conventions, Stats, compute_stats, trailing, yearly_returns
-from bot.bootstrap import build_runtime
-from bot.config import BotConfig, SimulatedBrokerConfig, load_config
+from bot.bootstrap import alpaca_endpoints, build_runtime
+from bot.clock import WallClock
+from bot.config import AlpacaBrokerConfig, BotConfig, SimulatedBrokerConfig, load_config
 from bot.errors import ConfigError, DataError
 from bot.market.csv_source import MarketDataError, load_closes_dir
+from bot.settings import Settings
+
+ALPACA_FIRST_DAY = date(2016, 1, 4)  # Alpaca's daily bars begin in 2016
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +40,7 @@ class Report:
     benchmark: pd.Series | None
     benchmark_symbol: str
     conventions: Conventions
+    notes: tuple[str, ...] = ()  # e.g. which part of a fund's history is simulated
 
     def periods(self) -> dict[str, dict[str, Stats]]:
         """Statistics per period ('all', '5y', '3y') for the strategy and the benchmark."""
@@ -52,12 +63,43 @@ def add_backtest_parser(commands: Any) -> None:
     """The ``bot backtest`` arguments (``commands`` is argparse's sub-parser action)."""
     parser = commands.add_parser("backtest", help="the strategy's own cycle over history")
     parser.add_argument("--config", type=Path, required=True)
-    parser.add_argument("--data", type=Path, help="directory of per-symbol CSV closes")
+    parser.add_argument(
+        "--data",
+        type=Path,
+        required=True,
+        help="directory of per-symbol CSV closes, or 'alpaca' for Alpaca's daily bars (keys set)",
+    )
     parser.add_argument("--start", type=date.fromisoformat)
     parser.add_argument("--end", type=date.fromisoformat)
     parser.add_argument("--benchmark", default="SPY", help="buy-and-hold symbol ('' for none)")
     parser.add_argument("--slippage-bps", type=float, default=1.0)
     parser.add_argument("--fees", choices=["current", "legacy", "none"], default="current")
+    parser.add_argument(
+        "--borrow-rate", type=float, default=0.0, help="%% a year on the value of shorts"
+    )
+    parser.add_argument(
+        "--margin-rate",
+        type=float,
+        default=0.0,
+        help="%% a year on gross exposure above equity (margin interest)",
+    )
+    parser.add_argument(
+        "--engine",
+        choices=["fast", "cycle"],
+        default="fast",
+        help="fast (default; proven equal to the cycle by tests) or the day-by-day cycle itself",
+    )
+    parser.add_argument(
+        "--simulate",
+        default="",
+        help="comma-separated leveraged funds (e.g. UPRO,TMF) to extend before their inception "
+        "with the forum thread's formula; the early part is labelled SIMULATED",
+    )
+    parser.add_argument(
+        "--index-data",
+        type=Path,
+        help="root of the index/rate data for --simulate (default: the parent of --data)",
+    )
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--plot", type=Path, help="write a PNG (needs matplotlib)")
     parser.add_argument("--equity-csv", type=Path, help="write the daily equity curves")
@@ -69,12 +111,20 @@ def backtest_command(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     runtime = build_runtime(config)
     symbols = list(runtime.strategy.symbols)
-    closes = _load(args.data, [*symbols, args.benchmark] if args.benchmark else symbols)
+    wanted = [*symbols, args.benchmark] if args.benchmark else symbols
+    closes = _load(args, config, wanted, runtime.strategy.history_closes)
+    closes, notes = _simulated(args, closes)
     start = args.start or _first_tradable_day(closes, symbols, runtime.strategy.history_closes)
     end = args.end or closes.index[-1].date()
-    result = run_backtest(runtime, closes[symbols], start, end, costs=_costs(config, args))
+    engine = run_fast_backtest if args.engine == "fast" else run_backtest
+    with progress_bar(sys.stderr) as progress:
+        result = engine(
+            runtime, closes[symbols], start, end, costs=_costs(config, args), progress=progress
+        )
     benchmark = _benchmark(closes, args.benchmark, result.equity)
-    report = Report(config.name, result, benchmark, args.benchmark or "", Conventions())
+    report = Report(
+        config.name, result, benchmark, args.benchmark or "", Conventions(), tuple(notes)
+    )
     if args.equity_csv:
         _write_csv(report, args.equity_csv)
     if args.plot:
@@ -85,14 +135,50 @@ def backtest_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def _load(data: Path | None, symbols: list[str]) -> pd.DataFrame:
-    if data is None or str(data) == "alpaca":
-        msg = "--data DIR (per-symbol CSV closes) is required; Alpaca history is not wired yet"
-        raise ConfigError(msg)
+def _load(
+    args: argparse.Namespace, config: BotConfig, symbols: list[str], history: int
+) -> pd.DataFrame:
+    if str(args.data) == "alpaca":
+        return _load_alpaca(args, config, symbols, history)
     try:
-        return load_closes_dir(data, symbols)
+        return load_closes_dir(args.data, symbols)
     except MarketDataError as exc:
         raise DataError(str(exc)) from exc
+
+
+def _load_alpaca(
+    args: argparse.Namespace, config: BotConfig, symbols: list[str], history: int
+) -> pd.DataFrame:
+    """Alpaca's adjusted daily bars (keys from the environment; nothing is traded)."""
+    broker = config.broker if isinstance(config.broker, AlpacaBrokerConfig) else None
+    broker = broker or AlpacaBrokerConfig(kind="alpaca")
+    endpoints = alpaca_endpoints(broker, Settings(), live=False)
+    market = AlpacaMarketData(data_client(endpoints), WallClock(), feed=broker.feed)
+    end = args.end or WallClock().now().date() - timedelta(days=1)
+    first = args.start or ALPACA_FIRST_DAY
+    start = first - timedelta(days=int(history * 1.6) + 10)  # the strategy's lookback
+    closes = market.daily_closes(symbols, start, end)
+    missing = [s for s in symbols if s not in closes.columns]
+    if missing:
+        msg = f"Alpaca returned no daily bars for {', '.join(missing)} between {start} and {end}"
+        raise DataError(msg)
+    return closes
+
+
+def _simulated(args: argparse.Namespace, closes: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """Extend leveraged funds before inception when asked (and say so in every output)."""
+    funds = [s.strip() for s in args.simulate.split(",") if s.strip()]
+    if not funds:
+        return closes, []
+    root = args.index_data or (None if str(args.data) == "alpaca" else args.data.parent)
+    if root is None:
+        msg = "--simulate with --data alpaca needs --index-data DIR (the index and rate files)"
+        raise ConfigError(msg)
+    try:
+        extended, extensions = extend_closes(closes, root, funds)
+    except ValueError as exc:
+        raise DataError(str(exc)) from exc
+    return extended, [f"SIMULATED: {e.note}" for e in extensions]
 
 
 def _first_tradable_day(closes: pd.DataFrame, symbols: list[str], history: int) -> date:
@@ -113,6 +199,8 @@ def _costs(config: BotConfig, args: argparse.Namespace) -> BacktestCosts:
         slippage_bps=Decimal(repr(args.slippage_bps)),
         fees=FEE_SCHEDULES[args.fees],
         margin_multiplier=margin,
+        borrow_rate=Decimal(repr(args.borrow_rate)) / 100,
+        margin_rate=Decimal(repr(args.margin_rate)) / 100,
     )
 
 
@@ -153,6 +241,8 @@ def as_json(report: Report) -> dict[str, Any]:
         "turnover": _turnover(result),
         "fees": str(result.fees.quantize(Decimal("0.01"))),
         "slippage": str(result.slippage.quantize(Decimal("0.01"))),
+        "financing": str(result.financing.quantize(Decimal("0.01"))),
+        "notes": list(report.notes),
         "outcomes": dict(result.outcomes),
         "refused_days": [{"date": d.isoformat(), "reason": r} for d, r in result.errors],
     }
@@ -188,7 +278,7 @@ ROWS = [
 
 def render(report: Report) -> str:
     """The text report: a table per period, yearly returns, trading costs."""
-    lines = [f"backtest: {report.strategy}"]
+    lines = [f"backtest: {report.strategy}", *report.notes]
     for label, by_name in report.periods().items():
         first = next(iter(by_name.values()))
         lines.append(f"\n{label}: {first.start} → {first.end}")
@@ -207,7 +297,8 @@ def render(report: Report) -> str:
     lines += [
         "",
         f"trades {result.trades}; turnover {_turnover(result):.1f}× a year; "
-        f"fees ${result.fees:,.2f}; slippage ${result.slippage:,.2f}",
+        f"fees ${result.fees:,.2f}; slippage ${result.slippage:,.2f}; "
+        f"borrow fees and margin interest ${result.financing:,.2f}",
         f"days refused by the cycle: {len(result.errors)} "
         + "; ".join(f"{d}: {r}" for d, r in result.errors[:3]),
         f"conventions: {report.conventions.describe()}",

@@ -10,6 +10,7 @@ listed yet) are kept and reported, never filled in.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -23,6 +24,7 @@ from bot.adapters.sim_broker import CloseTable, FeeSchedule, SimulatedBroker
 from bot.adapters.xnys_calendar import XnysCalendar
 from bot.clock import SimulatedClock
 from bot.cycle import NEW_YORK, Adapters, StrategyRuntime, run_cycle
+from bot.market.sessions import is_session
 from bot.tracker import Tracker
 
 
@@ -34,6 +36,9 @@ class BacktestCosts:
     slippage_bps: Decimal = Decimal(1)
     fees: FeeSchedule = field(default_factory=FeeSchedule)
     margin_multiplier: Decimal = Decimal(1)
+    borrow_rate: Decimal = Decimal(0)  # a year, on the market value of shorts (calendar days/360)
+    margin_rate: Decimal = Decimal(0)  # a year, on gross exposure above equity (days/360)
+    round_cents: bool = False  # the daemon's simulated broker books cents; a backtest need not
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +52,9 @@ class BacktestResult:
     traded_notional: Decimal
     fees: Decimal
     slippage: Decimal
-    holdings: dict[date, dict[str, Decimal]]  # positions at each close, after that day's trades
+    positions: pd.DataFrame  # shares at each close, after that day's trades
+    outcome_by_day: pd.Series  # traded / held / error / closed
+    financing: Decimal = Decimal(0)  # borrow fees and margin interest paid
 
 
 def run_backtest(
@@ -57,6 +64,7 @@ def run_backtest(
     end: date,
     *,
     costs: BacktestCosts | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> BacktestResult:
     """Run ``runtime`` on every session of ``closes`` between ``start`` and ``end``."""
     sessions = [ts.date() for ts in closes.index if start <= ts.date() <= end]
@@ -71,19 +79,24 @@ def run_backtest(
         slippage_bps=costs.slippage_bps,
         fees=costs.fees,
         margin_multiplier=costs.margin_multiplier,
+        round_cents=costs.round_cents,
     )
     tracker = Tracker(Path(":memory:"))  # the journal is not kept: the result is the curve
     adapters = Adapters(broker, FrameMarketData(closes), XnysCalendar(), tracker, clock)
     calendar = XnysCalendar()
     equity: dict[pd.Timestamp, float] = {}
-    holdings: dict[date, dict[str, Decimal]] = {}
-    outcomes: Counter[str] = Counter()
+    holdings: dict[pd.Timestamp, dict[str, float]] = {}
+    by_day: dict[pd.Timestamp, str] = {}
     errors: list[tuple[date, str]] = []
     trades, notional, fees, slippage = 0, Decimal(0), Decimal(0), Decimal(0)
-    for day in sessions:
-        clock.sleep_until(calendar.session_close(day) - timedelta(minutes=15))
+    financing, pending = Decimal(0), Decimal(0)
+    for number, day in enumerate(sessions):
+        clock.sleep_until(_wake(calendar, day))
+        if pending:
+            broker.charge(pending, "borrow fee and margin interest")
+            financing += pending
         result = run_cycle(adapters, runtime, run_id=f"{day:%Y%m%d}-backtest")
-        outcomes[result.outcome] += 1
+        by_day[pd.Timestamp(day)] = result.outcome
         if result.outcome == "error":
             errors.append((day, result.reason))
         for order in result.orders:
@@ -97,7 +110,43 @@ def run_backtest(
                 slippage += order.filled_qty * abs(order.filled_avg_price - close)
         account = broker.account()
         equity[pd.Timestamp(day)] = float(account.equity)
-        holdings[day] = dict(account.positions)
+        holdings[pd.Timestamp(day)] = {s: float(q) for s, q in account.positions.items()}
+        if number + 1 < len(sessions):
+            pending = _financing(broker, costs, (sessions[number + 1] - day).days)
+        if progress is not None:
+            progress(number + 1, len(sessions))
     tracker.close()
     curve = pd.Series(equity, name=runtime.name)
-    return BacktestResult(curve, outcomes, errors, trades, notional, fees, slippage, holdings)
+    positions = pd.DataFrame.from_dict(holdings, orient="index").reindex(
+        index=curve.index, columns=list(runtime.strategy.symbols)
+    )
+    outcome_by_day = pd.Series(by_day, name="outcome")
+    return BacktestResult(
+        curve,
+        Counter(by_day.values()),
+        errors,
+        trades,
+        notional,
+        fees,
+        slippage,
+        positions.fillna(0.0),
+        outcome_by_day,
+        financing,
+    )
+
+
+def _wake(calendar: XnysCalendar, day: date) -> datetime:
+    """15 minutes before the close; a row on a non-trading day (bad data) is still visited,
+    and the cycle reports the market closed."""
+    if not is_session(day):
+        return datetime.combine(day, time(15, 45), NEW_YORK)
+    return calendar.session_close(day) - timedelta(minutes=15)
+
+
+def _financing(broker: SimulatedBroker, costs: BacktestCosts, days: int) -> Decimal:
+    """Borrow fee on shorts and margin interest on gross exposure above equity, for the
+    ``days`` calendar days until the next session (charged then, on today's closing book)."""
+    if not (costs.borrow_rate or costs.margin_rate):
+        return Decimal(0)
+    shorts, over = broker.financing_base()
+    return (shorts * costs.borrow_rate + over * costs.margin_rate) * days / 360

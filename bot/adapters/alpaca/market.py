@@ -52,7 +52,7 @@ class AlpacaMarketData:
         """``count`` rows ending at ``end``: completed daily bars, then today's latest trades."""
         wanted = list(symbols)
         start = end - timedelta(days=int(count * 1.6) + 10)  # trading days → calendar days
-        bars = self._bars(wanted, start, end)
+        bars = self.daily_closes(wanted, start, end)
         today = self._clock.now().astimezone(NEW_YORK).date()
         if end == today:
             bars = bars.loc[bars.index < pd.Timestamp(today)]
@@ -62,7 +62,9 @@ class AlpacaMarketData:
                 bars = pd.concat([bars, row]).sort_index()
         return bars.iloc[-count:] if count > 0 else bars.iloc[0:0]
 
-    def _bars(self, symbols: list[str], start: date, end: date) -> pd.DataFrame:
+    def daily_closes(self, symbols: list[str], start: date, end: date) -> pd.DataFrame:
+        """Adjusted daily closes of completed sessions from ``start`` to ``end`` (one column per
+        symbol that has bars; alpaca-py follows the pages)."""
         request = StockBarsRequest(
             symbol_or_symbols=symbols,
             timeframe=TimeFrame.Day,

@@ -1,0 +1,244 @@
+"""The fast backtester: ``run_cycle``'s decisions over history without its per-day shell.
+
+``engine.run_backtest`` runs the real cycle each day (tracker, broker port, Decimal planner): the
+reference, about 2 ms a day. This engine reaches the same decisions and the same equity from the
+same strategy code, fast enough to sweep parameters and to beat bt by two orders of magnitude:
+
+* what does not depend on the account is computed for every day at once (``screen.History``):
+  the data checks, and the targets through the strategies' own batch methods;
+* what does (drift, trigger, orders, fills, financing) is ``kernel.run_days``, a compiled loop
+  that mirrors the cycle, the planner and the simulated broker step for step.
+
+tests/test_fast_backtest.py proves the two engines equal: the same outcome every day, the same
+refusals, and equity within 1e-9 relative, on synthetic histories built to hit every rule and on
+the real funds.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from datetime import date
+from decimal import Decimal
+from functools import lru_cache
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from bot.backtest import kernel
+from bot.backtest.engine import BacktestCosts, BacktestResult
+from bot.backtest.screen import FloatArray, History, Verdict
+from bot.checks import MIN_EQUITY_TO_SHORT
+from bot.cycle import DriftRule, StrategyRuntime
+from bot.triggers import CalendarRule, scheduled_rebalances
+
+ProgressCallback = Callable[[int, int], None]
+OUTCOME_NAMES = np.array(["held", "traded", "error", "closed"])  # by the kernel's codes
+STATUS = {
+    "ok": kernel.OK,
+    "declined": kernel.DECLINED,
+    "error": kernel.ERROR,
+    "closed": kernel.CLOSED,
+}
+
+
+def run_fast_backtest(
+    runtime: StrategyRuntime,
+    closes: pd.DataFrame,
+    start: date,
+    end: date,
+    *,
+    costs: BacktestCosts | None = None,
+    progress: ProgressCallback | None = None,
+) -> BacktestResult:
+    """Backtest ``runtime`` on the sessions of ``closes`` between ``start`` and ``end``."""
+    costs = costs or BacktestCosts()
+    history = History(runtime, closes, start, end)
+    return _FastRun(runtime, history, costs).run(progress)
+
+
+class _FastRun:
+    """The arrays ``kernel.run_days`` reads and writes, and the words for what it did."""
+
+    def __init__(self, runtime: StrategyRuntime, history: History, costs: BacktestCosts) -> None:
+        self.runtime, self.h = runtime, history
+        rows = history.rows
+        self.days = history.days[rows]
+        n, k = len(rows), len(history.symbols)
+        self.prices = np.ascontiguousarray(history.prices[rows])
+        self.marks = np.ascontiguousarray(history.marks[rows])
+        self.status = np.zeros(n, dtype=np.int8)
+        self.targets = np.zeros((n, k))
+        self.known = np.zeros(n, dtype=bool)
+        self.reasons: dict[int, str] = {}
+        self._fill_verdicts()
+        self.keys, self.due = self._due_keys()
+        nights = (self.days[1:] - self.days[:-1]).astype(np.int64)
+        self.nights = np.concatenate([nights, [0]]).astype(np.int64)
+        self.params = _params(runtime, costs)
+        self.whole = np.array([s in runtime.rules.not_fractionable for s in history.symbols])
+        order = sorted(range(k), key=lambda j: history.symbols[j])
+        self.rank = np.empty(k, dtype=np.int64)
+        self.rank[order] = np.arange(k)
+        self.state = np.zeros(kernel.N_STATE)
+        self.state[kernel.S_CASH] = float(costs.initial_cash)
+        self.state[kernel.S_LAST_KEY] = -1
+        self.nano = np.zeros(k, dtype=np.int64)
+        self.out_cash = np.zeros(n)
+        self.out_nano = np.zeros((n, k), dtype=np.int64)
+        self.out_code = np.zeros(n, dtype=np.int8)
+        self.out_error = np.zeros(n, dtype=np.int8)
+        self.out_detail = np.zeros((n, 3))
+
+    def _fill_verdicts(self) -> None:
+        """Status and targets per day: batch where the screen passed, the cycle's own verdict
+        where it did not, and left unknown for strategies that compute on demand."""
+        clean = self.h.clean[self.h.rows]
+        batch, declined = self.h.quiet_targets()
+        if batch is not None and declined is not None:
+            self.targets[:] = np.nan_to_num(batch[self.h.rows])
+            self.status[declined[self.h.rows]] = kernel.DECLINED
+            self.known[clean] = True
+        for i in np.flatnonzero(~clean):
+            self._set(int(i), self.h.verdict(int(self.h.rows[i])))
+
+    def _set(self, i: int, verdict: Verdict) -> None:
+        self.status[i] = STATUS[verdict.status]
+        self.known[i] = True
+        if verdict.weights is not None:
+            self.targets[i] = verdict.weights
+        if verdict.status == "error":
+            self.reasons[i] = verdict.reason
+
+    def _due_keys(self) -> tuple[list[str], np.ndarray]:
+        """For each session, the latest scheduled rebalance due on or before it (-1: none)."""
+        rule = self.runtime.trigger
+        due = np.full(len(self.days), -1, dtype=np.int64)
+        if not isinstance(rule, CalendarRule):
+            return [], due
+        keys, when = _schedule(self.h.sessions, rule)
+        due[:] = np.searchsorted(when, self.days, side="right") - 1
+        return keys, due
+
+    def run(self, progress: ProgressCallback | None) -> BacktestResult:
+        """Call the kernel until the last session, computing on-demand targets in between."""
+        n, first = len(self.days), 0
+        while first < n:
+            first = kernel.run_days(
+                first, self.prices, self.marks, self.status, self.targets, self.known,
+                self.due, self.nights, self.params, self.whole, self.rank, self.state,
+                self.nano, self.out_cash, self.out_nano, self.out_code, self.out_error,
+                self.out_detail,
+            )  # fmt: skip
+            if first < n:
+                self._set(first, self.h.verdict(int(self.h.rows[first])))
+            if progress is not None:
+                progress(first, n)
+        return self._result()
+
+    def _result(self) -> BacktestResult:
+        quantities = self.out_nano / kernel.NANO
+        held = np.where(self.out_nano != 0, quantities * self.marks, 0.0)
+        index = pd.DatetimeIndex(self.days)
+        outcomes = OUTCOME_NAMES[self.out_code]
+        names, counts = np.unique(outcomes, return_counts=True)
+        errors = [
+            (_date(self.days[i]), self.reasons.get(i) or self._reason(i))
+            for i in np.flatnonzero(self.out_code == kernel.ERROR).tolist()
+        ]
+        state = self.state
+        return BacktestResult(
+            equity=pd.Series(self.out_cash + held.sum(axis=1), index=index, name=self.runtime.name),
+            outcomes=Counter(dict(zip(names.tolist(), counts.tolist(), strict=True))),
+            errors=errors,
+            trades=int(state[kernel.S_TRADES]),
+            traded_notional=_decimal(state[kernel.S_NOTIONAL]),
+            fees=_decimal(state[kernel.S_FEES]),
+            slippage=_decimal(state[kernel.S_SLIPPAGE]),
+            positions=pd.DataFrame(quantities, index=index, columns=list(self.h.symbols)),
+            outcome_by_day=pd.Series(outcomes, index=index, name="outcome"),
+            financing=_decimal(state[kernel.S_FINANCING]),
+        )
+
+    def _reason(self, i: int) -> str:
+        """The words for an error code of the kernel (as the cycle would have said it)."""
+        code, detail = int(self.out_error[i]), self.out_detail[i]
+        symbol = self.h.symbols[int(detail[1])]
+        if code == kernel.E_SHORT_EQUITY:
+            return (
+                "pre-trade checks failed: shorting needs equity ≥ $2,000; "
+                f"the account has ${detail[0]:,.2f}"
+            )
+        if code == kernel.E_NO_EQUITY:
+            return f"account equity is {detail[0]}: nothing to rebalance"
+        if code == kernel.E_SHORTS_NOT_ALLOWED:
+            return f"target shorts {symbol} but shorts are not allowed for this strategy"
+        if code == kernel.E_OVER_CAPACITY:
+            return (
+                "the targets need more gross exposure than the account's margin allows "
+                f"(they would fit at {detail[0]:.1%}); over_capacity = 'skip': no trade"
+            )
+        if code == kernel.E_REJECTED:
+            return (
+                f"an order for {detail[0]} {symbol} ended rejected: insufficient buying power; "
+                "the rest of this rebalance was not sent"
+            )
+        key = self._key(i)
+        tolerance = float(self.runtime.rules.residual_tolerance)
+        return (
+            f"rebalance {key} incomplete: {symbol} is still {detail[0] * 100:.2f} pp off target"
+            f" (tolerance {tolerance * 100} pp); it will be retried on the next run"
+        )
+
+    def _key(self, i: int) -> str:
+        if isinstance(self.runtime.trigger, DriftRule):
+            return f"{_date(self.days[i]):%Y%m%d}"
+        return self.keys[int(self.due[i])]
+
+
+@lru_cache(maxsize=16)
+def _schedule(
+    sessions: tuple[date, ...], rule: CalendarRule
+) -> tuple[list[str], npt.NDArray[np.datetime64]]:
+    """The scheduled rebalances (keys, days) over ``sessions``; cached for parameter sweeps."""
+    scheduled = scheduled_rebalances(sessions, rule)
+    when = np.array([d for d, _ in scheduled], dtype="datetime64[D]")
+    return [key for _, key in scheduled], when
+
+
+def _params(runtime: StrategyRuntime, costs: BacktestCosts) -> FloatArray:
+    """The kernel's parameter vector: the strategy's rules and the backtest's costs."""
+    rules, trigger, fees = runtime.rules, runtime.trigger, costs.fees
+    params = np.zeros(kernel.N_PARAMS)
+    for index, value in (
+        (kernel.P_CF, rules.capital_fraction),
+        (kernel.P_BUFFER, rules.cash_buffer),
+        (kernel.P_MIN_ORDER, rules.min_order_usd),
+        (kernel.P_ALLOW_SHORTS, rules.allow_shorts),
+        (kernel.P_HEADROOM, rules.funds_headroom),
+        (kernel.P_SCALE_OVER, rules.over_capacity == "scale"),
+        (kernel.P_RESIDUAL, rules.residual_tolerance),
+        (kernel.P_MARGIN, costs.margin_multiplier),
+        (kernel.P_SLIP, costs.slippage_bps / Decimal(10_000)),
+        (kernel.P_SEC, fees.sec_per_million / Decimal(1_000_000)),
+        (kernel.P_TAF, fees.taf_per_share),
+        (kernel.P_TAF_CAP, fees.taf_cap),
+        (kernel.P_BORROW, costs.borrow_rate),
+        (kernel.P_MARGIN_RATE, costs.margin_rate),
+        (kernel.P_DRIFT, isinstance(trigger, DriftRule)),
+        (kernel.P_WIDTH, trigger.width if isinstance(trigger, DriftRule) else 0),
+        (kernel.P_INCLUSIVE, isinstance(trigger, DriftRule) and trigger.inclusive),
+        (kernel.P_MIN_EQUITY_SHORT, MIN_EQUITY_TO_SHORT),
+    ):
+        params[index] = float(value)
+    return params
+
+
+def _date(day: np.datetime64) -> date:
+    value: date = day.astype("datetime64[D]").item()
+    return value
+
+
+def _decimal(value: float) -> Decimal:
+    return Decimal(repr(float(value)))

@@ -1,0 +1,464 @@
+"""The fast backtester's path-dependent core: drift, trigger, orders and fills, day by day.
+
+Everything here depends on the account, so it cannot be vectorised; it is instead a tight loop
+over plain numbers, compiled by numba. Each step mirrors one of ``run_cycle`` on the simulated
+broker, in the same order (``bot.cycle``, ``bot.planner``, ``bot.adapters.sim_broker``):
+
+* before the day: the financing charge for the nights since the last session;
+* a short target needs $2,000 of equity (``checks.account_problems``);
+* the trigger: drift beyond the corridor (rounded to 1e-9, as ``triggers.max_drift``), or a
+  scheduled rebalance that is due and not done;
+* targets beyond the margin are scaled down (``planner.fit_to_capacity``) or refused;
+* the plan (``planner.plan_orders``): whole-share shorts toward the smaller short, longs floored
+  to 1e-9 shares (integer nano-shares here, as exact as the Decimal path), legs that never cross
+  zero, the minimum order, buys scaled to the funds with headroom, sells first;
+* the sells fill, the buys are re-planned from what the sells raised, then fill in order; a buy
+  beyond the buying power is rejected and stops the rebalance;
+* fills at the close ± slippage, SEC and TAF fees on sells rounded up to the cent;
+* the residual check: a rebalance that missed its targets is an error and is retried.
+
+Numbers are floats, quantities integers; the Decimal path and this one agree to ~1e-12
+(tests/test_fast_backtest.py). Errors come back as codes; ``fast`` words them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
+
+import numpy as np
+import numpy.typing as npt
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+try:
+    from numba import njit as _njit
+
+    def compiled(function: F) -> F:
+        """Compile with numba (cached on disk, so a new process does not pay for it again)."""
+        return cast(F, _njit(cache=True, nogil=True)(function))
+
+except ImportError:  # pragma: no cover - numba is a dependency; this keeps the logic importable
+
+    def compiled(function: F) -> F:
+        """Without numba the same code runs as plain Python, only slower."""
+        return function
+
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+NANO = 1_000_000_000
+
+# Day status from the screen, and outcome codes the loop writes.
+OK, DECLINED, ERROR, CLOSED = 0, 1, 2, 3
+HELD, TRADED = 0, 1
+
+# Legs (as bot.domain.Leg) and the loop's own error codes.
+REDUCE, COVER, BUY, SHORT = 0, 1, 2, 3
+E_NONE, E_SHORT_EQUITY, E_NO_EQUITY, E_SHORTS_NOT_ALLOWED, E_OVER_CAPACITY = 0, 1, 2, 3, 4
+E_REJECTED, E_RESIDUAL = 5, 6
+
+# Indices of the parameter vector.
+P_CF, P_BUFFER, P_MIN_ORDER, P_ALLOW_SHORTS, P_HEADROOM, P_SCALE_OVER = 0, 1, 2, 3, 4, 5
+P_RESIDUAL, P_MARGIN, P_SLIP, P_SEC, P_TAF, P_TAF_CAP, P_BORROW, P_MARGIN_RATE = range(6, 14)
+P_DRIFT, P_WIDTH, P_INCLUSIVE, P_MIN_EQUITY_SHORT = 14, 15, 16, 17
+N_PARAMS = 18
+
+# Indices of the state vector (kept between calls: the loop stops when it needs targets).
+S_CASH, S_TRADES, S_NOTIONAL, S_FEES, S_SLIPPAGE, S_FINANCING, S_PENDING, S_LAST_KEY = range(8)
+N_STATE = 8
+
+
+@compiled
+def _equity(cash: float, nano: IntArray, prices: FloatArray) -> float:
+    total = cash
+    for k in range(len(nano)):
+        if nano[k] != 0:
+            total += nano[k] / NANO * prices[k]
+    return total
+
+
+@compiled
+def _gross(nano: IntArray, prices: FloatArray) -> float:
+    total = 0.0
+    for k in range(len(nano)):
+        if nano[k] != 0:
+            total += abs(nano[k] / NANO * prices[k])
+    return total
+
+
+@compiled
+def _drift(nano: IntArray, prices: FloatArray, weights: FloatArray, sleeve: float) -> float:
+    """max |current − target| weight; a symbol not held weighs 0."""
+    worst = 0.0
+    for k in range(len(nano)):
+        current = (nano[k] / NANO * prices[k]) / sleeve if nano[k] != 0 else 0.0
+        worst = max(worst, abs(current - weights[k]))
+    return worst
+
+
+@compiled
+def _round9(value: float) -> float:
+    """Round to 1e-9, as the Decimal path quantizes drift (half-even ties do not matter here)."""
+    return math.floor(value * 1e9 + 0.5) / 1e9
+
+
+@compiled
+def _ceil_cents(value: float) -> float:
+    """Round money up to the cent; 1e-6 of a cent absorbs binary noise (0.83 → 83.00000000001)."""
+    return math.ceil(value * 100.0 - 1e-6) / 100.0
+
+
+@compiled
+def _target_nano(raw: float, whole: bool) -> int:
+    if raw < 0:  # shorts: whole shares, toward the smaller short
+        return -math.floor(-raw) * NANO
+    if whole:
+        return math.floor(raw) * NANO
+    return math.floor(raw * NANO)
+
+
+@compiled
+def _big_enough(nano: int, price: float, min_order: float) -> bool:
+    """The notional, rounded to the cent, reaches the minimum order."""
+    return nano / NANO * price >= min_order - 0.005
+
+
+@compiled
+def _plan(
+    weights: FloatArray,
+    prices: FloatArray,
+    nano: IntArray,
+    cash: float,
+    params: FloatArray,
+    whole: npt.NDArray[np.bool_],
+    rank: IntArray,
+    sym: IntArray,
+    leg: IntArray,
+    qty: IntArray,
+) -> int:
+    """``planner.plan_orders``; fills (sym, leg, qty) in sending order, returns their count."""
+    equity = _equity(cash, nano, prices)
+    investable = equity * params[P_CF] * (1 - params[P_BUFFER])
+    count = 0
+    for k in range(len(weights)):
+        held = nano[k]
+        if weights[k] == 0 and held == 0:
+            continue
+        target = _target_nano(weights[k] * investable / prices[k], whole[k])
+        moves = (
+            (REDUCE, current_minus(held, target), target <= 0),
+            (COVER, cover_amount(held, target), target >= 0),
+            (BUY, buy_amount(held, target), False),
+            (SHORT, short_amount(held, target), False),
+        )
+        for kind, amount, closes in moves:
+            if amount > 0 and (closes or _big_enough(amount, prices[k], params[P_MIN_ORDER])):
+                sym[count], leg[count], qty[count] = k, kind, amount
+                count += 1
+    count = _fit_buys(count, prices, nano, cash, params, whole, sym, leg, qty)
+    _sort(count, rank, sym, leg, qty)
+    return count
+
+
+@compiled
+def current_minus(held: int, target: int) -> int:
+    """A sell of part or all of a long."""
+    return held - max(target, 0) if held > 0 and target < held else 0
+
+
+@compiled
+def cover_amount(held: int, target: int) -> int:
+    """A buy back of part or all of a short."""
+    return min(target, 0) - held if held < 0 and target > held else 0
+
+
+@compiled
+def buy_amount(held: int, target: int) -> int:
+    """A buy that opens or adds to a long."""
+    return target - max(held, 0) if target > 0 and target > held else 0
+
+
+@compiled
+def short_amount(held: int, target: int) -> int:
+    """A sale that opens or adds to a short."""
+    return min(held, 0) - target if target < 0 and target < held else 0
+
+
+@compiled
+def _fit_buys(
+    count: int,
+    prices: FloatArray,
+    nano: IntArray,
+    cash: float,
+    params: FloatArray,
+    whole: npt.NDArray[np.bool_],
+    sym: IntArray,
+    leg: IntArray,
+    qty: IntArray,
+) -> int:
+    """``planner._fit_buys_to_funds``: scale the adding orders down to the funds available."""
+    freed, needed = 0.0, 0.0
+    for j in range(count):
+        value = qty[j] / NANO * prices[sym[j]]
+        if leg[j] <= COVER:
+            freed += value
+        else:
+            needed += value
+    equity = _equity(cash, nano, prices)
+    available = max(0.0, equity * params[P_MARGIN] - _gross(nano, prices)) + freed
+    with_room = needed * (1 + params[P_HEADROOM])
+    if with_room <= available or needed == 0:
+        return count
+    scale = max(available, 0.0) / with_room
+    kept = 0
+    for j in range(count):
+        amount = qty[j]
+        if leg[j] > COVER:
+            if leg[j] == SHORT:
+                amount = math.floor(amount / NANO * scale) * NANO
+            else:
+                amount = _target_nano(amount / NANO * scale, whole[sym[j]])
+            if amount <= 0 or not _big_enough(amount, prices[sym[j]], params[P_MIN_ORDER]):
+                continue
+        sym[kept], leg[kept], qty[kept] = sym[j], leg[j], amount
+        kept += 1
+    return kept
+
+
+@compiled
+def _sort(count: int, rank: IntArray, sym: IntArray, leg: IntArray, qty: IntArray) -> None:
+    """Reducing legs first, sells before buys within each phase, then by symbol name."""
+    keys = np.empty(count, dtype=np.int64)
+    for j in range(count):
+        phase = 0 if leg[j] <= COVER else 1
+        buy = 0 if leg[j] == REDUCE or leg[j] == SHORT else 1
+        keys[j] = (phase * 2 + buy) * len(rank) + rank[sym[j]]
+    for j in range(1, count):  # insertion sort: a handful of orders
+        key, s, g, q = keys[j], sym[j], leg[j], qty[j]
+        i = j - 1
+        while i >= 0 and keys[i] > key:
+            keys[i + 1], sym[i + 1], leg[i + 1], qty[i + 1] = keys[i], sym[i], leg[i], qty[i]
+            i -= 1
+        keys[i + 1], sym[i + 1], leg[i + 1], qty[i + 1] = key, s, g, q
+
+
+@compiled
+def _fill(
+    k: int,
+    kind: int,
+    amount: int,
+    prices: FloatArray,
+    nano: IntArray,
+    state: FloatArray,
+    params: FloatArray,
+) -> None:
+    """The simulated broker's fill: close ± slippage, cash, position, fees on sells."""
+    sell = kind == REDUCE or kind == SHORT
+    direction = -1.0 if sell else 1.0
+    close = prices[k]
+    price = close * (1 + direction * params[P_SLIP])
+    shares = amount / NANO
+    notional = shares * price
+    fees = 0.0
+    if sell and (params[P_SEC] != 0 or params[P_TAF] != 0):
+        fees = _ceil_cents(notional * params[P_SEC])
+        fees += min(_ceil_cents(shares * params[P_TAF]), params[P_TAF_CAP])
+    state[S_CASH] -= direction * notional + fees
+    nano[k] += -amount if sell else amount
+    state[S_TRADES] += 1
+    state[S_NOTIONAL] += notional
+    state[S_FEES] += fees
+    state[S_SLIPPAGE] += shares * abs(price - close)
+
+
+@compiled
+def _rebalance(
+    weights: FloatArray,
+    prices: FloatArray,
+    nano: IntArray,
+    state: FloatArray,
+    params: FloatArray,
+    whole: npt.NDArray[np.bool_],
+    rank: IntArray,
+    detail: FloatArray,
+) -> int:
+    """Trade to ``weights``; returns an error code (E_NONE when the targets were reached)."""
+    equity = _equity(state[S_CASH], nano, prices)
+    if not equity > 0:
+        detail[0] = equity
+        return E_NO_EQUITY
+    gross_weight = 0.0
+    for k in range(len(weights)):
+        gross_weight += abs(weights[k])
+        if weights[k] < 0 and params[P_ALLOW_SHORTS] == 0:
+            detail[1] = k
+            return E_SHORTS_NOT_ALLOWED
+    sleeve = equity * params[P_CF] * (1 - params[P_BUFFER])
+    capacity = max(equity * params[P_MARGIN], 0.0) / (1 + params[P_HEADROOM])
+    wanted = gross_weight * sleeve
+    goal = weights.copy()
+    if wanted > capacity and wanted != 0:
+        scale = capacity / wanted
+        if params[P_SCALE_OVER] == 0:
+            detail[0] = scale
+            return E_OVER_CAPACITY
+        for k in range(len(goal)):
+            goal[k] = weights[k] * scale
+    n = 2 * len(weights)
+    sym = np.empty(n, dtype=np.int64)
+    leg = np.empty(n, dtype=np.int64)
+    qty = np.empty(n, dtype=np.int64)
+    count = _plan(goal, prices, nano, state[S_CASH], params, whole, rank, sym, leg, qty)
+    sold = False
+    adding = False
+    for j in range(count):
+        if leg[j] <= COVER:
+            _fill(sym[j], leg[j], qty[j], prices, nano, state, params)
+            sold = True
+        else:
+            adding = True
+    if sold and adding:
+        count = _plan(goal, prices, nano, state[S_CASH], params, whole, rank, sym, leg, qty)
+    for j in range(count):
+        if leg[j] <= COVER:
+            continue
+        needed = qty[j] / NANO * prices[sym[j]] * (1 + params[P_SLIP])
+        equity = _equity(state[S_CASH], nano, prices)
+        if needed > max(0.0, equity * params[P_MARGIN] - _gross(nano, prices)):
+            detail[0], detail[1], detail[2] = qty[j] / NANO, sym[j], leg[j]
+            return E_REJECTED
+        _fill(sym[j], leg[j], qty[j], prices, nano, state, params)
+    sleeve = _equity(state[S_CASH], nano, prices) * params[P_CF]
+    worst, worst_k = -1.0, 0
+    for k in range(len(goal)):
+        current = (nano[k] / NANO * prices[k]) / sleeve if nano[k] != 0 else 0.0
+        off = _round9(abs(current - goal[k]))
+        if off > worst or (off == worst and rank[k] > rank[worst_k]):
+            worst, worst_k = off, k
+    if worst > params[P_RESIDUAL]:
+        detail[0], detail[1] = worst, worst_k
+        return E_RESIDUAL
+    return E_NONE
+
+
+@compiled
+def run_days(
+    first: int,
+    prices: FloatArray,
+    marks: FloatArray,
+    status: npt.NDArray[np.int8],
+    targets: FloatArray,
+    known: npt.NDArray[np.bool_],
+    due: IntArray,
+    nights: IntArray,
+    params: FloatArray,
+    whole: npt.NDArray[np.bool_],
+    rank: IntArray,
+    state: FloatArray,
+    nano: IntArray,
+    out_cash: FloatArray,
+    out_nano: IntArray,
+    out_code: npt.NDArray[np.int8],
+    out_error: npt.NDArray[np.int8],
+    out_detail: FloatArray,
+) -> int:
+    """Run sessions ``first``.. until the end, or until a day needs targets not yet ``known``
+    (returns that day, with the state saved; the caller computes them and calls again)."""
+    n = len(status)
+    financed = params[P_BORROW] != 0 or params[P_MARGIN_RATE] != 0
+    for i in range(first, n):
+        if state[S_PENDING] != 0:
+            state[S_CASH] -= state[S_PENDING]
+            state[S_FINANCING] += state[S_PENDING]
+            state[S_PENDING] = 0.0
+        if status[i] == OK and not known[i] and _needs_targets(i, marks, due, params, state, nano):
+            return i
+        if status[i] == OK and not known[i]:
+            out_code[i] = HELD  # nothing can happen today whatever the targets are
+        else:
+            _day(
+                i, prices, marks, status, targets, due, params, whole, rank, state, nano,
+                out_code, out_error, out_detail,
+            )  # fmt: skip
+        out_cash[i] = state[S_CASH]
+        out_nano[i, :] = nano
+        if financed and i + 1 < n:
+            state[S_PENDING] = _financing(nano, marks[i], state[S_CASH], params, nights[i])
+    return n
+
+
+@compiled
+def _needs_targets(
+    i: int, marks: FloatArray, due: IntArray, params: FloatArray, state: FloatArray, nano: IntArray
+) -> bool:
+    """Whether today's targets can change what happens: a drift test, a rebalance due, or a
+    short target's equity floor. Strategies that compute on demand are asked only then."""
+    if params[P_DRIFT] != 0 or (due[i] >= 0 and due[i] != state[S_LAST_KEY]):
+        return True
+    equity = _equity(state[S_CASH], nano, marks[i])
+    return bool(params[P_ALLOW_SHORTS] != 0 and equity < params[P_MIN_EQUITY_SHORT])
+
+
+@compiled
+def _day(
+    i: int,
+    prices: FloatArray,
+    marks: FloatArray,
+    status: npt.NDArray[np.int8],
+    targets: FloatArray,
+    due: IntArray,
+    params: FloatArray,
+    whole: npt.NDArray[np.bool_],
+    rank: IntArray,
+    state: FloatArray,
+    nano: IntArray,
+    out_code: npt.NDArray[np.int8],
+    out_error: npt.NDArray[np.int8],
+    out_detail: FloatArray,
+) -> None:
+    """One session of ``run_cycle`` after the data checks (the screen's verdict)."""
+    if status[i] != OK:
+        out_code[i] = status[i] if status[i] != DECLINED else HELD
+        return
+    weights = targets[i]
+    equity = _equity(state[S_CASH], nano, marks[i])
+    for k in range(len(weights)):
+        if weights[k] < 0 and equity < params[P_MIN_EQUITY_SHORT]:
+            out_code[i], out_error[i], out_detail[i, 0] = ERROR, E_SHORT_EQUITY, equity
+            return
+    if params[P_DRIFT] != 0:
+        sleeve = equity * params[P_CF]
+        drift = _round9(_drift(nano, prices[i], weights, sleeve)) if sleeve > 0 else 1.0
+        trade = drift >= params[P_WIDTH] if params[P_INCLUSIVE] != 0 else drift > params[P_WIDTH]
+    else:
+        trade = due[i] >= 0 and due[i] != state[S_LAST_KEY]
+    if not trade:
+        out_code[i] = HELD
+        return
+    error = _rebalance(weights, prices[i], nano, state, params, whole, rank, out_detail[i])
+    if error != E_NONE:
+        out_code[i], out_error[i] = ERROR, error
+        return
+    out_code[i] = TRADED
+    if params[P_DRIFT] == 0:
+        state[S_LAST_KEY] = due[i]
+
+
+@compiled
+def _financing(
+    nano: IntArray, marks: FloatArray, cash: float, params: FloatArray, nights: int
+) -> float:
+    """Borrow fee on shorts, margin interest on gross exposure above equity, for ``nights``."""
+    shorts, gross, net = 0.0, 0.0, 0.0
+    for k in range(len(nano)):
+        if nano[k] != 0:
+            value = nano[k] / NANO * marks[k]
+            net += value
+            gross += abs(value)
+            if value < 0:
+                shorts -= value
+    over = max(gross - (cash + net), 0.0)
+    return float((shorts * params[P_BORROW] + over * params[P_MARGIN_RATE]) * nights / 360)

@@ -1,0 +1,201 @@
+"""The fast backtester's view of history: every day's checks and targets, computed at once.
+
+``run_cycle`` asks, each day, "is today's data usable, and what does the strategy want?". Most of
+those answers do not depend on the account, so they are computed here for every day in one go:
+
+* a vectorised *screen* marks the days that are certainly clean (an XNYS session, every close in
+  the loaded window finite and positive, the previous row is the previous session, no move beyond
+  the bad-print limit). It is deliberately stricter than the cycle's checks;
+* every other day gets the cycle's own verdict, from the cycle's own functions (``_check_fresh``,
+  ``target_weights``, ``data_problems``) on the same window the cycle would load;
+* targets on clean days come from the strategy's batch methods, which ``target_weights`` itself
+  calls with a single day, so both agree bit for bit (tests/test_fast_backtest.py proves it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from bot.adapters.frame_market import FrameMarketData
+from bot.checks import data_problems
+from bot.cycle import StrategyRuntime, check_fresh, check_weights
+from bot.errors import BotError
+from bot.market.sessions import xnys_sessions
+from strategies.base import NoDecisionError, StrategyError
+from strategies.fixed import FixedWeights
+from strategies.inverse_vol import InverseVolatility
+from strategies.modified_sharpe import ModifiedSharpeMix
+
+FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """What the cycle's read-and-check steps conclude about one day, before the account."""
+
+    status: str  # "ok", "declined" (the strategy chose not to decide), "error", "closed"
+    reason: str = ""
+    weights: tuple[float, ...] | None = None
+
+
+class History:
+    """Closes of the strategy's symbols as arrays, the day screen, and targets on demand."""
+
+    def __init__(
+        self, runtime: StrategyRuntime, closes: pd.DataFrame, start: date, end: date
+    ) -> None:
+        self.runtime = runtime
+        self.symbols = tuple(runtime.strategy.symbols)
+        frame = closes if closes.index.is_monotonic_increasing else closes.sort_index()
+        self._frame = frame
+        self.days = frame.index.to_numpy(dtype="datetime64[D]")
+        columns = [frame[s] if s in frame else pd.Series(np.nan, frame.index) for s in self.symbols]
+        self.prices: FloatArray = np.column_stack([c.to_numpy(dtype=float) for c in columns])
+        self.marks = _forward_filled(self.prices)
+        first, stop = np.searchsorted(self.days, [np.datetime64(start), np.datetime64(end)], "left")
+        stop = np.searchsorted(self.days, np.datetime64(end), "right")
+        self.rows = np.arange(first, stop)
+        if not len(self.rows):
+            msg = f"no data between {start} and {end}"
+            raise ValueError(msg)
+        self.sessions, self.session_days = _sessions(
+            _date(self.days[0]) - timedelta(days=130), end + timedelta(days=45)
+        )
+        self._history = runtime.strategy.history_closes
+        self.clean = self._screen()
+        self._targets, self._declined = self._batch_targets()
+        self._cache: dict[int, Verdict] = {}
+
+    def verdict(self, row: int) -> Verdict:
+        """The cycle's conclusion for the day at ``row``: fast on clean days, exact on others."""
+        if self.clean[row]:
+            if self._declined is not None and self._declined[row]:
+                return Verdict("declined", "the strategy declined to decide today")
+            if self._targets is not None:
+                return Verdict("ok", weights=tuple(self._targets[row].tolist()))
+        if row not in self._cache:
+            self._cache[row] = self._cycle_verdict(row) if not self.clean[row] else self._lazy(row)
+        return self._cache[row]
+
+    def quiet_targets(self) -> tuple[FloatArray | None, BoolArray | None]:
+        """Targets and declined flags of every row when the strategy has a batch form."""
+        return self._targets, self._declined
+
+    def _screen(self) -> BoolArray:
+        """True where the cycle's checks certainly pass (a stricter test than theirs)."""
+        n, h = len(self.days), self._history
+        good = (np.isfinite(self.prices) & (self.prices > 0)).all(axis=1)
+        bad_so_far = np.concatenate([[0], np.cumsum(~good)])
+        rows = np.arange(n)
+        start = np.maximum(rows - h, 0)
+        window_good = (rows >= h) & (bad_so_far[rows + 1] - bad_so_far[start] == 0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            moves = np.abs(self.prices[1:] / self.prices[:-1] - 1.0)
+        big = np.concatenate([[False], (moves > self.runtime.checks.max_daily_move).any(axis=1)])
+        big_so_far = np.concatenate([[0], np.cumsum(big)])
+        no_big_move = big_so_far[rows + 1] - big_so_far[np.maximum(rows - h + 1, 0)] == 0
+        session_days, days = self.session_days, self.days
+        position = np.searchsorted(session_days, days)
+        is_session = session_days[np.minimum(position, len(session_days) - 1)] == days
+        previous = session_days[np.maximum(position - 1, 0)]
+        prev_row_ok = np.concatenate([[False], days[:-1] == previous[1:]])
+        clean: BoolArray = is_session & window_good & no_big_move & prev_row_ok
+        return clean
+
+    def _batch_targets(self) -> tuple[FloatArray | None, BoolArray | None]:
+        """Every day's targets at once, for the strategies that have a batch form."""
+        strategy = self.runtime.strategy
+        n = len(self.days)
+        if isinstance(strategy, FixedWeights):
+            weights = np.tile(np.array([strategy.weights[s] for s in self.symbols]), (n, 1))
+            return weights, np.zeros(n, dtype=bool)
+        if isinstance(strategy, InverseVolatility) and n >= self._history:
+            return self._inverse_vol_targets(strategy)
+        return None, None
+
+    def _inverse_vol_targets(self, strategy: InverseVolatility) -> tuple[FloatArray, BoolArray]:
+        n, h, k = len(self.days), self._history, len(strategy.basket)
+        basket = self.prices[:, :k]
+        views = np.lib.stride_tricks.sliding_window_view(basket, h, axis=0)  # (n-h+1, k, h)
+        windows = np.ascontiguousarray(views.transpose(0, 2, 1))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            _, scores = strategy.basket_scores(windows)
+            weights = strategy.basket_weights(scores)
+        fixed = np.array([strategy.fixed[s] for s in self.symbols[k:]], dtype=float)
+        table = np.full((n, len(self.symbols)), np.nan)
+        table[h - 1 :, :k] = weights
+        table[:, k:] = fixed
+        declined = np.zeros(n, dtype=bool)
+        declined[h - 1 :] = np.isnan(scores).any(axis=1)
+        usable = declined | np.isfinite(table).all(axis=1)
+        self.clean = self.clean & usable  # a non-finite weight goes through the cycle's own check
+        return table, declined
+
+    def _lazy(self, row: int) -> Verdict:
+        """A clean day of a strategy without a batch form: its own code on a numpy window."""
+        strategy = self.runtime.strategy
+        if isinstance(strategy, ModifiedSharpeMix):
+            window = self.prices[row - self._history + 1 : row + 1]
+            targets = strategy.weights_from_returns(strategy.leg_returns_from_closes(window))
+            return Verdict("ok", weights=tuple(targets.weights.get(s, 0.0) for s in self.symbols))
+        return self._cycle_verdict(row)
+
+    def _cycle_verdict(self, row: int) -> Verdict:
+        """The cycle's own steps on the window it would load: fresh, targets, data checks."""
+        day = _date(self.days[row])
+        position = int(np.searchsorted(self.session_days, self.days[row]))
+        if position >= len(self.sessions) or self.sessions[position] != day:
+            return Verdict("closed", f"{day} is not a trading day")
+        window = FrameMarketData(self._frame).closes(self.symbols, day, self._history + 1)
+        try:
+            check_fresh(window, self.symbols, day)
+            targets = self.runtime.strategy.target_weights(window, day)
+            check_weights(targets.weights)
+        except NoDecisionError:
+            return Verdict("declined", "the strategy declined to decide today")
+        except (BotError, StrategyError) as exc:
+            return Verdict("error", str(exc))
+        problems = data_problems(
+            window,
+            symbols=self.symbols,
+            today=day,
+            previous_session=self.sessions[position - 1],
+            price_times={},
+            now=datetime.combine(day, datetime.min.time(), UTC),
+            settings=self.runtime.checks,
+        )
+        if problems:
+            return Verdict("error", "pre-trade checks failed: " + "; ".join(problems))
+        return Verdict("ok", weights=tuple(targets.weights.get(s, 0.0) for s in self.symbols))
+
+
+def _forward_filled(prices: FloatArray) -> FloatArray:
+    """The broker's marks: each symbol's last close on or before the day (pandas ``ffill``)."""
+    present = ~np.isnan(prices)
+    index = np.where(present, np.arange(len(prices))[:, None], -1)
+    np.maximum.accumulate(index, axis=0, out=index)
+    marks: FloatArray = prices[np.maximum(index, 0), np.arange(prices.shape[1])]
+    marks[index < 0] = np.nan
+    return marks
+
+
+@lru_cache(maxsize=8)
+def _sessions(start: date, end: date) -> tuple[tuple[date, ...], npt.NDArray[np.datetime64]]:
+    """XNYS sessions as dates and as an array; cached, since a parameter sweep asks for the
+    same range every run."""
+    sessions = xnys_sessions(start, end)
+    days = np.array(sessions, dtype="datetime64[D]")
+    days.setflags(write=False)
+    return sessions, days
+
+
+def _date(day: np.datetime64) -> date:
+    value: date = day.astype("datetime64[D]").item()
+    return value

@@ -1,0 +1,198 @@
+"""The fast backtester equals the cycle's: the same outcome every day, the same refusals, equity
+within 1e-9 relative, on synthetic histories with every defect the cycle must refuse, on rules
+that bind (whole shares, minimum orders, capacity, buying power, financing, fees) and, when
+../shared/data is present, on the real funds."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bot.adapters.sim_broker import FEE_SCHEDULES
+from bot.backtest.engine import BacktestCosts, BacktestResult, run_backtest
+from bot.backtest.fast import run_fast_backtest
+from bot.backtest.screen import History
+from bot.bootstrap import build_runtime
+from bot.config import load_config
+from bot.cycle import DriftRule, StrategyRuntime
+from bot.market.csv_source import load_closes_dir
+from bot.market.sessions import xnys_sessions
+from bot.market.synthetic import synthetic_closes
+from strategies.inverse_vol import InverseVolatility
+
+ROOT = Path(__file__).resolve().parent.parent
+REAL = ROOT.parent / "shared" / "data" / "etf_adjclose"
+needs_real_data = pytest.mark.skipif(not REAL.is_dir(), reason=f"real data not present at {REAL}")
+RTOL = 1e-9
+
+
+def runtime_of(name: str) -> StrategyRuntime:
+    return build_runtime(load_config(ROOT / "config" / f"{name}.toml"))
+
+
+def defective_closes(symbols: tuple[str, ...], seed: int = 11) -> pd.DataFrame:
+    """Synthetic closes 2023-07 → 2024-12 with the defects the cycle must refuse, one each:
+    a late listing, a missing close, a glitch print, a repeated close (zero 2-day volatility),
+    a row on a Saturday, and a gap of a whole session."""
+    sessions = xnys_sessions(date(2023, 7, 3), date(2024, 12, 31))
+    closes = synthetic_closes(symbols, sessions, seed=seed)
+    first, second = symbols[0], symbols[-1]
+    closes.loc[: pd.Timestamp(2023, 9, 15), second] = np.nan  # listed late
+    closes.loc[pd.Timestamp(2024, 3, 12), first] = np.nan  # a missing close
+    closes.loc[pd.Timestamp(2024, 6, 3), first] *= 0.4  # a glitch print
+    day = pd.Timestamp(2024, 8, 13)
+    before = closes.index[closes.index.get_loc(day) - 1]
+    closes.loc[day, first] = closes.loc[before, first]  # a stale, repeated close
+    closes.loc[pd.Timestamp(2024, 9, 14)] = closes.loc[pd.Timestamp(2024, 9, 13)]  # a Saturday
+    closes = closes.drop(pd.Timestamp(2024, 10, 8))  # a session with no data at all
+    return closes.sort_index()
+
+
+def assert_same(fast: BacktestResult, slow: BacktestResult) -> None:
+    """Day by day: the same outcomes, the same refusals, the same book and equity."""
+    pd.testing.assert_series_equal(fast.outcome_by_day, slow.outcome_by_day, check_names=False)
+    assert [d for d, _ in fast.errors] == [d for d, _ in slow.errors]
+    for (_, fast_reason), (_, slow_reason) in zip(fast.errors, slow.errors, strict=True):
+        assert fast_reason.split(":")[0] == slow_reason.split(":")[0]
+    assert fast.trades == slow.trades
+    relative = (fast.equity / slow.equity - 1).abs().max()
+    assert relative <= RTOL, f"equity differs by {relative:.3g} relative"
+    positions = fast.positions - slow.positions
+    scale = slow.positions.abs().max().max() or 1.0
+    assert positions.abs().max().max() <= RTOL * scale
+    for name in ("fees", "slippage", "financing", "traded_notional"):
+        a, b = float(getattr(fast, name)), float(getattr(slow, name))
+        assert a == pytest.approx(b, rel=1e-9, abs=1e-6), name
+
+
+def both(
+    runtime: StrategyRuntime,
+    closes: pd.DataFrame,
+    start: date,
+    end: date,
+    costs: BacktestCosts,
+) -> tuple[BacktestResult, BacktestResult]:
+    fast = run_fast_backtest(runtime, closes, start, end, costs=costs)
+    slow = run_backtest(runtime, closes, start, end, costs=costs)
+    return fast, slow
+
+
+COSTS = BacktestCosts(margin_multiplier=Decimal(2))
+FINANCED = BacktestCosts(
+    margin_multiplier=Decimal(2),
+    borrow_rate=Decimal("0.02"),
+    margin_rate=Decimal("0.065"),
+    fees=FEE_SCHEDULES["legacy"],
+    slippage_bps=Decimal(5),
+)
+
+
+@pytest.mark.parametrize("name", ["hfea", "all_in", "uisx3", "max_yield"])
+@pytest.mark.parametrize("costs", [COSTS, FINANCED], ids=["costs", "financed"])
+def test_the_fast_engine_equals_the_cycle_on_defective_history(
+    name: str, costs: BacktestCosts
+) -> None:
+    runtime = runtime_of(name)
+    closes = defective_closes(runtime.strategy.symbols)
+    fast, slow = both(runtime, closes, date(2023, 7, 3), date(2024, 12, 31), costs)
+
+    assert_same(fast, slow)
+    assert slow.outcomes["traded"] >= 4
+    assert slow.outcomes["error"] >= 3  # the late listing, the missing close, the glitch
+
+
+def test_rules_that_bind_whole_shares_minimum_orders_and_a_cash_buffer() -> None:
+    runtime = runtime_of("all_in")
+    rules = replace(
+        runtime.rules,
+        not_fractionable=frozenset({"TECL", "UGL"}),
+        min_order_usd=Decimal(250),
+        cash_buffer=Decimal("0.02"),
+    )
+    runtime = replace(runtime, rules=rules, trigger=DriftRule(Decimal("0.05"), inclusive=True))
+    closes = defective_closes(runtime.strategy.symbols, seed=5)
+    costs = BacktestCosts(initial_cash=Decimal(20_000), slippage_bps=Decimal(3))
+    fast, slow = both(runtime, closes, date(2023, 9, 1), date(2024, 12, 31), costs)
+
+    assert_same(fast, slow)
+    assert slow.outcomes["held"] > 0  # the 5-point corridor holds on some days
+    whole = fast.positions[["TECL", "UGL"]]
+    assert (whole == whole.round()).all().all()
+
+
+def test_over_capacity_refused_and_an_account_too_small_to_short() -> None:
+    """UISx3 beyond 1× margin with over_capacity='skip' refuses every rebalance; Max Yield with
+    $1,500 may not short at all (the $2,000 rule)."""
+    uisx3 = runtime_of("uisx3")
+    uisx3 = replace(uisx3, rules=replace(uisx3.rules, over_capacity="skip"))
+    closes = defective_closes(uisx3.strategy.symbols, seed=3)
+    fast, slow = both(uisx3, closes, date(2023, 10, 2), date(2024, 12, 31), BacktestCosts())
+    assert_same(fast, slow)
+
+    max_yield = runtime_of("max_yield")
+    closes = defective_closes(max_yield.strategy.symbols, seed=4)
+    small = BacktestCosts(initial_cash=Decimal(1_500), margin_multiplier=Decimal(2))
+    fast, slow = both(max_yield, closes, date(2023, 10, 2), date(2024, 12, 31), small)
+    assert_same(fast, slow)
+    assert any("$2,000" in reason for _, reason in fast.errors)
+
+
+@pytest.mark.parametrize("policy", ["skip_day", "floor", "equal_weight", "exclude"])
+def test_batch_inverse_vol_targets_are_the_strategys_own_bit_for_bit(policy: str) -> None:
+    """The backtester's every-day-at-once targets equal target_weights called day by day."""
+    runtime = runtime_of("all_in")
+    strategy = replace(runtime.strategy, zero_vol_policy=policy)
+    assert isinstance(strategy, InverseVolatility)
+    runtime = replace(runtime, strategy=strategy)
+    closes = defective_closes(strategy.symbols, seed=9).dropna()
+    history = History(runtime, closes, date(2023, 9, 20), date(2024, 12, 31))
+    table, declined = history.quiet_targets()
+    assert table is not None and declined is not None
+
+    checked = 0
+    for row in history.rows[history.clean[history.rows]]:
+        day = closes.index[row].date()
+        if declined[row]:
+            with pytest.raises(ValueError, match="zero volatility"):
+                strategy.target_weights(closes, day)
+            continue
+        weights = strategy.target_weights(closes, day).weights
+        assert [weights[s] for s in strategy.symbols] == table[row].tolist()
+        checked += 1
+    assert checked > 200
+
+
+@needs_real_data
+@pytest.mark.parametrize(
+    ("name", "start"),
+    [
+        ("hfea", date(2009, 7, 1)),
+        ("all_in", date(2024, 4, 3)),
+        ("uisx3", date(2010, 1, 4)),
+        ("max_yield", date(2019, 1, 2)),
+    ],
+)
+def test_the_fast_engine_equals_the_cycle_on_the_real_funds(name: str, start: date) -> None:
+    runtime = runtime_of(name)
+    closes = load_closes_dir(REAL, list(runtime.strategy.symbols))
+    fast, slow = both(runtime, closes, start, date(2026, 7, 14), FINANCED)
+
+    assert_same(fast, slow)
+    assert len(fast.equity) > 500
+    if name == "all_in":
+        assert date(2024, 6, 3) in {d for d, _ in fast.errors}  # the DFEN glitch print
+
+
+def test_a_progress_callback_sees_the_whole_run() -> None:
+    runtime = runtime_of("hfea")
+    closes = defective_closes(runtime.strategy.symbols)
+    seen: list[tuple[int, int]] = []
+    start, end = date(2024, 1, 2), date(2024, 6, 28)
+    run_fast_backtest(runtime, closes, start, end, progress=lambda i, n: seen.append((i, n)))
+    assert seen[-1][0] == seen[-1][1] == len(xnys_sessions(start, end))
