@@ -153,7 +153,8 @@ def test_batch_inverse_vol_targets_are_the_strategys_own_bit_for_bit(policy: str
     closes = defective_closes(strategy.symbols, seed=9).dropna()
     history = History(runtime, closes, date(2023, 9, 20), date(2024, 12, 31))
     table, declined = history.quiet_targets()
-    assert table is not None and declined is not None
+    assert table is not None
+    assert declined is not None
 
     checked = 0
     for row in history.rows[history.clean[history.rows]]:
