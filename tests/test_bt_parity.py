@@ -45,11 +45,14 @@ def ours_and_bt_fixed(closes: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
 def ours_and_bt_basket(
     closes: pd.DataFrame, basket: tuple[str, ...]
 ) -> tuple[pd.Series, pd.Series]:
-    start, end = closes.index[0].date(), closes.index[-1].date()
+    """Ours from the first day with a full lookback (the days before hold cash on both sides)."""
     runtime = basket_runtime(basket)
+    first = runtime.strategy.history_closes - 1
+    start, end = closes.index[first].date(), closes.index[-1].date()
     ours = run_fast_backtest(runtime, closes, start, end, costs=FRICTIONLESS).equity
     theirs = bt_peers.bt_inverse_vol_corridor(closes, list(basket), FIXED)
-    return ours, theirs
+    assert (theirs.iloc[:first] == 100_000).all()
+    return ours, theirs.iloc[first:]
 
 
 def assert_curves_agree(ours: pd.Series, theirs: pd.Series) -> None:

@@ -142,7 +142,7 @@ class _FastRun:
         held = np.where(self.out_nano != 0, quantities * self.marks, 0.0)
         index = pd.DatetimeIndex(self.days)
         outcomes = OUTCOME_NAMES[self.out_code]
-        names, counts = np.unique(outcomes, return_counts=True)
+        counts = np.bincount(self.out_code, minlength=len(OUTCOME_NAMES))
         errors = [
             (_date(self.days[i]), self.reasons.get(i) or self._reason(i))
             for i in np.flatnonzero(self.out_code == kernel.ERROR).tolist()
@@ -150,7 +150,9 @@ class _FastRun:
         state = self.state
         return BacktestResult(
             equity=pd.Series(self.out_cash + held.sum(axis=1), index=index, name=self.runtime.name),
-            outcomes=Counter(dict(zip(names.tolist(), counts.tolist(), strict=True))),
+            outcomes=Counter(
+                {str(n): int(c) for n, c in zip(OUTCOME_NAMES, counts, strict=True) if c}
+            ),
             errors=errors,
             trades=int(state[kernel.S_TRADES]),
             traded_notional=_decimal(state[kernel.S_NOTIONAL]),

@@ -95,7 +95,8 @@ class History:
         bad_so_far = np.concatenate([[0], np.cumsum(~good)])
         rows = np.arange(n)
         start = np.maximum(rows - h, 0)
-        window_good = (rows >= h) & (bad_so_far[rows + 1] - bad_so_far[start] == 0)
+        # the cycle loads h + 1 rows (fewer at the very start of the table); the strategy needs h
+        window_good = (rows >= h - 1) & (bad_so_far[rows + 1] - bad_so_far[start] == 0)
         with np.errstate(divide="ignore", invalid="ignore"):
             moves = np.abs(self.prices[1:] / self.prices[:-1] - 1.0)
         big = np.concatenate([[False], (moves > self.runtime.checks.max_daily_move).any(axis=1)])
@@ -153,7 +154,8 @@ class History:
         position = int(np.searchsorted(self.session_days, self.days[row]))
         if position >= len(self.sessions) or self.sessions[position] != day:
             return Verdict("closed", f"{day} is not a trading day")
-        window = FrameMarketData(self._frame).closes(self.symbols, day, self._history + 1)
+        nearby = self._frame.iloc[max(row - self._history - 1, 0) : row + 1]  # a small frame
+        window = FrameMarketData(nearby).closes(self.symbols, day, self._history + 1)
         try:
             check_fresh(window, self.symbols, day)
             targets = self.runtime.strategy.target_weights(window, day)
