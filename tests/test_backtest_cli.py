@@ -1,0 +1,175 @@
+"""`bot backtest` end to end: both engines print the same report, Alpaca's bars give the same
+backtest as the same closes in CSV files (through the real alpaca-py and the fake server),
+leveraged funds extended before inception are labelled, and the progress bar stays off pipes."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterator
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from bot.backtest.progress import progress_bar
+from bot.cli import main
+from bot.market.sessions import xnys_sessions
+from bot.market.synthetic import synthetic_closes
+from tests.fake_alpaca import FakeAlpaca
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared" / "data"
+needs_real_data = pytest.mark.skipif(
+    not (SHARED / "ohlcv").is_dir(), reason=f"real data not present at {SHARED}"
+)
+KEY, SECRET = "PKTESTBACKTEST", "backtest-secret-never-printed"
+SYMBOLS = ["UPRO", "TMF", "SPY"]
+
+
+@pytest.fixture
+def closes() -> pd.DataFrame:
+    return synthetic_closes(SYMBOLS, xnys_sessions(date(2023, 1, 3), date(2024, 12, 31)), seed=17)
+
+
+def write_csvs(frame: pd.DataFrame, directory: Path) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    for symbol in frame.columns:
+        column = frame[[symbol]].rename(columns={symbol: "Close"}).rename_axis("Date")
+        column.to_csv(directory / f"{symbol}.csv")
+    return directory
+
+
+def run_json(capsys: pytest.CaptureFixture[str], *args: str) -> dict[str, object]:
+    code = main(["backtest", "--config", str(ROOT / "config" / "hfea.toml"), "--json", *args])
+    assert code == 0
+    report: dict[str, object] = json.loads(capsys.readouterr().out)
+    return report
+
+
+def test_the_fast_and_the_cycle_engine_print_the_same_report(
+    closes: pd.DataFrame, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = str(write_csvs(closes, tmp_path / "data"))
+    common = ["--data", data, "--start", "2023-06-01", "--margin-rate", "6", "--borrow-rate", "1"]
+
+    fast = run_json(capsys, *common, "--equity-csv", str(tmp_path / "fast.csv"))
+    cycle = run_json(capsys, *common, "--engine", "cycle", "--equity-csv", str(tmp_path / "c.csv"))
+
+    assert fast["trades"] == cycle["trades"]
+    assert fast["outcomes"] == cycle["outcomes"]
+    assert fast["fees"] == cycle["fees"]
+    a = pd.read_csv(tmp_path / "fast.csv", index_col="Date")
+    b = pd.read_csv(tmp_path / "c.csv", index_col="Date")
+    assert ((a["hfea"] / b["hfea"] - 1).abs() < 1e-9).all()
+
+
+@pytest.fixture
+def alpaca(closes: pd.DataFrame, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    """The fake Alpaca server with the same closes as daily bars; keys in the environment."""
+    with FakeAlpaca(key=KEY, secret=SECRET) as server:
+        for symbol in SYMBOLS:
+            server.add_asset(symbol)
+            server.set_bars(symbol, {ts.date(): float(v) for ts, v in closes[symbol].items()})
+        monkeypatch.chdir(tmp_path)
+        monkeypatch.delenv("APCA_API_DATA_URL", raising=False)
+        monkeypatch.setenv("APCA_API_KEY_ID", KEY)
+        monkeypatch.setenv("APCA_API_SECRET_KEY", SECRET)
+        monkeypatch.setenv("APCA_API_BASE_URL", server.url)
+        yield
+        assert server.errors == []
+
+
+@pytest.mark.usefixtures("alpaca")
+def test_alpaca_daily_bars_give_the_same_backtest_as_the_same_closes_in_files(
+    closes: pd.DataFrame, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    span = ["--start", "2023-06-01", "--end", "2024-12-31"]
+    from_files = run_json(capsys, "--data", str(write_csvs(closes, tmp_path / "csv")), *span)
+    from_alpaca = run_json(capsys, "--data", "alpaca", *span)
+
+    assert from_alpaca["periods"] == from_files["periods"]
+    assert from_alpaca["trades"] == from_files["trades"]
+    assert SECRET not in json.dumps(from_alpaca)
+
+
+def test_alpaca_without_keys_is_a_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    for name in ("APCA_API_KEY_ID", "APCA_API_SECRET_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    code = main(["backtest", "--config", str(ROOT / "config/hfea.toml"), "--data", "alpaca"])
+    assert code != 0
+    assert "APCA_API_KEY_ID" in capsys.readouterr().err
+
+
+@needs_real_data
+def test_hfea_from_1986_is_labelled_simulated(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The thread's long view: UPRO and TMF extended back by simulation, said in the output."""
+    report = run_json(
+        capsys,
+        "--data",
+        str(SHARED / "etf_adjclose"),
+        "--simulate",
+        "UPRO,TMF",
+        "--benchmark",
+        "",
+        "--end",
+        "2019-02-21",
+        "--equity-csv",
+        str(tmp_path / "curve.csv"),
+    )
+    notes = report["notes"]
+    assert isinstance(notes, list)
+    assert len(notes) == 2
+    assert all(n.startswith("SIMULATED") for n in notes)
+    assert any("UPRO before 2009-06-25" in n for n in notes)
+    curve = pd.read_csv(tmp_path / "curve.csv", index_col="Date", parse_dates=True)
+    assert curve.index[0].year == 1986
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_the_progress_bar_draws_on_a_terminal_and_not_on_a_pipe() -> None:
+    terminal, pipe = Terminal(), io.StringIO()
+    with progress_bar(terminal) as draw:
+        assert draw is not None
+        for done in range(0, 101, 10):
+            draw(done, 100)
+    with progress_bar(pipe) as nothing:
+        assert nothing is None
+    assert "100/100 sessions" in terminal.getvalue()
+    assert "[" + "#" * 40 + "]" in terminal.getvalue()
+    assert pipe.getvalue() == ""
+
+
+def test_margin_interest_is_charged_only_when_asked_and_matches_its_definition(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """UISx3 holds 3× gold, so in gold-heavy months its gross exposure exceeds equity. At 6%
+    a year the interest is within the bounds the exposure allows, and zero at 0%."""
+    symbols = ["SPXL", "TMF", "GLD", "SPY"]
+    frame = synthetic_closes(symbols, xnys_sessions(date(2022, 1, 3), date(2024, 12, 31)), seed=3)
+    data = str(write_csvs(frame, tmp_path / "data"))
+    config = str(ROOT / "config" / "uisx3.toml")
+    args = ["backtest", "--config", config, "--data", data, "--json", "--start", "2022-06-01"]
+
+    assert main([*args, "--equity-csv", str(tmp_path / "free.csv")]) == 0
+    free = json.loads(capsys.readouterr().out)
+    assert main([*args, "--margin-rate", "6"]) == 0
+    charged = json.loads(capsys.readouterr().out)
+
+    assert Decimal(free["financing"]) == 0
+    interest = Decimal(charged["financing"])
+    # Bound: exposure above equity is at most (margin 2 − 1) × equity, charged 6%/360 a night.
+    curve = pd.read_csv(tmp_path / "free.csv", index_col="Date", parse_dates=True)["uisx3"]
+    nights = (curve.index[-1] - curve.index[0]).days
+    assert 0 < interest < Decimal(repr(float(curve.max()) * 0.06 * nights / 360 * 1.2))
