@@ -4,7 +4,8 @@ FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
-    BOT_STATE_DIR=/state
+    BOT_STATE_DIR=/state \
+    NUMBA_CACHE_DIR=/tmp/numba-cache
 
 RUN useradd --create-home --uid 10001 bot && mkdir /state && chown bot:bot /state
 WORKDIR /app

@@ -1,10 +1,11 @@
-"""The backtest: the trading cycle itself, run day by day over history on the simulated broker.
+"""The reference backtest: the trading cycle itself, run day by day on the simulated broker.
 
-There is no second implementation of the strategy, trigger or planner to drift out of step with
-the bot: each session the clock jumps to the wake, ``run_cycle`` decides on that day's closes and
-fills at that day's close (as Composer and Logical Invest backtest), and the account's equity at
-the close is the curve. Days the cycle refuses (missing or stale data, a bad print, a fund not
-listed yet) are kept and reported, never filled in.
+Each session the clock jumps to the wake, ``run_cycle`` decides on that day's closes and fills at
+that day's close (as Composer and Logical Invest backtest), and the account's equity at the close
+is the curve. Days the cycle refuses (missing or stale data, a bad print, a fund not listed yet)
+are kept and reported, never filled in. It costs about 1.3 ms a session; ``fast`` reaches the same
+result some thousands of times faster and is proven equal to this one by tests
+(``bot backtest --engine cycle`` runs this one).
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ those answers do not depend on the account, so they are computed here for every 
 * a vectorised *screen* marks the days that are certainly clean (an XNYS session, every close in
   the loaded window finite and positive, the previous row is the previous session, no move beyond
   the bad-print limit). It is deliberately stricter than the cycle's checks;
-* every other day gets the cycle's own verdict, from the cycle's own functions (``_check_fresh``,
+* every other day gets the cycle's own verdict, from the cycle's own functions (``check_fresh``,
   ``target_weights``, ``data_problems``) on the same window the cycle would load;
 * targets on clean days come from the strategy's batch methods, which ``target_weights`` itself
   calls with a single day, so both agree bit for bit (tests/test_fast_backtest.py proves it).
