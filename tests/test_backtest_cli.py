@@ -127,7 +127,7 @@ def test_hfea_from_1986_is_labelled_simulated(
     notes = report["notes"]
     assert isinstance(notes, list)
     assert len(notes) == 2
-    assert all(n.startswith("SIMULATED") for n in notes)
+    assert all(" is SIMULATED " in n for n in notes)
     assert any("UPRO before 2009-06-25" in n for n in notes)
     curve = pd.read_csv(tmp_path / "curve.csv", index_col="Date", parse_dates=True)
     assert curve.index[0].year == 1986

@@ -178,7 +178,7 @@ def _simulated(args: argparse.Namespace, closes: pd.DataFrame) -> tuple[pd.DataF
         extended, extensions = extend_closes(closes, root, funds)
     except ValueError as exc:
         raise DataError(str(exc)) from exc
-    return extended, [f"SIMULATED: {e.note}" for e in extensions]
+    return extended, [e.note for e in extensions]  # each says "… is SIMULATED …"
 
 
 def _first_tradable_day(closes: pd.DataFrame, symbols: list[str], history: int) -> date:

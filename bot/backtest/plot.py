@@ -33,7 +33,13 @@ def plot_report(report: Report, path: Path) -> None:
         bottom.plot(curve.index, 100 * drawdowns(curve).to_numpy(), label=name)
     top.set_yscale("log")
     top.set_ylabel("equity ($, log scale)")
-    top.set_title(f"{report.strategy} backtest (same cycle as the bot)")
+    title = f"{report.strategy} backtest (the bot's own rules)"
+    if report.notes:  # a simulated stretch must be visible on the picture itself
+        title += "\nPARTLY SIMULATED: " + "; ".join(
+            n.split(" is SIMULATED")[0] for n in report.notes
+        )
+        title += " (leveraged-ETF formula)"
+    top.set_title(title, fontsize=10 if report.notes else None)
     top.legend()
     bottom.set_ylabel("drawdown (%)")
     figure.tight_layout()
