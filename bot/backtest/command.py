@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -25,6 +26,7 @@ from bot.bootstrap import alpaca_endpoints, build_runtime
 from bot.clock import WallClock
 from bot.config import AlpacaBrokerConfig, BotConfig, SimulatedBrokerConfig, load_config
 from bot.errors import ConfigError, DataError
+from bot.logs import configure_logging
 from bot.market.csv_source import MarketDataError, load_closes_dir
 from bot.settings import Settings
 
@@ -108,6 +110,7 @@ def add_backtest_parser(commands: Any) -> None:
 
 def backtest_command(args: argparse.Namespace) -> int:
     """Run a backtest and print (or write) its report."""
+    configure_logging(logging.WARNING)  # a backtest's thousands of cycles are not news
     config = load_config(args.config)
     runtime = build_runtime(config)
     symbols = list(runtime.strategy.symbols)
@@ -182,12 +185,14 @@ def _simulated(args: argparse.Namespace, closes: pd.DataFrame) -> tuple[pd.DataF
 
 
 def _first_tradable_day(closes: pd.DataFrame, symbols: list[str], history: int) -> date:
-    """The first day every symbol has ``history`` closes (late listings start the test later)."""
+    """The first day every symbol has ``history`` closes and the previous session's close (the
+    cycle checks it), so late listings start the test later."""
     complete = closes[symbols].dropna()
-    if len(complete) <= history:
+    row = max(history - 1, 1)
+    if len(complete) <= row:
         msg = f"too little common history for {', '.join(symbols)}"
         raise DataError(msg)
-    first: date = complete.index[history].date()
+    first: date = complete.index[row].date()
     return first
 
 
@@ -244,6 +249,7 @@ def as_json(report: Report) -> dict[str, Any]:
         "financing": str(result.financing.quantize(Decimal("0.01"))),
         "notes": list(report.notes),
         "outcomes": dict(result.outcomes),
+        "rebalances_scaled_to_margin": result.scaled,
         "refused_days": [{"date": d.isoformat(), "reason": r} for d, r in result.errors],
     }
 
@@ -299,8 +305,10 @@ def render(report: Report) -> str:
         f"trades {result.trades}; turnover {_turnover(result):.1f}× a year; "
         f"fees ${result.fees:,.2f}; slippage ${result.slippage:,.2f}; "
         f"borrow fees and margin interest ${result.financing:,.2f}",
-        f"days refused by the cycle: {len(result.errors)} "
-        + "; ".join(f"{d}: {r}" for d, r in result.errors[:3]),
+        f"days refused by the cycle: {len(result.errors)}"
+        + (" (the first three; --json lists all)" if len(result.errors) > 3 else "")
+        + "".join(f"\n  {d}: {r}" for d, r in result.errors[:3]),
+        f"rebalances scaled down to fit the margin: {result.scaled}",
         f"conventions: {report.conventions.describe()}",
     ]
     return "\n".join(lines)

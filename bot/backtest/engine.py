@@ -56,6 +56,7 @@ class BacktestResult:
     positions: pd.DataFrame  # shares at each close, after that day's trades
     outcome_by_day: pd.Series  # traded / held / error / closed
     financing: Decimal = Decimal(0)  # borrow fees and margin interest paid
+    scaled: int = 0  # rebalances whose targets were scaled down to fit the margin
 
 
 def run_backtest(
@@ -90,14 +91,16 @@ def run_backtest(
     by_day: dict[pd.Timestamp, str] = {}
     errors: list[tuple[date, str]] = []
     trades, notional, fees, slippage = 0, Decimal(0), Decimal(0), Decimal(0)
-    financing, pending = Decimal(0), Decimal(0)
+    financing, pending, scaled = Decimal(0), Decimal(0), 0
     for number, day in enumerate(sessions):
         clock.sleep_until(_wake(calendar, day))
         if pending:
             broker.charge(pending, "borrow fee and margin interest")
             financing += pending
-        result = run_cycle(adapters, runtime, run_id=f"{day:%Y%m%d}-backtest")
+        run_id = f"{day:%Y%m%d}-backtest"
+        result = run_cycle(adapters, runtime, run_id=run_id)
         by_day[pd.Timestamp(day)] = result.outcome
+        scaled += any("scaled_by" in e.payload for e in tracker.run_events(run_id))
         if result.outcome == "error":
             errors.append((day, result.reason))
         for order in result.orders:
@@ -133,6 +136,7 @@ def run_backtest(
         positions.fillna(0.0),
         outcome_by_day,
         financing,
+        scaled,
     )
 
 

@@ -161,6 +161,7 @@ class _FastRun:
             positions=pd.DataFrame(quantities, index=index, columns=list(self.h.symbols)),
             outcome_by_day=pd.Series(outcomes, index=index, name="outcome"),
             financing=_decimal(state[kernel.S_FINANCING]),
+            scaled=int(state[kernel.S_SCALED]),
         )
 
     def _reason(self, i: int) -> str:

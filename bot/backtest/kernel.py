@@ -75,7 +75,8 @@ N_PARAMS = 18
 
 # Indices of the state vector (kept between calls: the loop stops when it needs targets).
 S_CASH, S_TRADES, S_NOTIONAL, S_FEES, S_SLIPPAGE, S_FINANCING, S_PENDING, S_LAST_KEY = range(8)
-N_STATE = 8
+S_SCALED = 8
+N_STATE = 9
 
 
 @inlined
@@ -320,6 +321,7 @@ def _rebalance(
             return E_OVER_CAPACITY
         for k in range(len(goal)):
             goal[k] = weights[k] * scale
+        state[S_SCALED] += 1
     sym, leg, qty, keys = work[0], work[1], work[2], work[3]
     count = _plan(goal, prices, nano, state[S_CASH], params, whole, rank, sym, leg, qty, keys)
     sold = False
