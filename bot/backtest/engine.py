@@ -28,6 +28,8 @@ from bot.cycle import NEW_YORK, Adapters, StrategyRuntime, run_cycle
 from bot.market.sessions import is_session
 from bot.tracker import Tracker
 
+OUTCOMES = ["held", "traded", "error", "closed"]  # what run_cycle can conclude about a session
+
 
 @dataclass(frozen=True, slots=True)
 class BacktestCosts:
@@ -54,7 +56,7 @@ class BacktestResult:
     fees: Decimal
     slippage: Decimal
     positions: pd.DataFrame  # shares at each close, after that day's trades
-    outcome_by_day: pd.Series  # traded / held / error / closed
+    outcome_by_day: pd.Series  # one of OUTCOMES per session (categorical)
     financing: Decimal = Decimal(0)  # borrow fees and margin interest paid
     scaled: int = 0  # rebalances whose targets were scaled down to fit the margin
 
@@ -124,7 +126,11 @@ def run_backtest(
     positions = pd.DataFrame.from_dict(holdings, orient="index").reindex(
         index=curve.index, columns=list(runtime.strategy.symbols)
     )
-    outcome_by_day = pd.Series(by_day, name="outcome")
+    outcome_by_day = pd.Series(
+        pd.Categorical(list(by_day.values()), categories=OUTCOMES),
+        index=curve.index,
+        name="outcome",
+    )
     return BacktestResult(
         curve,
         Counter(by_day.values()),

@@ -27,14 +27,14 @@ import numpy.typing as npt
 import pandas as pd
 
 from bot.backtest import kernel
-from bot.backtest.engine import BacktestCosts, BacktestResult
+from bot.backtest.engine import OUTCOMES, BacktestCosts, BacktestResult
 from bot.backtest.screen import FloatArray, History, Verdict
 from bot.checks import MIN_EQUITY_TO_SHORT
 from bot.cycle import DriftRule, StrategyRuntime
 from bot.triggers import CalendarRule, scheduled_rebalances
 
 ProgressCallback = Callable[[int, int], None]
-OUTCOME_NAMES = np.array(["held", "traded", "error", "closed"])  # by the kernel's codes
+OUTCOME_NAMES = OUTCOMES  # indexed by the kernel's outcome codes (HELD 0 … CLOSED 3)
 STATUS = {
     "ok": kernel.OK,
     "declined": kernel.DECLINED,
@@ -63,9 +63,9 @@ class _FastRun:
 
     def __init__(self, runtime: StrategyRuntime, history: History, costs: BacktestCosts) -> None:
         self.runtime, self.h = runtime, history
-        rows = history.rows
+        rows = slice(int(history.rows[0]), int(history.rows[-1]) + 1)  # consecutive rows
         self.days = history.days[rows]
-        n, k = len(rows), len(history.symbols)
+        n, k = len(history.rows), len(history.symbols)
         self.prices = np.ascontiguousarray(history.prices[rows])
         self.marks = np.ascontiguousarray(history.marks[rows])
         self.status = np.zeros(n, dtype=np.int8)
@@ -141,7 +141,7 @@ class _FastRun:
         quantities = self.out_nano / kernel.NANO
         held = np.where(self.out_nano != 0, quantities * self.marks, 0.0)
         index = pd.DatetimeIndex(self.days)
-        outcomes = OUTCOME_NAMES[self.out_code]
+        outcomes = pd.Categorical.from_codes(self.out_code, categories=pd.Index(OUTCOME_NAMES))
         counts = np.bincount(self.out_code, minlength=len(OUTCOME_NAMES))
         errors = [
             (_date(self.days[i]), self.reasons.get(i) or self._reason(i))

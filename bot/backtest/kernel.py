@@ -134,7 +134,7 @@ def _big_enough(nano: int, price: float, min_order: float) -> bool:
     return nano / NANO * price >= min_order - 0.005
 
 
-@compiled
+@inlined
 def _plan(
     weights: FloatArray,
     prices: FloatArray,
@@ -196,7 +196,7 @@ def short_amount(held: int, target: int) -> int:
     return min(held, 0) - target if target < 0 and target < held else 0
 
 
-@compiled
+@inlined
 def _fit_buys(
     count: int,
     prices: FloatArray,
@@ -237,7 +237,7 @@ def _fit_buys(
     return kept
 
 
-@compiled
+@inlined
 def _sort(
     count: int, rank: IntArray, sym: IntArray, leg: IntArray, qty: IntArray, keys: IntArray
 ) -> None:
@@ -284,7 +284,7 @@ def _fill(
     state[S_SLIPPAGE] += shares * abs(price - close)
 
 
-@compiled
+@inlined
 def _rebalance(
     weights: FloatArray,
     prices: FloatArray,
@@ -381,6 +381,7 @@ def run_days(
     (returns that day, with the state saved; the caller computes them and calls again)."""
     n = len(status)
     financed = params[P_BORROW] != 0 or params[P_MARGIN_RATE] != 0
+    calendar = params[P_DRIFT] == 0
     work = np.empty((4, 2 * len(nano)), dtype=np.int64)
     goal = np.empty(len(nano))
     for i in range(first, n):
@@ -390,41 +391,27 @@ def run_days(
             state[S_PENDING] = 0.0
         if status[i] == OK and not known[i] and _needs_targets(i, marks, due, params, state, nano):
             return i
+        quiet = status[i] == OK and calendar and (due[i] < 0 or due[i] == state[S_LAST_KEY])
+        if quiet and known[i]:  # written out here: a call per day costs more than the test
+            for k in range(targets.shape[1]):
+                if targets[i, k] < 0:  # a short target: the $2,000 equity rule applies today
+                    quiet = _equity(state[S_CASH], nano, marks[i]) >= params[P_MIN_EQUITY_SHORT]
+                    break
         if status[i] == OK and not known[i]:
             out_code[i] = HELD  # nothing can happen today whatever the targets are
-        elif status[i] == OK and _quiet_calendar_day(
-            i, targets[i], marks[i], due, params, state, nano
-        ):
-            out_code[i] = HELD
+        elif quiet:
+            out_code[i] = HELD  # a calendar strategy's ordinary day: no rebalance due
         else:
             _day(
                 i, prices, marks, status, targets, due, params, whole, rank, state, nano,
                 out_code, out_error, out_detail, work, goal,
             )  # fmt: skip
         out_cash[i] = state[S_CASH]
-        out_nano[i, :] = nano
+        for k in range(len(nano)):
+            out_nano[i, k] = nano[k]
         if financed and i + 1 < n:
             state[S_PENDING] = _financing(nano, marks[i], state[S_CASH], params, nights[i])
     return n
-
-
-@inlined
-def _quiet_calendar_day(
-    i: int,
-    weights: FloatArray,
-    marks: FloatArray,
-    due: IntArray,
-    params: FloatArray,
-    state: FloatArray,
-    nano: IntArray,
-) -> bool:
-    """A calendar strategy's ordinary day: nothing due, and no short target below $2,000."""
-    if params[P_DRIFT] != 0 or (due[i] >= 0 and due[i] != state[S_LAST_KEY]):
-        return False
-    for k in range(len(weights)):
-        if weights[k] < 0:
-            return bool(_equity(state[S_CASH], nano, marks) >= params[P_MIN_EQUITY_SHORT])
-    return True
 
 
 @inlined

@@ -91,7 +91,7 @@ class History:
     def _screen(self) -> BoolArray:
         """True where the cycle's checks certainly pass (a stricter test than theirs)."""
         n, h = len(self.days), self._history
-        good = (np.isfinite(self.prices) & (self.prices > 0)).all(axis=1)
+        good = _every_column(np.isfinite(self.prices) & (self.prices > 0))
         bad_so_far = np.concatenate([[0], np.cumsum(~good)])
         rows = np.arange(n)
         start = np.maximum(rows - h, 0)
@@ -99,7 +99,8 @@ class History:
         window_good = (rows >= h - 1) & (bad_so_far[rows + 1] - bad_so_far[start] == 0)
         with np.errstate(divide="ignore", invalid="ignore"):
             moves = np.abs(self.prices[1:] / self.prices[:-1] - 1.0)
-        big = np.concatenate([[False], (moves > self.runtime.checks.max_daily_move).any(axis=1)])
+        too_big = moves > self.runtime.checks.max_daily_move
+        big = np.concatenate([[False], ~_every_column(~too_big)])
         big_so_far = np.concatenate([[0], np.cumsum(big)])
         no_big_move = big_so_far[rows + 1] - big_so_far[np.maximum(rows - h + 1, 0)] == 0
         session_days, days = self.session_days, self.days
@@ -178,9 +179,20 @@ class History:
         return Verdict("ok", weights=tuple(targets.weights.get(s, 0.0) for s in self.symbols))
 
 
+def _every_column(mask: BoolArray) -> BoolArray:
+    """Row-wise ``all`` over a handful of columns (numpy's ``all(axis=1)`` is slow on a narrow
+    table: it pays per row)."""
+    result: BoolArray = mask[:, 0].copy()
+    for column in range(1, mask.shape[1]):
+        result &= mask[:, column]
+    return result
+
+
 def _forward_filled(prices: FloatArray) -> FloatArray:
     """The broker's marks: each symbol's last close on or before the day (pandas ``ffill``)."""
     present = ~np.isnan(prices)
+    if present.all():
+        return prices
     index = np.where(present, np.arange(len(prices))[:, None], -1)
     np.maximum.accumulate(index, axis=0, out=index)
     marks: FloatArray = prices[np.maximum(index, 0), np.arange(prices.shape[1])]
