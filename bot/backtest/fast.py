@@ -183,8 +183,9 @@ class _FastRun:
                 f"(they would fit at {detail[0]:.1%}); over_capacity = 'skip': no trade"
             )
         if code == kernel.E_REJECTED:
+            leg = ("reduce", "cover", "buy", "short")[int(detail[2])]  # as bot.domain.Leg
             return (
-                f"an order for {detail[0]} {symbol} ended rejected: insufficient buying power; "
+                f"order ({leg} {detail[0]} {symbol}) ended rejected: insufficient buying power; "
                 "the rest of this rebalance was not sent"
             )
         key = self._key(i)
