@@ -236,3 +236,16 @@ def test_a_sleeve_whole_share_residuals_and_buying_power_rejections() -> None:
     )
     assert_same(fast, slow)
     assert any("rejected" in reason for _, reason in fast.errors)
+
+
+def test_cent_rounding_is_refused_rather_than_ignored() -> None:
+    runtime = runtime_of("hfea")
+    closes = defective_closes(runtime.strategy.symbols)
+    with pytest.raises(ValueError, match="full precision"):
+        run_fast_backtest(
+            runtime,
+            closes,
+            date(2024, 1, 2),
+            date(2024, 3, 28),
+            costs=BacktestCosts(round_cents=True),
+        )

@@ -54,6 +54,9 @@ def run_fast_backtest(
 ) -> BacktestResult:
     """Backtest ``runtime`` on the sessions of ``closes`` between ``start`` and ``end``."""
     costs = costs or BacktestCosts()
+    if costs.round_cents:
+        msg = "the fast engine keeps money at full precision: use run_backtest to book cents"
+        raise ValueError(msg)
     history = History(runtime, closes, start, end)
     return _FastRun(runtime, history, costs).run(progress)
 
