@@ -25,6 +25,7 @@ from bot.cycle import DriftRule, StrategyRuntime
 from bot.market.csv_source import load_closes_dir
 from bot.market.sessions import xnys_sessions
 from bot.market.synthetic import synthetic_closes
+from strategies.fixed import FixedWeights
 from strategies.inverse_vol import InverseVolatility
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -249,3 +250,23 @@ def test_cent_rounding_is_refused_rather_than_ignored() -> None:
             date(2024, 3, 28),
             costs=BacktestCosts(round_cents=True),
         )
+
+
+def test_a_tiny_sell_still_pays_a_cent_of_each_fee() -> None:
+    """A 50/50 book of $100 funds re-balanced at a zero-width corridor: AAA's close moves by
+    $0.00001, so about 0.000025 shares are sold (notional $0.0025). SEC 0.0025 × 27.80/1e6 and
+    TAF 0.000025 × 0.000166 are both far below a cent, and each rounds UP to one cent: $0.02."""
+    hfea = runtime_of("hfea")
+    runtime = replace(
+        hfea,
+        strategy=FixedWeights({"AAA": 0.5, "BBB": 0.5}),
+        rules=replace(hfea.rules, min_order_usd=Decimal(0)),
+        trigger=DriftRule(Decimal(0)),
+    )
+    days = pd.DatetimeIndex([pd.Timestamp(2024, 1, d) for d in (2, 3, 4)])
+    closes = pd.DataFrame({"AAA": [100.0, 100.0, 100.00001], "BBB": [100.0] * 3}, index=days)
+    costs = BacktestCosts(slippage_bps=Decimal(0))
+    fast, slow = both(runtime, closes, date(2024, 1, 3), date(2024, 1, 4), costs)
+
+    assert_same(fast, slow)
+    assert fast.fees == slow.fees == Decimal("0.02")

@@ -187,9 +187,10 @@ class _FastRun:
             )
         if code == kernel.E_REJECTED:
             leg = ("reduce", "cover", "buy", "short")[int(detail[2])]  # as bot.domain.Leg
+            cid = f"{self.runtime.name}-{self._key(i)}-{symbol}-{leg}"  # domain.client_order_id
             return (
-                f"order ({leg} {detail[0]} {symbol}) ended rejected: insufficient buying power; "
-                "the rest of this rebalance was not sent"
+                f"order {cid} ({leg} {detail[0]} {symbol}) ended rejected: insufficient buying "
+                "power; the rest of this rebalance was not sent"
             )
         key = self._key(i)
         tolerance = float(self.runtime.rules.residual_tolerance)
@@ -237,9 +238,14 @@ def _params(runtime: StrategyRuntime, costs: BacktestCosts) -> FloatArray:
         (kernel.P_WIDTH, trigger.width if isinstance(trigger, DriftRule) else 0),
         (kernel.P_INCLUSIVE, isinstance(trigger, DriftRule) and trigger.inclusive),
         (kernel.P_MIN_EQUITY_SHORT, MIN_EQUITY_TO_SHORT),
+        (kernel.P_TAF_MICRO, _whole_or_minus_one(fees.taf_per_share * 1_000_000)),
     ):
         params[index] = float(value)
     return params
+
+
+def _whole_or_minus_one(value: Decimal) -> Decimal:
+    return value if value == value.to_integral_value() else Decimal(-1)
 
 
 def _date(day: np.datetime64) -> date:

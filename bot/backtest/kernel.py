@@ -71,7 +71,8 @@ E_REJECTED, E_RESIDUAL = 5, 6
 P_CF, P_BUFFER, P_MIN_ORDER, P_ALLOW_SHORTS, P_HEADROOM, P_SCALE_OVER = 0, 1, 2, 3, 4, 5
 P_RESIDUAL, P_MARGIN, P_SLIP, P_SEC, P_TAF, P_TAF_CAP, P_BORROW, P_MARGIN_RATE = range(6, 14)
 P_DRIFT, P_WIDTH, P_INCLUSIVE, P_MIN_EQUITY_SHORT = 14, 15, 16, 17
-N_PARAMS = 18
+P_TAF_MICRO = 18  # the TAF per share in millionths of a dollar when whole (166), else −1
+N_PARAMS = 19
 
 # Indices of the state vector (kept between calls: the loop stops when it needs targets).
 S_CASH, S_TRADES, S_NOTIONAL, S_FEES, S_SLIPPAGE, S_FINANCING, S_PENDING, S_LAST_KEY = range(8)
@@ -115,8 +116,20 @@ def _round9(value: float) -> float:
 
 @inlined
 def _ceil_cents(value: float) -> float:
-    """Round money up to the cent; 1e-6 of a cent absorbs binary noise (0.83 → 83.00000000001)."""
-    return math.ceil(value * 100.0 - 1e-6) / 100.0
+    """Round money up to the cent. A relative 1e-12 absorbs binary noise (0.83 × 100 is
+    83.00000000000001) and keeps any positive fee, however small, at one cent at least."""
+    return math.ceil(value * 100.0 * (1 - 1e-12)) / 100.0
+
+
+@inlined
+def _taf(nano: int, shares: float, params: FloatArray) -> float:
+    """FINRA TAF rounded up to the cent, capped; exact in integers when the rate allows it."""
+    micro = params[P_TAF_MICRO]
+    if micro >= 0:
+        units = nano * int(micro)  # 1e-15 dollars: nano-shares × millionths of a dollar
+        cents = (units + 10**13 - 1) // 10**13
+        return float(min(cents / 100.0, params[P_TAF_CAP]))
+    return float(min(_ceil_cents(shares * params[P_TAF]), params[P_TAF_CAP]))
 
 
 @inlined
@@ -274,8 +287,7 @@ def _fill(
     notional = shares * price
     fees = 0.0
     if sell and (params[P_SEC] != 0 or params[P_TAF] != 0):
-        fees = _ceil_cents(notional * params[P_SEC])
-        fees += min(_ceil_cents(shares * params[P_TAF]), params[P_TAF_CAP])
+        fees = _ceil_cents(notional * params[P_SEC]) + _taf(amount, shares, params)
     state[S_CASH] -= direction * notional + fees
     nano[k] += -amount if sell else amount
     state[S_TRADES] += 1
@@ -307,9 +319,6 @@ def _rebalance(
     gross_weight = 0.0
     for k in range(len(weights)):
         gross_weight += abs(weights[k])
-        if weights[k] < 0 and params[P_ALLOW_SHORTS] == 0:
-            detail[1] = k
-            return E_SHORTS_NOT_ALLOWED
     sleeve = equity * params[P_CF] * (1 - params[P_BUFFER])
     capacity = max(equity * params[P_MARGIN], 0.0) / (1 + params[P_HEADROOM])
     wanted = gross_weight * sleeve
@@ -322,6 +331,10 @@ def _rebalance(
         for k in range(len(goal)):
             goal[k] = weights[k] * scale
         state[S_SCALED] += 1
+    for k in range(len(weights)):  # the planner refuses shorts after the capacity scaling
+        if weights[k] < 0 and params[P_ALLOW_SHORTS] == 0:
+            detail[1] = k
+            return E_SHORTS_NOT_ALLOWED
     sym, leg, qty, keys = work[0], work[1], work[2], work[3]
     count = _plan(goal, prices, nano, state[S_CASH], params, whole, rank, sym, leg, qty, keys)
     sold = False
