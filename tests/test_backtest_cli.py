@@ -173,3 +173,28 @@ def test_margin_interest_is_charged_only_when_asked_and_matches_its_definition(
     curve = pd.read_csv(tmp_path / "free.csv", index_col="Date", parse_dates=True)["uisx3"]
     nights = (curve.index[-1] - curve.index[0]).days
     assert 0 < interest < Decimal(repr(float(curve.max()) * 0.06 * nights / 360 * 1.2))
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--start", "2030-01-02"], "after its end"),
+        (["--start", "2024-06-03", "--end", "2024-01-02"], "after its end"),
+        (["--slippage-bps", "nan"], "bad trading costs"),
+        (["--margin-rate", "-1"], "bad trading costs"),
+        (["--simulate", "FOO"], "not a known leveraged fund"),
+    ],
+)
+def test_bad_arguments_are_one_clear_line_and_exit_2(
+    closes: pd.DataFrame,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    extra: list[str],
+    message: str,
+) -> None:
+    data = str(write_csvs(closes, tmp_path / "data"))
+    code = main(["backtest", "--config", str(ROOT / "config/hfea.toml"), "--data", data, *extra])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert message in err
+    assert "Traceback" not in err

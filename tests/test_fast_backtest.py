@@ -22,6 +22,7 @@ from bot.backtest.screen import History
 from bot.bootstrap import build_runtime
 from bot.config import load_config
 from bot.cycle import DriftRule, StrategyRuntime
+from bot.errors import StateError
 from bot.market.csv_source import load_closes_dir
 from bot.market.sessions import xnys_sessions
 from bot.market.synthetic import synthetic_closes
@@ -270,3 +271,101 @@ def test_a_tiny_sell_still_pays_a_cent_of_each_fee() -> None:
 
     assert_same(fast, slow)
     assert fast.fees == slow.fees == Decimal("0.02")
+
+
+# --- found by review: each of these disagreed once ------------------------------------------
+
+
+def fixed(weights: dict[str, float], **rules: object) -> StrategyRuntime:
+    hfea = runtime_of("hfea")
+    return replace(hfea, strategy=FixedWeights(weights), rules=replace(hfea.rules, **rules))  # type: ignore[arg-type]
+
+
+def test_whole_shares_land_on_the_exact_share_count() -> None:
+    """$100,000 × 0.5 × 0.999 / $49.95 is exactly 1,000 shares (binary floats say 999.999…)."""
+    days = pd.DatetimeIndex([pd.Timestamp(2023, 12, 29), pd.Timestamp(2024, 1, 2)])
+    closes = pd.DataFrame({"AAA": [49.95, 49.95], "BBB": [20.0, 20.0]}, index=days)
+    costs = BacktestCosts(slippage_bps=Decimal(0), margin_multiplier=Decimal(2))
+    for weights, rules in (
+        ({"AAA": 0.5, "BBB": 0.5}, {"not_fractionable": frozenset({"AAA"})}),
+        ({"AAA": -0.5, "BBB": 0.5}, {"allow_shorts": True}),
+    ):
+        fast, slow = both(
+            fixed(weights, **rules), closes, date(2024, 1, 2), date(2024, 1, 2), costs
+        )
+        assert_same(fast, slow)
+        assert abs(fast.positions["AAA"].iloc[0]) == 1000
+
+
+@pytest.mark.parametrize(("inclusive", "second_day"), [(False, "held"), (True, "traded")])
+def test_a_drift_exactly_half_way_between_two_billionths_rounds_to_even(
+    inclusive: bool, second_day: str
+) -> None:
+    """550 AAA / 450 BBB at $100, then AAA weighs exactly 0.5600000005: the drift 0.0100000005
+    rounds half-to-even to 0.010000000, which is not beyond a 1-point corridor, only at it."""
+    days = pd.DatetimeIndex([pd.Timestamp(2024, 1, d) for d in (2, 3, 4)])
+    closes = pd.DataFrame(
+        {"AAA": [100.0, 100.0, 75.6000000675], "BBB": [100.0, 100.0, 72.5999999175]}, index=days
+    )
+    runtime = replace(
+        fixed({"AAA": 0.55, "BBB": 0.45}, cash_buffer=Decimal(0)),
+        trigger=DriftRule(Decimal("0.01"), inclusive=inclusive),
+    )
+    costs = BacktestCosts(
+        slippage_bps=Decimal(0), fees=FEE_SCHEDULES["none"], margin_multiplier=Decimal(2)
+    )  # a 2× account: the buys are not trimmed to the cash, so day 1 holds exactly 550 / 450
+    fast, slow = both(runtime, closes, date(2024, 1, 3), date(2024, 1, 4), costs)
+    assert_same(fast, slow)
+    assert fast.positions.iloc[0].tolist() == [550.0, 450.0]
+    assert list(fast.outcome_by_day.astype(str)) == ["traded", second_day]
+
+
+def test_capacity_is_scaled_before_shorts_are_refused() -> None:
+    """The planner scales a book beyond the margin first, then refuses its short leg."""
+    runtime = fixed({"AAA": -0.5, "BBB": 1.0})
+    closes = defective_closes(("AAA", "BBB"), seed=2)
+    costs = BacktestCosts(margin_multiplier=Decimal(1))
+    fast, slow = both(runtime, closes, date(2023, 7, 5), date(2023, 9, 29), costs)
+    assert_same(fast, slow)
+    assert fast.scaled > 0
+    assert fast.trades == 0
+    assert any("shorts are not allowed" in reason for _, reason in fast.errors)
+
+
+def test_a_held_fund_without_a_positive_close_stops_both_engines() -> None:
+    runtime = runtime_of("hfea")
+    closes = synthetic_closes(
+        runtime.strategy.symbols, xnys_sessions(date(2023, 7, 3), date(2023, 12, 29))
+    )
+    closes.loc[pd.Timestamp(2023, 9, 12), "TMF"] = 0.0  # held since the first rebalance
+    for engine in (run_fast_backtest, run_backtest):
+        with pytest.raises(StateError, match="no price to value TMF"):
+            engine(runtime, closes, date(2023, 7, 5), date(2023, 12, 29), costs=COSTS)
+
+
+def test_an_end_beyond_the_calendar_and_malformed_tables() -> None:
+    runtime = runtime_of("hfea")
+    closes = defective_closes(runtime.strategy.symbols).dropna()
+    fast, slow = both(runtime, closes, date(2024, 7, 1), date(2099, 12, 31), COSTS)
+    assert_same(fast, slow)
+
+    at_four = closes.set_axis(closes.index + pd.Timedelta(hours=16))
+    twice = pd.concat([closes, closes.iloc[[5]]])
+    for table in (at_four, closes.tz_localize("UTC"), twice):
+        for engine in (run_fast_backtest, run_backtest):
+            with pytest.raises(ValueError, match="closes"):
+                engine(runtime, table, date(2024, 1, 2), date(2024, 3, 28))
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"slippage_bps": Decimal("NaN")},
+        {"margin_rate": Decimal(-1)},
+        {"initial_cash": Decimal(0)},
+        {"margin_multiplier": Decimal("0.5")},
+    ],
+)
+def test_costs_that_make_no_sense_are_refused(changes: dict[str, Decimal]) -> None:
+    with pytest.raises(ValueError, match="must be"):
+        BacktestCosts(**changes)  # type: ignore[arg-type]

@@ -119,11 +119,16 @@ def backtest_command(args: argparse.Namespace) -> int:
     closes, notes = _simulated(args, closes)
     start = args.start or _first_tradable_day(closes, symbols, runtime.strategy.history_closes)
     end = args.end or closes.index[-1].date()
+    if start > end:
+        msg = f"the backtest would start on {start}, after its end {end}"
+        raise DataError(msg)
+    if not ((closes.index >= pd.Timestamp(start)) & (closes.index <= pd.Timestamp(end))).any():
+        msg = f"the data has no closes between {start} and {end}"
+        raise DataError(msg)
+    costs = _costs(config, args)
     engine = run_fast_backtest if args.engine == "fast" else run_backtest
     with progress_bar(sys.stderr) as progress:
-        result = engine(
-            runtime, closes[symbols], start, end, costs=_costs(config, args), progress=progress
-        )
+        result = engine(runtime, closes[symbols], start, end, costs=costs, progress=progress)
     benchmark = _benchmark(closes, args.benchmark, result.equity)
     report = Report(
         config.name, result, benchmark, args.benchmark or "", Conventions(), tuple(notes)
@@ -197,6 +202,14 @@ def _first_tradable_day(closes: pd.DataFrame, symbols: list[str], history: int) 
 
 
 def _costs(config: BotConfig, args: argparse.Namespace) -> BacktestCosts:
+    try:
+        return _costs_or_raise(config, args)
+    except (ValueError, ArithmeticError) as exc:
+        msg = f"bad trading costs: {exc}"
+        raise ConfigError(msg) from exc
+
+
+def _costs_or_raise(config: BotConfig, args: argparse.Namespace) -> BacktestCosts:
     broker = config.broker if isinstance(config.broker, SimulatedBrokerConfig) else None
     margin = Decimal(repr(broker.margin_multiplier)) if broker else Decimal(2)
     return BacktestCosts(

@@ -43,6 +43,26 @@ class BacktestCosts:
     margin_rate: Decimal = Decimal(0)  # a year, on gross exposure above equity (days/360)
     round_cents: bool = False  # the daemon's simulated broker books cents; a backtest need not
 
+    def __post_init__(self) -> None:
+        """Refuse costs that would make every figure meaningless (NaN, negative, no money)."""
+        for name in (
+            "initial_cash",
+            "slippage_bps",
+            "margin_multiplier",
+            "borrow_rate",
+            "margin_rate",
+        ):
+            value = getattr(self, name)
+            if not value.is_finite() or value < 0:
+                msg = f"{name} must be a finite number ≥ 0, got {value}"
+                raise ValueError(msg)
+        if not self.initial_cash > 0:
+            msg = f"initial_cash must be positive, got {self.initial_cash}"
+            raise ValueError(msg)
+        if self.margin_multiplier < 1:
+            msg = f"margin_multiplier must be ≥ 1, got {self.margin_multiplier}"
+            raise ValueError(msg)
+
 
 @dataclass(frozen=True, slots=True)
 class BacktestResult:
@@ -71,6 +91,7 @@ def run_backtest(
     progress: Callable[[int, int], None] | None = None,
 ) -> BacktestResult:
     """Run ``runtime`` on every session of ``closes`` between ``start`` and ``end``."""
+    closes = validated_closes(closes)
     sessions = [ts.date() for ts in closes.index if start <= ts.date() <= end]
     if not sessions:
         msg = f"no data between {start} and {end}"
@@ -144,6 +165,25 @@ def run_backtest(
         financing,
         scaled,
     )
+
+
+def validated_closes(closes: pd.DataFrame) -> pd.DataFrame:
+    """Daily closes both engines accept: one row per date (naive midnight), in date order.
+
+    A duplicated date, a time of day or a time zone would make "today's close" ambiguous, so
+    they are refused here rather than read one way by one engine and another by the other."""
+    index = closes.index
+    if not isinstance(index, pd.DatetimeIndex):
+        msg = f"closes need a DatetimeIndex of trading days, got {type(index).__name__}"
+        raise ValueError(msg)
+    if index.tz is not None or not (index == index.normalize()).all():
+        msg = "closes must be indexed by dates (midnight, no time zone), one row per trading day"
+        raise ValueError(msg)
+    if index.has_duplicates:
+        shown = ", ".join(str(d.date()) for d in index[index.duplicated()][:3])
+        msg = f"closes have more than one row for {shown}"
+        raise ValueError(msg)
+    return closes if index.is_monotonic_increasing else closes.sort_index()
 
 
 def _wake(calendar: XnysCalendar, day: date) -> datetime:

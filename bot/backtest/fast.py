@@ -31,6 +31,7 @@ from bot.backtest.engine import OUTCOMES, BacktestCosts, BacktestResult
 from bot.backtest.screen import FloatArray, History, Verdict
 from bot.checks import MIN_EQUITY_TO_SHORT
 from bot.cycle import DriftRule, StrategyRuntime
+from bot.errors import StateError
 from bot.triggers import CalendarRule, scheduled_rebalances
 
 ProgressCallback = Callable[[int, int], None]
@@ -140,7 +141,23 @@ class _FastRun:
                 progress(first, n)
         return self._result()
 
+    def _check_marks(self) -> None:
+        """A position that cannot be valued (its last close is zero or negative) stops the
+        backtest, as it stops the simulated broker: equity would be a made-up number."""
+        held = self.out_nano != 0
+        held[1:] |= held[:-1].copy()  # held going into the day, or coming out of it
+        unpriced = held & ~(self.marks > 0)
+        if unpriced.any():
+            day, column = np.argwhere(unpriced)[0]
+            symbol = self.h.symbols[int(column)]
+            msg = (
+                f"simulated broker has no price to value {symbol} on {_date(self.days[day])} "
+                f"(its last close is {self.marks[day, column]})"
+            )
+            raise StateError(msg)
+
     def _result(self) -> BacktestResult:
+        self._check_marks()
         quantities = self.out_nano / kernel.NANO
         held = np.where(self.out_nano != 0, quantities * self.marks, 0.0)
         index = pd.DatetimeIndex(self.days)

@@ -110,8 +110,13 @@ def _drift(nano: IntArray, prices: FloatArray, weights: FloatArray, sleeve: floa
 
 @inlined
 def _round9(value: float) -> float:
-    """Round to 1e-9, as the Decimal path quantizes drift (half-even ties do not matter here)."""
-    return math.floor(value * 1e9 + 0.5) / 1e9
+    """Round to 1e-9 as ``triggers.max_drift`` quantizes drift: half to even. A value within
+    binary noise of a half step is a tie (0.0100000005 → 0.010000000, held at a 1 pp corridor)."""
+    scaled = value * 1e9
+    lower = math.floor(scaled)
+    if abs(scaled - lower - 0.5) < 1e-6:
+        return (lower if lower % 2 == 0 else lower + 1) / 1e9
+    return math.floor(scaled + 0.5) / 1e9
 
 
 @inlined
@@ -135,10 +140,17 @@ def _taf(nano: int, shares: float, params: FloatArray) -> float:
 @inlined
 def _target_nano(raw: float, whole: bool) -> int:
     if raw < 0:  # shorts: whole shares, toward the smaller short
-        return -math.floor(-raw) * NANO
+        return -_whole_shares(-raw) * NANO
     if whole:
-        return math.floor(raw) * NANO
+        return _whole_shares(raw) * NANO
     return math.floor(raw * NANO)
+
+
+@inlined
+def _whole_shares(shares: float) -> int:
+    """Floor to whole shares. Where the Decimal path has exactly 1000, binary arithmetic may
+    have 999.9999999999999: a billionth of a share of slack keeps the two on the same share."""
+    return math.floor(shares + 1e-9)
 
 
 @inlined
@@ -240,7 +252,7 @@ def _fit_buys(
         amount = qty[j]
         if leg[j] > COVER:
             if leg[j] == SHORT:
-                amount = math.floor(amount / NANO * scale) * NANO
+                amount = _whole_shares(amount / NANO * scale) * NANO
             else:
                 amount = _target_nano(amount / NANO * scale, whole[sym[j]])
             if amount <= 0 or not _big_enough(amount, prices[sym[j]], params[P_MIN_ORDER]):
@@ -435,8 +447,8 @@ def _needs_targets(
     short target's equity floor. Strategies that compute on demand are asked only then."""
     if params[P_DRIFT] != 0 or (due[i] >= 0 and due[i] != state[S_LAST_KEY]):
         return True
-    equity = _equity(state[S_CASH], nano, marks[i])
-    return bool(params[P_ALLOW_SHORTS] != 0 and equity < params[P_MIN_EQUITY_SHORT])
+    # the cycle refuses a short target below $2,000 of equity whether or not shorts are allowed
+    return bool(_equity(state[S_CASH], nano, marks[i]) < params[P_MIN_EQUITY_SHORT])
 
 
 @inlined

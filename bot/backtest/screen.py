@@ -23,10 +23,11 @@ import numpy.typing as npt
 import pandas as pd
 
 from bot.adapters.frame_market import FrameMarketData
+from bot.backtest.engine import validated_closes
 from bot.checks import data_problems
 from bot.cycle import StrategyRuntime, check_fresh, check_weights
 from bot.errors import BotError
-from bot.market.sessions import xnys_sessions
+from bot.market.sessions import calendar_range, xnys_sessions
 from strategies.base import NoDecisionError, StrategyError
 from strategies.fixed import FixedWeights
 from strategies.inverse_vol import InverseVolatility
@@ -53,20 +54,23 @@ class History:
     ) -> None:
         self.runtime = runtime
         self.symbols = tuple(runtime.strategy.symbols)
-        frame = closes if closes.index.is_monotonic_increasing else closes.sort_index()
+        frame = validated_closes(closes)
         self._frame = frame
         self.days = frame.index.to_numpy(dtype="datetime64[D]")
         columns = [frame[s] if s in frame else pd.Series(np.nan, frame.index) for s in self.symbols]
         self.prices: FloatArray = np.column_stack([c.to_numpy(dtype=float) for c in columns])
         self.marks = _forward_filled(self.prices)
-        first, stop = np.searchsorted(self.days, [np.datetime64(start), np.datetime64(end)], "left")
-        stop = np.searchsorted(self.days, np.datetime64(end), "right")
+        first = int(np.searchsorted(self.days, np.datetime64(start), "left"))
+        stop = int(np.searchsorted(self.days, np.datetime64(end), "right"))
         self.rows = np.arange(first, stop)
         if not len(self.rows):
             msg = f"no data between {start} and {end}"
             raise ValueError(msg)
+        first_known, last_known = calendar_range()  # rows beyond it are never visited
+        last_visited = _date(self.days[stop - 1])
         self.sessions, self.session_days = _sessions(
-            _date(self.days[0]) - timedelta(days=130), end + timedelta(days=45)
+            max(_date(self.days[0]) - timedelta(days=130), first_known),
+            min(last_visited + timedelta(days=45), last_known),
         )
         self._history = runtime.strategy.history_closes
         self.clean = self._screen()

@@ -47,6 +47,11 @@ def _last_session() -> date:
     return last.date()
 
 
+def calendar_range() -> tuple[date, date]:
+    """The first and last session this calendar knows."""
+    return _first_session(), _last_session()
+
+
 def _timestamp(day: date) -> pd.Timestamp:
     """Midnight of ``day``; a ``datetime`` argument's time of day is dropped deliberately."""
     return pd.Timestamp(day.year, day.month, day.day)
