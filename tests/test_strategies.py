@@ -25,6 +25,7 @@ from strategies import (
     StrategyError,
     TargetWeights,
 )
+from strategies.inverse_vol import _population_std
 from strategies.modified_sharpe import ReturnsKind, mix_grid, score_mixes
 
 # Tue, Wed, Thu, Fri, Mon, Tue (2024-01-09..16 skipping the weekend of the 13th/14th).
@@ -727,3 +728,14 @@ def test_optimiser_on_seeded_random_data_matches_brute_force() -> None:
     (w_spxl, w_tmf, w_gold), _ = brute_force(legs, 0.1, 2.5, 0, "simple")
     result = ModifiedSharpeMix(legs=UIS_LEGS).target_weights(closes, closes.index[-1].date())
     assert_weights(result, {"SPXL": w_spxl, "TMF": w_tmf, "GLD": 3 * w_gold})
+
+
+def test_the_batch_population_std_matches_the_statistics_module() -> None:
+    """inverse_vol's window σ (one return at a time, for speed) against statistics.pstdev."""
+    rng = np.random.default_rng(5)
+    returns = rng.normal(0.0, 0.03, size=(40, 4, 3))
+    sigma = _population_std(returns)
+    for day in range(40):
+        for asset in range(3):
+            expected = statistics.pstdev(returns[day, :, asset].tolist())
+            assert sigma[day, asset] == pytest.approx(expected, rel=1e-12)
