@@ -18,7 +18,6 @@ from bot.adapters.alpaca.market import AlpacaMarketData
 from bot.adapters.alpaca.transport import data_client
 from bot.adapters.sim_broker import FEE_SCHEDULES
 from bot.backtest.engine import BacktestCosts, BacktestResult, run_backtest
-from bot.backtest.fast import run_fast_backtest
 from bot.backtest.letf_sim import extend_closes
 from bot.backtest.progress import progress_bar
 from bot.backtest.stats import Conventions, Stats, compute_stats, trailing, yearly_returns
@@ -126,6 +125,8 @@ def backtest_command(args: argparse.Namespace) -> int:
         msg = f"the data has no closes between {start} and {end}"
         raise DataError(msg)
     costs = _costs(config, args)
+    from bot.backtest.fast import run_fast_backtest  # noqa: PLC0415 - numba: only when needed
+
     engine = run_fast_backtest if args.engine == "fast" else run_backtest
     with progress_bar(sys.stderr) as progress:
         result = engine(runtime, closes[symbols], start, end, costs=costs, progress=progress)
