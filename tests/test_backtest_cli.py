@@ -67,7 +67,9 @@ def test_the_fast_and_the_cycle_engine_print_the_same_report(
 
 
 @pytest.fixture
-def alpaca(closes: pd.DataFrame, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+def alpaca(
+    closes: pd.DataFrame, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> Iterator[FakeAlpaca]:
     """The fake Alpaca server with the same closes as daily bars; keys in the environment."""
     with FakeAlpaca(key=KEY, secret=SECRET) as server:
         for symbol in SYMBOLS:
@@ -78,13 +80,15 @@ def alpaca(closes: pd.DataFrame, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
         monkeypatch.setenv("APCA_API_KEY_ID", KEY)
         monkeypatch.setenv("APCA_API_SECRET_KEY", SECRET)
         monkeypatch.setenv("APCA_API_BASE_URL", server.url)
-        yield
+        yield server
         assert server.errors == []
 
 
-@pytest.mark.usefixtures("alpaca")
 def test_alpaca_daily_bars_give_the_same_backtest_as_the_same_closes_in_files(
-    closes: pd.DataFrame, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    alpaca: FakeAlpaca,
+    closes: pd.DataFrame,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     span = ["--start", "2023-06-01", "--end", "2024-12-31"]
     from_files = run_json(capsys, "--data", str(write_csvs(closes, tmp_path / "csv")), *span)
@@ -93,6 +97,10 @@ def test_alpaca_daily_bars_give_the_same_backtest_as_the_same_closes_in_files(
     assert from_alpaca["periods"] == from_files["periods"]
     assert from_alpaca["trades"] == from_files["trades"]
     assert SECRET not in json.dumps(from_alpaca)
+    bars = [r for r in alpaca.requests if r.path == "/v2/stocks/bars"]
+    assert bars
+    assert {r.query.get("feed") for r in bars} == {"sip"}  # history from the consolidated tape
+    assert {r.query.get("adjustment") for r in bars} == {"all"}
 
 
 def test_alpaca_without_keys_is_a_clear_error(

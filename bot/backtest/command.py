@@ -70,6 +70,13 @@ def add_backtest_parser(commands: Any) -> None:
         required=True,
         help="directory of per-symbol CSV closes, or 'alpaca' for Alpaca's daily bars (keys set)",
     )
+    parser.add_argument(
+        "--feed",
+        choices=["sip", "iex", "delayed_sip"],
+        default="sip",
+        help="Alpaca feed for --data alpaca (default sip: the consolidated tape; IEX closes are "
+        "a thin slice of the volume)",
+    )
     parser.add_argument("--start", type=date.fromisoformat)
     parser.add_argument("--end", type=date.fromisoformat)
     parser.add_argument("--benchmark", default="SPY", help="buy-and-hold symbol ('' for none)")
@@ -162,7 +169,7 @@ def _load_alpaca(
     broker = config.broker if isinstance(config.broker, AlpacaBrokerConfig) else None
     broker = broker or AlpacaBrokerConfig(kind="alpaca")
     endpoints = alpaca_endpoints(broker, Settings(), live=False)
-    market = AlpacaMarketData(data_client(endpoints), WallClock(), feed=broker.feed)
+    market = AlpacaMarketData(data_client(endpoints), WallClock(), feed=args.feed)
     end = args.end or WallClock().now().date() - timedelta(days=1)
     first = args.start or ALPACA_FIRST_DAY
     start = first - timedelta(days=int(history * 1.6) + 10)  # the strategy's lookback
