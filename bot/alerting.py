@@ -85,6 +85,29 @@ def cycle_alert(result: CycleResult, tracker: Tracker) -> Alert | None:
     )
 
 
+def external_change_alert(result: CycleResult, tracker: Tracker) -> Alert | None:
+    """Holdings that changed since the bot's last cycle: a manual trade, a liquidation, a
+    split. The cycle records it and its rules carry on; the user must hear about it."""
+    change = _last_payload(tracker.run_events(result.run_id), EventKind.EXTERNAL_CHANGE)
+    if not change:
+        return None
+    lines = [
+        f"{symbol}: was {moved['was']}, now {moved['now']}"
+        for symbol, moved in change.get("changes", {}).items()
+    ]
+    lines.append(
+        "The bot did not make these changes. Its next rebalance trades from what is held now; "
+        "check the account if you did not expect this."
+    )
+    return Alert(
+        key=f"external:{result.strategy}:{result.run_id}",
+        severity=Severity.WARNING,
+        title=f"{result.strategy}: positions changed outside the bot (seen {result.session})",
+        text="\n".join(lines),
+        strategy=result.strategy,
+    )
+
+
 def quarter_alert(strategy: str, tracker: Tracker) -> Alert | None:
     """The forum-style tracker line of the latest quarter, once per quarter."""
     lines = [line for line in quarterly_lines(tracker.equity_history(strategy)) if not line.latest]

@@ -16,7 +16,14 @@ from typing import Protocol
 
 import structlog
 
-from bot.alerting import AlertSender, cycle_alert, missed_alert, quarter_alert, started_alert
+from bot.alerting import (
+    AlertSender,
+    cycle_alert,
+    external_change_alert,
+    missed_alert,
+    quarter_alert,
+    started_alert,
+)
 from bot.alerts import Alert
 from bot.cycle import NEW_YORK, Adapters, CycleResult, StrategyRuntime, run_cycle
 from bot.ports import Clock, MarketCalendar
@@ -167,6 +174,7 @@ class Daemon:
             equity=None if result.equity is None else f"{result.equity:.2f}",
         )
         try:
+            self._send(external_change_alert(result, self.tracker))
             self._send(cycle_alert(result, self.tracker))
             self._send(quarter_alert(result.strategy, self.tracker))
         except Exception:  # an alert must never cost another strategy its cycle

@@ -14,10 +14,11 @@ from apscheduler.events import EVENT_JOB_EXECUTED
 from bot.adapters.frame_market import FrameMarketData
 from bot.adapters.sim_broker import NO_FEES, CloseTable, SimulatedBroker
 from bot.adapters.xnys_calendar import XnysCalendar
-from bot.alerts import Alert
+from bot.alerts import Alert, Severity
 from bot.clock import SimulatedClock
 from bot.cycle import NEW_YORK, Adapters, DriftRule, StrategyRuntime
 from bot.daemon import Daemon, Member
+from bot.domain import Leg, OrderRequest, Side
 from bot.errors import StateError
 from bot.market.sessions import xnys_sessions
 from bot.market.synthetic import synthetic_closes
@@ -244,3 +245,25 @@ def test_a_scheduled_wake_really_runs_the_cycle_through_apscheduler(tmp_path: Pa
     assert [e.payload["outcome"] for e in finished] == ["traded"]
     assert daemon.outcomes == {"traded": 1}
     assert not scheduler.running
+
+
+def test_a_manual_trade_between_wakes_is_alerted_once_as_a_warning(tmp_path: Path) -> None:
+    """Someone sells 100 UPRO by hand after the 2026-10-01 rebalance: the next day's cycle
+    sees it, and the daemon sends one WARNING naming the symbol, before and after."""
+    tracker = Tracker(tmp_path / "t.sqlite3")
+    alerts = RecordingAlerts()
+    start = datetime(2026, 10, 1, 9, 0, tzinfo=NEW_YORK)
+    members = _members(tmp_path, [HFEA], start, tracker)
+    daemon = Daemon(members, tracker, FIFTEEN, alerts=alerts)
+    daemon.run_simulated(until=date(2026, 10, 1))
+    broker = members[0].adapters.broker
+    held = broker.account().positions["UPRO"]
+    broker.submit(OrderRequest("by-hand-1", "UPRO", Side.SELL, Decimal(100), Leg.REDUCE_LONG))
+
+    daemon.run_simulated(until=date(2026, 10, 5))
+
+    warnings = [a for a in alerts.sent if a.key.startswith("external:")]
+    assert len(warnings) == 1
+    assert warnings[0].severity is Severity.WARNING
+    assert "outside the bot" in warnings[0].title
+    assert f"UPRO: was {held}, now {held - 100}" in warnings[0].text
