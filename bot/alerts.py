@@ -11,6 +11,9 @@ Why it is shaped like this:
   already recorded for a channel is skipped, so a restarted daemon does not repeat the start-up
   banner or a cycle's trades. (A crash between the delivery and its record can still repeat one
   message: a duplicate is preferred to a lost alert.)
+* **Nothing queued is lost.** Each alert is recorded as ``ALERT_QUEUED`` (with its text) before
+  delivery starts; one still undelivered when the process stops (killed, or the 30 s shutdown
+  flush ran out) is delivered at the next start by :meth:`AlertDispatcher.resend_unsent`.
 * **Retried with backoff, per channel.** A channel is tried ``attempts`` times with exponential
   backoff; only the outcome is recorded (``ALERT_SENT`` or ``ALERT_FAILED``), each failed attempt
   is logged. One channel failing never stops the others.
@@ -149,7 +152,46 @@ class AlertDispatcher:
         try:
             if not self._channels:
                 log.info("alert.no_channel", key=alert.key, title=alert.title, **_context(alert))
-            elif self._background:
+                return
+            self._remember(alert)
+            self._dispatch(alert)
+        except Exception as exc:  # the last guard: an alert must never break trading
+            log.warning("alert.dispatch_failed", key=alert.key, error=type(exc).__name__)
+
+    def resend_unsent(self) -> int:
+        """Deliver the alerts recorded as queued that some channel neither sent nor gave up on
+        (the process stopped first). Call once at start-up; returns how many were resent."""
+        if not self._channels:
+            return 0
+        try:
+            lost = _unsent(self._tracker, self.channel_names)
+        except StateError as exc:
+            log.warning("alert.resend_unavailable", error=str(exc))
+            return 0
+        for alert in lost:
+            log.info("alert.resending", key=alert.key, **_context(alert))
+            self._dispatch(alert)
+        return len(lost)
+
+    def _remember(self, alert: Alert) -> None:
+        """Record the alert before delivery starts, so a stop before delivery does not lose it.
+        A failure to record is logged and delivery goes ahead (the alert matters more)."""
+        try:
+            self._record(
+                self._tracker,
+                alert,
+                EventKind.ALERT_QUEUED,
+                ",".join(self.channel_names),
+                severity=alert.severity.value,
+                title=alert.title,
+                text=alert.text,
+            )
+        except Exception as exc:
+            log.warning("alert.not_recorded", key=alert.key, error=type(exc).__name__)
+
+    def _dispatch(self, alert: Alert) -> None:
+        try:
+            if self._background:
                 self._enqueue(alert)
             else:
                 self._deliver_all(alert, self._tracker)
@@ -326,6 +368,30 @@ def _already_sent(tracker: Tracker | None, alert: Alert, channel: str) -> bool:
     return any(
         r.payload.get("key") == alert.key and r.payload.get("channel") == channel for r in rows
     )
+
+
+def _unsent(tracker: Tracker, channels: Sequence[str]) -> list[Alert]:
+    """Queued alerts that a channel they were queued for (and still configured) has no outcome
+    for: neither sent nor given up. A channel added since is not sent the old alerts."""
+    done = {
+        (r.payload.get("key"), r.payload.get("channel"))
+        for kind in (EventKind.ALERT_SENT, EventKind.ALERT_FAILED)
+        for r in tracker.events(kind=kind)
+    }
+    lost: dict[str, Alert] = {}
+    for row in tracker.events(kind=EventKind.ALERT_QUEUED):
+        key = str(row.payload.get("key", ""))
+        wanted = [c for c in str(row.payload.get("channel", "")).split(",") if c in channels]
+        if key and any((key, channel) not in done for channel in wanted):
+            lost[key] = Alert(
+                key=key,
+                severity=Severity(row.payload.get("severity", Severity.INFO.value)),
+                title=f"[delayed from {row.at[:16]}] {row.payload.get('title', '')}",
+                text=str(row.payload.get("text", "")),
+                strategy=row.strategy,
+                run_id=row.run_id,
+            )
+    return list(lost.values())
 
 
 def _context(alert: Alert) -> dict[str, str]:

@@ -62,6 +62,7 @@ def run_command(args: argparse.Namespace) -> int:
         if simulated:
             return _run_simulated(daemon, configs, "; ".join(banners), alerts)
         server = _health_server(settings, heartbeat)
+        alerts.resend_unsent()  # what a previous run queued but could not deliver before it stopped
         try:
             run_forever(daemon, bots[0].adapters.calendar, "; ".join(banners))
         finally:

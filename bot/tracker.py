@@ -71,6 +71,7 @@ class EventKind(StrEnum):
     CHECK_FAILED = "check_failed"  # a pre-trade check refused to trade
     POSITIONS = "positions"  # the strategy's holdings as the cycle left them
     EXTERNAL_CHANGE = "external_change"  # holdings changed by someone else since the last cycle
+    ALERT_QUEUED = "alert_queued"  # an alert handed to delivery (sent at the next start if lost)
     ALERT_SENT = "alert_sent"  # one alert delivered on one channel (never sent twice)
     ALERT_FAILED = "alert_failed"  # a channel gave up on an alert after its retries
     DAEMON_STARTED = "daemon_started"

@@ -484,6 +484,52 @@ def test_send_returns_while_the_webhook_is_still_answering(
     alerts.close()
 
 
+def test_an_alert_still_in_flight_when_the_process_stops_is_sent_at_the_next_start(
+    tracker: Tracker, webhook: Callable[..., Webhook]
+) -> None:
+    """The first run queues an alert and stops while Slack is still answering (the daemon is
+    gone: nothing recorded it as sent). The next run's start-up sends it once, marked delayed;
+    a second start-up sends nothing more."""
+    stuck = webhook(gate=threading.Event())
+    first = dispatcher(tracker, [slack(stuck)], background=True)
+    first.send(alert())
+    assert stuck.arrived.wait(timeout=10)  # delivery started and never finished
+    assert [p["key"] for p in payloads(tracker, EventKind.ALERT_QUEUED)] == [alert().key]
+
+    working = webhook()
+    restarted = dispatcher(tracker, [slack(working)])
+    assert restarted.resend_unsent() == 1
+    assert restarted.resend_unsent() == 0
+
+    assert len(working.requests) == 1
+    assert "[delayed from 2026-04-01T19:45]" in json.dumps(working.requests[0])
+    assert [p["channel"] for p in payloads(tracker, EventKind.ALERT_SENT)] == ["slack"]
+    assert stuck.gate is not None
+    stuck.gate.set()  # let the first run's thread end (a real stop would have killed it)
+    first.close()
+
+
+def test_alerts_are_not_resent_after_delivery_or_to_a_channel_added_later(
+    tracker: Tracker, webhook: Callable[..., Webhook]
+) -> None:
+    hook = webhook(statuses=[500])
+    dispatcher(tracker, [slack(hook)], attempts=1).send(alert("failed:1"))  # given up: final
+    dispatcher(tracker, [slack(hook)]).send(alert("sent:2"))
+
+    class Later:
+        name = "email"
+
+        def __init__(self) -> None:
+            self.sent: list[Alert] = []
+
+        def send(self, alert: Alert) -> None:
+            self.sent.append(alert)
+
+    email_channel = Later()
+    assert dispatcher(tracker, [slack(hook), email_channel]).resend_unsent() == 0
+    assert email_channel.sent == []
+
+
 # --- secrets -------------------------------------------------------------------------------------
 
 
