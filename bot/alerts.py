@@ -3,9 +3,9 @@
 Why it is shaped like this:
 
 * **Never raises, never blocks.** An alert is a side effect of trading, not a step of it: a dead
-  Slack webhook or a slow SMTP server must not delay or abort a cycle. Deliveries therefore run on
-  one daemon worker thread fed by a queue, and every failure ends up recorded and logged instead
-  of raised.
+  Slack webhook or a slow SMTP server must not delay or abort a cycle, nor each other. Deliveries
+  therefore run on one daemon worker thread per channel, each fed by its own queue, and every
+  failure ends up recorded and logged instead of raised.
 * **At most once per (strategy, key, channel), across restarts.** The tracker is the only memory
   the bot has (no second source of truth): a delivery is recorded as ``ALERT_SENT`` and a key
   already recorded for a channel is skipped, so a restarted daemon does not repeat the start-up
@@ -110,9 +110,10 @@ class _Worker:
 class AlertDispatcher:
     """Delivers alerts to every channel, deduplicated, retried and recorded in the tracker.
 
-    With ``background=True`` (the daemon) ``send`` only enqueues; one daemon worker thread delivers,
-    through its own tracker connection on the same file (SQLite connections belong to the thread
-    that opened them). With ``background=False`` (tests, CLI one-shots) delivery runs inline.
+    With ``background=True`` (the daemon) ``send`` only enqueues; one daemon worker thread per
+    channel delivers, each through its own tracker connection on the same file (SQLite connections
+    belong to the thread that opened them), so one slow channel delays no other. With
+    ``background=False`` (tests, CLI one-shots) delivery runs inline, channel after channel.
     """
 
     def __init__(
@@ -140,7 +141,7 @@ class AlertDispatcher:
         self._lock = threading.Lock()
         self._idle = threading.Condition()
         self._pending = 0
-        self._worker: _Worker | None = None
+        self._workers: dict[str, _Worker] = {}  # one per channel
 
     @property
     def channel_names(self) -> tuple[str, ...]:
@@ -207,13 +208,14 @@ class AlertDispatcher:
         return done
 
     def close(self, timeout: float = 10.0) -> bool:
-        """Flush, then let the worker exit (a later ``send`` starts a new one); for shutdown."""
+        """Flush, then let the workers exit (a later ``send`` starts new ones); for shutdown."""
         done = self.flush(timeout)
         with self._lock:
-            worker, self._worker = self._worker, None
-        if worker is not None:
+            workers, self._workers = list(self._workers.values()), {}
+        for worker in workers:
             worker.inbox.put(None)
-            if done:
+        if done:
+            for worker in workers:
                 worker.thread.join(timeout)
         return done
 
@@ -227,32 +229,39 @@ class AlertDispatcher:
     # --- background worker -------------------------------------------------------------------
 
     def _enqueue(self, alert: Alert) -> None:
-        with self._idle:
-            self._pending += 1
-        try:
-            with self._lock:
-                self._live_worker().inbox.put(alert)
-        except BaseException:
-            self._done()
-            raise
+        """One delivery per channel, each on that channel's own worker: a hanging Slack never
+        holds up the email."""
+        for channel in self._channels:
+            with self._idle:
+                self._pending += 1
+            try:
+                with self._lock:
+                    self._live_worker(channel).inbox.put(alert)
+            except BaseException:
+                self._done()
+                raise
 
-    def _live_worker(self) -> _Worker:
-        """The current worker, started on first use (so an unused dispatcher costs no thread)."""
-        if self._worker is None or not self._worker.thread.is_alive():
+    def _live_worker(self, channel: Channel) -> _Worker:
+        """The channel's worker, started on first use (an unused dispatcher costs no thread)."""
+        worker = self._workers.get(channel.name)
+        if worker is None or not worker.thread.is_alive():
             inbox: queue.SimpleQueue[Alert | None] = queue.SimpleQueue()
             thread = threading.Thread(
-                target=self._run, args=(inbox,), name="alert-dispatcher", daemon=True
+                target=self._run,
+                args=(inbox, channel),
+                name=f"alert-{channel.name}",
+                daemon=True,
             )
-            self._worker = _Worker(thread, inbox)
+            worker = self._workers[channel.name] = _Worker(thread, inbox)
             thread.start()
-        return self._worker
+        return worker
 
-    def _run(self, inbox: queue.SimpleQueue[Alert | None]) -> None:
+    def _run(self, inbox: queue.SimpleQueue[Alert | None], channel: Channel) -> None:
         tracker = self._open_tracker()
         try:
             while (alert := inbox.get()) is not None:
                 try:
-                    self._deliver_all(alert, tracker)
+                    self._deliver(alert, channel, tracker)
                 except Exception as exc:
                     log.warning("alert.dispatch_failed", key=alert.key, error=type(exc).__name__)
                 finally:

@@ -484,6 +484,35 @@ def test_send_returns_while_the_webhook_is_still_answering(
     alerts.close()
 
 
+def test_a_hanging_slack_does_not_hold_up_the_other_channel(
+    tracker: Tracker, webhook: Callable[..., Webhook]
+) -> None:
+    """Each channel has its own worker: while Slack's server has not answered, the email
+    channel (a recording fake of our Channel port) has already got the alert."""
+    hanging = webhook(gate=threading.Event())
+    delivered = threading.Event()
+
+    class Recording:
+        name = "email"
+
+        def send(self, alert: Alert) -> None:
+            delivered.set()
+
+    alerts = dispatcher(tracker, [slack(hanging), Recording()], background=True)
+    alerts.send(alert())
+
+    assert delivered.wait(timeout=10)
+    assert hanging.arrived.wait(timeout=10)
+    assert hanging.requests == []  # Slack is still mid-request, and email already has it
+    assert hanging.gate is not None
+    hanging.gate.set()
+    assert alerts.close()
+    assert sorted(p["channel"] for p in payloads(tracker, EventKind.ALERT_SENT)) == [
+        "email",
+        "slack",
+    ]
+
+
 def test_an_alert_still_in_flight_when_the_process_stops_is_sent_at_the_next_start(
     tracker: Tracker, webhook: Callable[..., Webhook]
 ) -> None:
