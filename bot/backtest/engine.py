@@ -11,7 +11,6 @@ result some thousands of times faster and is proven equal to this one by tests
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -23,6 +22,7 @@ import pandas as pd
 from bot.adapters.frame_market import FrameMarketData
 from bot.adapters.sim_broker import CloseTable, FeeSchedule, SimulatedBroker
 from bot.adapters.xnys_calendar import XnysCalendar
+from bot.backtest.progress import Progress
 from bot.clock import SimulatedClock
 from bot.cycle import NEW_YORK, Adapters, StrategyRuntime, run_cycle
 from bot.market.sessions import is_session
@@ -88,7 +88,7 @@ def run_backtest(
     end: date,
     *,
     costs: BacktestCosts | None = None,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Progress | None = None,
 ) -> BacktestResult:
     """Run ``runtime`` on every session of ``closes`` between ``start`` and ``end``."""
     closes = validated_closes(closes)

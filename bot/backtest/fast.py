@@ -17,7 +17,6 @@ the real funds.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 from functools import lru_cache
@@ -28,14 +27,13 @@ import pandas as pd
 
 from bot.backtest import kernel
 from bot.backtest.engine import OUTCOMES, BacktestCosts, BacktestResult
-from bot.backtest.screen import FloatArray, History, Verdict
+from bot.backtest.progress import Progress
+from bot.backtest.screen import FloatArray, History, Verdict, as_date
 from bot.checks import MIN_EQUITY_TO_SHORT
 from bot.cycle import DriftRule, StrategyRuntime
 from bot.errors import StateError
 from bot.triggers import CalendarRule, scheduled_rebalances
 
-ProgressCallback = Callable[[int, int], None]
-OUTCOME_NAMES = OUTCOMES  # indexed by the kernel's outcome codes (HELD 0 … CLOSED 3)
 STATUS = {
     "ok": kernel.OK,
     "declined": kernel.DECLINED,
@@ -51,7 +49,7 @@ def run_fast_backtest(
     end: date,
     *,
     costs: BacktestCosts | None = None,
-    progress: ProgressCallback | None = None,
+    progress: Progress | None = None,
 ) -> BacktestResult:
     """Backtest ``runtime`` on the sessions of ``closes`` between ``start`` and ``end``."""
     costs = costs or BacktestCosts()
@@ -125,7 +123,7 @@ class _FastRun:
         due[:] = np.searchsorted(when, self.days, side="right") - 1
         return keys, due
 
-    def run(self, progress: ProgressCallback | None) -> BacktestResult:
+    def run(self, progress: Progress | None) -> BacktestResult:
         """Call the kernel until the last session, computing on-demand targets in between."""
         n, first = len(self.days), 0
         while first < n:
@@ -151,7 +149,7 @@ class _FastRun:
             day, column = np.argwhere(unpriced)[0]
             symbol = self.h.symbols[int(column)]
             msg = (
-                f"simulated broker has no price to value {symbol} on {_date(self.days[day])} "
+                f"simulated broker has no price to value {symbol} on {as_date(self.days[day])} "
                 f"(its last close is {self.marks[day, column]})"
             )
             raise StateError(msg)
@@ -161,18 +159,16 @@ class _FastRun:
         quantities = self.out_nano / kernel.NANO
         held = np.where(self.out_nano != 0, quantities * self.marks, 0.0)
         index = pd.DatetimeIndex(self.days)
-        outcomes = pd.Categorical.from_codes(self.out_code, categories=pd.Index(OUTCOME_NAMES))
-        counts = np.bincount(self.out_code, minlength=len(OUTCOME_NAMES))
+        outcomes = pd.Categorical.from_codes(self.out_code, categories=pd.Index(OUTCOMES))
+        counts = np.bincount(self.out_code, minlength=len(OUTCOMES))
         errors = [
-            (_date(self.days[i]), self.reasons.get(i) or self._reason(i))
+            (as_date(self.days[i]), self.reasons.get(i) or self._reason(i))
             for i in np.flatnonzero(self.out_code == kernel.ERROR).tolist()
         ]
         state = self.state
         return BacktestResult(
             equity=pd.Series(self.out_cash + held.sum(axis=1), index=index, name=self.runtime.name),
-            outcomes=Counter(
-                {str(n): int(c) for n, c in zip(OUTCOME_NAMES, counts, strict=True) if c}
-            ),
+            outcomes=Counter({str(n): int(c) for n, c in zip(OUTCOMES, counts, strict=True) if c}),
             errors=errors,
             trades=int(state[kernel.S_TRADES]),
             traded_notional=_decimal(state[kernel.S_NOTIONAL]),
@@ -218,7 +214,7 @@ class _FastRun:
 
     def _key(self, i: int) -> str:
         if isinstance(self.runtime.trigger, DriftRule):
-            return f"{_date(self.days[i]):%Y%m%d}"
+            return f"{as_date(self.days[i]):%Y%m%d}"
         return self.keys[int(self.due[i])]
 
 
@@ -263,11 +259,6 @@ def _params(runtime: StrategyRuntime, costs: BacktestCosts) -> FloatArray:
 
 def _whole_or_minus_one(value: Decimal) -> Decimal:
     return value if value == value.to_integral_value() else Decimal(-1)
-
-
-def _date(day: np.datetime64) -> date:
-    value: date = day.astype("datetime64[D]").item()
-    return value
 
 
 def _decimal(value: float) -> Decimal:

@@ -60,7 +60,7 @@ NANO = 1_000_000_000
 
 # Day status from the screen, and outcome codes the loop writes.
 OK, DECLINED, ERROR, CLOSED = 0, 1, 2, 3
-HELD, TRADED = 0, 1
+HELD, TRADED = 0, 1  # outcome codes index engine.OUTCOMES: held, traded, error, closed
 
 # Legs (as bot.domain.Leg) and the loop's own error codes.
 REDUCE, COVER, BUY, SHORT = 0, 1, 2, 3

@@ -67,9 +67,9 @@ class History:
             msg = f"no data between {start} and {end}"
             raise ValueError(msg)
         first_known, last_known = calendar_range()  # rows beyond it are never visited
-        last_visited = _date(self.days[stop - 1])
+        last_visited = as_date(self.days[stop - 1])
         self.sessions, self.session_days = _sessions(
-            max(_date(self.days[0]) - timedelta(days=130), first_known),
+            max(as_date(self.days[0]) - timedelta(days=130), first_known),
             min(last_visited + timedelta(days=45), last_known),
         )
         self._history = runtime.strategy.history_closes
@@ -155,7 +155,7 @@ class History:
 
     def _cycle_verdict(self, row: int) -> Verdict:
         """The cycle's own steps on the window it would load: fresh, targets, data checks."""
-        day = _date(self.days[row])
+        day = as_date(self.days[row])
         position = int(np.searchsorted(self.session_days, self.days[row]))
         if position >= len(self.sessions) or self.sessions[position] != day:
             return Verdict("closed", f"{day} is not a trading day")
@@ -214,6 +214,7 @@ def _sessions(start: date, end: date) -> tuple[tuple[date, ...], npt.NDArray[np.
     return sessions, days
 
 
-def _date(day: np.datetime64) -> date:
+def as_date(day: np.datetime64) -> date:
+    """A numpy day as a ``date`` (the engines' tables use datetime64; the cycle uses dates)."""
     value: date = day.astype("datetime64[D]").item()
     return value
