@@ -35,6 +35,7 @@ from bot.execution import Execution, ExecutionPolicy
 from bot.logs import bind_cycle
 from bot.planner import Plan, PlannerRules, fit_to_capacity, plan_orders
 from bot.ports import Broker, Clock, MarketCalendar, MarketData
+from bot.stopping import StopToken
 from bot.tracker import EventKind, Tracker
 from bot.triggers import (
     CalendarRule,
@@ -90,6 +91,7 @@ class Adapters:
     calendar: MarketCalendar
     tracker: Tracker
     clock: Clock
+    stop: StopToken = field(default_factory=StopToken)  # set by SIGTERM: cancel, journal, end
 
 
 @dataclass(frozen=True, slots=True)

@@ -131,8 +131,9 @@ class OrderRequest:
     client_order_id: str
     symbol: str
     side: Side
-    qty: Decimal
+    qty: Decimal  # the planned quantity; an estimate when the order is sent by notional
     leg: Leg
+    notional: Decimal | None = None  # dollars, to the cent: a buy sent by value, not quantity
 
 
 class OrderStatus(StrEnum):
