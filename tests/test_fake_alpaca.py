@@ -399,10 +399,11 @@ def test_a_fractional_order_needs_a_fractionable_asset(trading: TradingClient) -
 
 
 def test_insufficient_buying_power_is_403(trading: TradingClient) -> None:
-    error = _api_error(lambda: _buy(trading, "SSO", 2001, "t-bp-1"))
+    """1952 × $100 = $195,200 would fit $200,000; with the 2.5% collar it costs $200,080."""
+    error = _api_error(lambda: _buy(trading, "SSO", 1952, "t-bp-1"))
 
     assert _rejection(error) == (403, 40310000, "insufficient buying power")
-    assert (_body(error)["buying_power"], _body(error)["cost_basis"]) == ("200000", "200100")
+    assert (_body(error)["buying_power"], _body(error)["cost_basis"]) == ("200000", "200080")
 
 
 def test_sells_release_buying_power_only_when_filled(

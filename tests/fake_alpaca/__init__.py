@@ -4,12 +4,13 @@
 Tests point ``TradingClient(..., url_override=fake.url)`` and
 ``StockHistoricalDataClient(..., url_override=fake.url)`` at it; nothing in alpaca-py is mocked.
 
-The model, in one paragraph: one paper account (cash, margin multiplier, account flags) holds
-signed positions in assets the test declares; market orders fill at the price the test sets, at the
-fake's own clock, which decides with the XNYS calendar whether the market is open. Orders pass
-Alpaca's documented checks (client-order-id uniqueness, qty/notional, fractionability, shorting,
-wash trades, held quantity, buying power) and then follow a fill policy. Requests are logged and
-faults can be scripted per route. Details live in the modules:
+The model, in one paragraph: one paper account (margin, cash or IRA: cash, margin multiplier,
+account flags) holds signed positions in assets the test declares; market orders fill at the price
+the test sets, at the fake's own clock, which decides with the XNYS calendar whether the market is
+open. Orders pass Alpaca's documented checks (client-order-id uniqueness, qty/notional,
+fractionability, shorting, wash trades, held quantity, buying power valued with Alpaca's
+market-buy collar) and then follow a fill policy. Requests are logged and faults can be scripted
+per route. Details live in the modules:
 
 - :mod:`.broker`: state, accounting model (equity, buying power), test controls;
 - :mod:`.rules` and :mod:`.tickets`: the pre-trade checks and their exact error bodies;
@@ -18,12 +19,13 @@ faults can be scripted per route. Details live in the modules:
 - :mod:`.routes` and :mod:`.server`: endpoints, HTTP framing, request log, faults.
 """
 
-from .broker import FakeBroker, FillPolicy, PartialFill
+from .broker import AccountKind, FakeBroker, FillPolicy, PartialFill
 from .model import FakeAsset, FakeFill, FakeOrder, FakePosition
 from .server import FAULTS, FakeAlpaca, Fault, RecordedRequest
 
 __all__ = [
     "FAULTS",
+    "AccountKind",
     "FakeAlpaca",
     "FakeAsset",
     "FakeBroker",

@@ -1,17 +1,44 @@
 """The fake's account, market and order state, its accounting and its test controls (no HTTP).
 
+Account kinds (``account_kind``, ALPACA.md §7):
+
+- ``"margin"`` (the default): ``multiplier`` 2, shorting allowed. Below $2,000 of equity it is a
+  1× account that cannot short: ``/v2/account`` then reports ``multiplier "1"`` and
+  ``shorting_enabled false``, and buying power follows.
+- ``"cash"``: multiplier 1, ``shorting_enabled false``, ``no_shorting true``, shorts refused.
+- ``"ira"``: the same as cash for this model (no margin, no shorts). Settlement of sale proceeds
+  (T+1) is not modelled: a documented gap.
+
 Accounting model (documented gap: a simplification of Alpaca's Reg-T margin):
 
 - ``equity = cash + Σ qty × price`` over positions (shorts have negative qty, so they subtract).
 - ``gross exposure = Σ |qty| × price``.
-- ``reserved = Σ cost of the unfilled part of open buys (covers included) and short sells``:
-  ``notional``, or ``qty × limit_price`` for limits, or ``qty × price × market_order_buffer`` for
-  market orders. Sells of a long position reserve nothing and release buying power only when they
-  fill (ALPACA.md §7).
-- ``buying_power = max(0, equity × multiplier − gross exposure − reserved)``, where the multiplier
-  drops to 1 while equity is below $2,000.
+- ``reserved = Σ cost of the unfilled part of open buys (covers included) and short sells``,
+  valued at today's price by :meth:`FakeBroker.order_cost`. Sells of a long position reserve
+  nothing and release buying power only when they fill (ALPACA.md §7); a canceled or expired
+  order releases what it held.
+- margin: ``buying_power = max(0, equity × multiplier − gross exposure − reserved)``, where the
+  multiplier drops to 1 while equity is below $2,000; cash and IRA:
+  ``buying_power = max(0, cash − reserved)``.
 - ``price`` is the last ``set_price`` value, else the last ``set_bars`` close, else (for
   valuation only) the position's average entry price.
+
+The market-buy collar (ALPACA.md §7, on by default; ``collar = False`` switches it off). Alpaca
+values an order against buying power at a price above the market, not at the market:
+
+==============================  ===========================================================
+market buy by ``qty``           ``qty × price × (1 + collar_rate)``, 2.5%; when the price is
+(``buy_to_open`` and covers)    below ``collar_low_price_below`` ($50),
+                                ``qty × price × (1 + collar_low_price_rate)``, 4%
+limit buy                       ``qty × limit_price``
+short sell (``sell_to_open``)   market: ``qty × price × (1 + short_collar_rate)``, 3%;
+                                limit: ``qty × max(limit_price, price × 1.03)``
+notional buy                    ``notional`` (no collar: ALPACA.md finds no report of one)
+==============================  ===========================================================
+
+The fake has one price per symbol, so "the ask" is that price. With ``collar = False`` market
+orders are valued at ``qty × price`` and limit short sells at ``qty × limit_price``. Fills are
+at the price itself: the collar only decides what an order needs and reserves.
 """
 
 from __future__ import annotations
@@ -21,7 +48,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Literal
+from typing import Literal, get_args
 
 from . import execution
 from .model import FakeAsset, FakeFill, FakeOrder, FakePosition
@@ -31,25 +58,45 @@ from .wire import NEW_YORK, failure, invalid
 
 FillPolicy = Literal["immediate", "on_poll", "never"]
 PartialFill = set[str] | Callable[[str], bool]
+AccountKind = Literal["margin", "cash", "ira"]
+ACCOUNT_KINDS: frozenset[str] = frozenset(get_args(AccountKind))
 
 DEFAULT_NOW = datetime(2026, 9, 21, 10, 0, tzinfo=NEW_YORK)  # a Monday, market open
 
 
 class FakeBroker:
-    """State and rules of one fake Alpaca paper account; thread-safe through ``lock``."""
+    """State and rules of one fake Alpaca paper account; thread-safe through ``lock``.
+
+    ``account_kind`` is ``"margin"`` (default), ``"cash"`` or ``"ira"``. ``multiplier`` defaults
+    to 2 on a margin account and must be 1 otherwise; ``shorting_enabled`` defaults to True on a
+    margin account and must be False otherwise. The collar attributes (``collar``,
+    ``collar_rate``, ``collar_low_price_rate``, ``collar_low_price_below``,
+    ``short_collar_rate``) may be changed at any time; see the module docstring.
+    """
 
     def __init__(
         self,
         *,
         cash: Decimal = Decimal("100000"),
-        multiplier: Decimal = Decimal("2"),
-        shorting_enabled: bool = True,
+        multiplier: Decimal | None = None,
+        shorting_enabled: bool | None = None,
+        account_kind: AccountKind = "margin",
     ) -> None:
+        if account_kind not in ACCOUNT_KINDS:
+            msg = f"unknown account_kind {account_kind!r}; one of {sorted(ACCOUNT_KINDS)}"
+            raise ValueError(msg)
+        margin = account_kind == "margin"
+        multiplier = (Decimal(2) if margin else Decimal(1)) if multiplier is None else multiplier
+        shorting_enabled = margin if shorting_enabled is None else shorting_enabled
+        if not margin and (multiplier != 1 or shorting_enabled):
+            msg = f"a {account_kind} account has multiplier 1 and cannot short"
+            raise ValueError(msg)
         self.lock = threading.RLock()
+        self.account_kind: AccountKind = account_kind
         self.cash = cash
-        self.multiplier = multiplier
+        self.multiplier = Decimal(multiplier)
         self.shorting_enabled = shorting_enabled
-        self.no_shorting = False
+        self.no_shorting = not margin
         self.account_status = "ACTIVE"
         self.trading_blocked = False
         self.account_blocked = False
@@ -57,7 +104,11 @@ class FakeBroker:
         self.fill_policy: FillPolicy = "immediate"
         self.fill_after_polls = 1
         self.partial_fill: PartialFill = set()
-        self.market_order_buffer = Decimal(1)
+        self.collar = True
+        self.collar_rate = Decimal("0.025")
+        self.collar_low_price_rate = Decimal("0.04")
+        self.collar_low_price_below = Decimal(50)
+        self.short_collar_rate = Decimal("0.03")
         self.max_page_size: int | None = None
         self.now = DEFAULT_NOW
         self._assets: dict[str, FakeAsset] = {}
@@ -309,19 +360,37 @@ class FakeBroker:
 
     def order_cost(
         self,
+        *,
+        intent: str,
         order_type: str,
         qty: Decimal | None,
         notional: Decimal | None,
         limit_price: Decimal | None,
         price: Decimal,
     ) -> Decimal:
-        """Buying power a buy or short sell needs (see the module docstring)."""
+        """Buying power a buy or short sell needs, collar included (see the module docstring)."""
         if notional is not None:
             return notional
         assert qty is not None
+        if intent == "sell_to_open":
+            floor = self.short_collar_price(price)
+            if order_type == "limit" and limit_price is not None:
+                return qty * (max(limit_price, floor) if self.collar else limit_price)
+            return qty * floor
         if order_type == "limit" and limit_price is not None:
             return qty * limit_price
-        return qty * price * self.market_order_buffer
+        return qty * self.market_buy_price(price)
+
+    def market_buy_price(self, price: Decimal) -> Decimal:
+        """The price a market buy by quantity is valued at: 2.5% above, 4% under $50."""
+        if not self.collar:
+            return price
+        low = price < self.collar_low_price_below
+        return price * (1 + (self.collar_low_price_rate if low else self.collar_rate))
+
+    def short_collar_price(self, price: Decimal) -> Decimal:
+        """The least price a short sell is valued at: ``price × 1.03`` (the ask, in Alpaca)."""
+        return price * (1 + self.short_collar_rate) if self.collar else price
 
     def reserved(self) -> Decimal:
         """Buying power held by the unfilled part of open buys and short sells."""
@@ -335,20 +404,37 @@ class FakeBroker:
         price = self.price_of(order.symbol)
         notional = None if order.notional is None else order.notional - order.filled_value
         qty = None if order.qty is None else order.qty - order.filled_qty
-        return self.order_cost(order.type, qty, notional, order.limit_price, price)
+        return self.order_cost(
+            intent=order.position_intent,
+            order_type=order.type,
+            qty=qty,
+            notional=notional,
+            limit_price=order.limit_price,
+            price=price,
+        )
+
+    @property
+    def is_margin(self) -> bool:
+        """A margin account (as opposed to cash or IRA)."""
+        return self.account_kind == "margin"
 
     def effective_multiplier(self) -> Decimal:
-        """The configured multiplier, or 1 while equity is below $2,000."""
-        return self.multiplier if self.equity() >= SHORT_MIN_EQUITY else Decimal(1)
+        """The configured multiplier on a margin account of at least $2,000 equity, else 1."""
+        if self.is_margin and self.equity() >= SHORT_MIN_EQUITY:
+            return self.multiplier
+        return Decimal(1)
 
     def buying_power(self) -> Decimal:
-        """``max(0, equity × multiplier − gross exposure − reserved)``."""
-        room = self.equity() * self.effective_multiplier() - self.gross_exposure()
+        """margin: ``equity × multiplier − gross − reserved``; cash, IRA: ``cash − reserved``."""
+        if self.is_margin:
+            room = self.equity() * self.effective_multiplier() - self.gross_exposure()
+        else:
+            room = self.cash
         return max(Decimal(0), room - self.reserved())
 
     def shorting_allowed(self) -> bool:
-        """What ``shorting_enabled`` reports: the flag, and equity of at least $2,000."""
-        return self.shorting_enabled and self.equity() >= SHORT_MIN_EQUITY
+        """What ``shorting_enabled`` reports: a margin account, the flag, equity of $2,000+."""
+        return self.is_margin and self.shorting_enabled and self.equity() >= SHORT_MIN_EQUITY
 
 
 def _new_average(

@@ -37,7 +37,7 @@ from types import TracebackType
 from typing import Any, Literal, get_args
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from .broker import FakeBroker
+from .broker import AccountKind, FakeBroker
 from .routes import (
     ROUTES,
     ApiRequest,
@@ -118,6 +118,9 @@ class FakeAlpaca(FakeBroker):
             ...
             assert fake.count("POST /v2/orders") == 2
 
+    ``account_kind`` (``"margin"``, ``"cash"``, ``"ira"``) and the market-buy collar
+    (``collar``, on by default) are described in :mod:`tests.fake_alpaca.broker`.
+
     Extra knobs: ``hang_seconds`` (default 3.0), ``max_page_size`` (bars page cap),
     ``errors`` (tracebacks of bugs inside the fake: assert it stays empty).
     """
@@ -126,12 +129,18 @@ class FakeAlpaca(FakeBroker):
         self,
         *,
         cash: Decimal = Decimal("100000"),
-        multiplier: Decimal = Decimal("2"),
-        shorting_enabled: bool = True,
+        multiplier: Decimal | None = None,
+        shorting_enabled: bool | None = None,
+        account_kind: AccountKind = "margin",
         key: str = "test-key",
         secret: str = "test-secret",
     ) -> None:
-        super().__init__(cash=cash, multiplier=multiplier, shorting_enabled=shorting_enabled)
+        super().__init__(
+            cash=cash,
+            multiplier=multiplier,
+            shorting_enabled=shorting_enabled,
+            account_kind=account_kind,
+        )
         self.key = key
         self.secret = secret
         self.hang_seconds = 3.0

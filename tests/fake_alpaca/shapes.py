@@ -14,7 +14,12 @@ ACCOUNT_CREATED = "2024-01-02T15:04:05.123456Z"
 
 
 def account_json(broker: FakeBroker) -> JsonObject:
-    """``GET /v2/account`` (TradeAccount)."""
+    """``GET /v2/account`` (TradeAccount).
+
+    ``multiplier`` and ``shorting_enabled`` are the effective ones: "1" and false on a cash or
+    IRA account, and on a margin account under $2,000 of equity. alpaca-py's ``TradeAccount`` has
+    no account-type field, so the kind shows only through these (and the configurations).
+    """
     equity = broker.equity()
     buying_power = broker.buying_power()
     values = [broker.market_value(p) for p in broker.position_list()]
@@ -58,12 +63,12 @@ def account_json(broker: FakeBroker) -> JsonObject:
 
 
 def configurations_json(broker: FakeBroker) -> JsonObject:
-    """``GET /v2/account/configurations``."""
+    """``GET /v2/account/configurations``: a cash or IRA account is long-only at 1×."""
     return {
-        "no_shorting": broker.no_shorting,
+        "no_shorting": broker.no_shorting or not broker.is_margin,
         "suspend_trade": broker.trade_suspended_by_user,
         "fractional_trading": True,
-        "max_margin_multiplier": dec(broker.multiplier),
+        "max_margin_multiplier": dec(broker.multiplier) if broker.is_margin else "1",
         "trade_confirm_email": "all",
         "ptp_no_exception_entry": False,
         "max_options_trading_level": 0,
