@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pydantic
 import pytest
 import requests
 from alpaca.common.exceptions import APIError
@@ -756,6 +757,215 @@ def test_an_html_502_is_an_api_error_whose_code_cannot_be_read(
     assert "502 Bad Gateway" in str(error)
     with pytest.raises(json.JSONDecodeError):
         _ = error.code
+
+
+@pytest.mark.parametrize(
+    ("route", "call"),
+    [
+        ("GET /v2/account", lambda client: client.get_account()),
+        ("GET /v2/positions", lambda client: client.get_all_positions()),
+        ("POST /v2/orders", lambda client: _buy(client, "SSO", 3, "t-empty-1")),
+    ],
+)
+def test_empty_json_is_a_200_that_alpaca_py_cannot_parse_and_nothing_happened(
+    fake: FakeAlpaca, trading: TradingClient, route: str, call: Callable[[TradingClient], object]
+) -> None:
+    fake.inject(route, "empty_json")
+
+    with pytest.raises(pydantic.ValidationError):
+        call(trading)
+
+    assert (fake.requests[-1].route, fake.requests[-1].status) == (route, 200)
+    assert fake.orders == []
+
+
+def test_accepted_empty_creates_and_fills_the_order_then_answers_empty(
+    fake: FakeAlpaca, trading: TradingClient
+) -> None:
+    fake.inject("POST /v2/orders", "accepted_empty")
+
+    with pytest.raises(pydantic.ValidationError):
+        _buy(trading, "SSO", 3, "t-accepted-empty-1")
+
+    assert fake.requests[-1].status == 200
+    assert (_by_cid(trading, "t-accepted-empty-1").status, _position(trading, "SSO").qty) == (
+        OrderStatus.FILLED,
+        "3",
+    )
+
+
+def test_accepted_empty_on_a_cancel_cancels(fake: FakeAlpaca, trading: TradingClient) -> None:
+    """A 200 ``{}`` instead of the 204: alpaca-py returns it without complaint."""
+    fake.fill_policy = "never"
+    order = _buy(trading, "SSO", 1, "t-accepted-empty-2")
+    fake.inject("DELETE /v2/orders/{id}", "accepted_empty")
+
+    trading.cancel_order_by_id(order.id)
+
+    assert (fake.requests[-1].status, _order(trading, str(order.id)).status) == (
+        200,
+        OrderStatus.CANCELED,
+    )
+
+
+@pytest.fixture
+def raw_clients(fake: FakeAlpaca) -> Iterator[tuple[TradingClient, StockHistoricalDataClient]]:
+    """alpaca-py with ``raw_data=True``: the JSON as the client received it, no models."""
+    trading = TradingClient(KEY, SECRET, paper=True, raw_data=True, url_override=fake.url)
+    data = StockHistoricalDataClient(KEY, SECRET, raw_data=True, url_override=fake.url)
+    for client in (trading, data):
+        _harden(client)
+    yield trading, data
+    for client in (trading, data):
+        client._session.close()
+
+
+RawCall = Callable[[TradingClient, StockHistoricalDataClient, str], Any]
+SEPTEMBER = GetCalendarRequest(start=date(2026, 9, 21), end=date(2026, 9, 22))
+LATEST_SSO = StockLatestTradeRequest(symbol_or_symbols=["SSO"], feed=DataFeed.IEX)
+BARS_SSO = StockBarsRequest(
+    symbol_or_symbols=["SSO"],
+    timeframe=TimeFrame.Day,
+    start=datetime(2026, 9, 1, tzinfo=UTC),
+    end=datetime(2026, 9, 19, tzinfo=UTC),
+    feed=DataFeed.IEX,
+)
+NAN = "not-a-number"
+BAD_FIELDS: list[tuple[str, RawCall, Callable[[Any], Any], str]] = [
+    ("GET /v2/account", lambda t, d, i: t.get_account(), lambda r: r["equity"], NAN),
+    (
+        "GET /v2/account/configurations",
+        lambda t, d, i: t.get_account_configurations(),
+        lambda r: r["max_margin_multiplier"],
+        NAN,
+    ),
+    (
+        "GET /v2/account/activities/FILL",
+        lambda t, d, i: t.get("/account/activities/FILL"),
+        lambda r: r[0]["qty"],
+        NAN,
+    ),
+    ("GET /v2/positions", lambda t, d, i: t.get_all_positions(), lambda r: r[0]["qty"], NAN),
+    (
+        "GET /v2/positions/{symbol}",
+        lambda t, d, i: t.get_open_position("TMF"),
+        lambda r: r["qty"],
+        NAN,
+    ),
+    (
+        "DELETE /v2/positions",
+        lambda t, d, i: t.close_all_positions(cancel_orders=True),
+        lambda r: r[0]["status"],
+        "ok",
+    ),
+    (
+        "DELETE /v2/positions/{symbol}",
+        lambda t, d, i: t.close_position("TMF"),
+        lambda r: r["filled_qty"],
+        NAN,
+    ),
+    (
+        "GET /v2/assets/{symbol}",
+        lambda t, d, i: t.get_asset("SSO"),
+        lambda r: r["fractionable"],
+        "maybe",
+    ),
+    ("GET /v2/clock", lambda t, d, i: t.get_clock(), lambda r: r["next_open"], "not-a-time"),
+    (
+        "GET /v2/calendar",
+        lambda t, d, i: t.get_calendar(SEPTEMBER),
+        lambda r: r[0]["open"],
+        "9:30am",
+    ),
+    (
+        "POST /v2/orders",
+        lambda t, d, i: t.submit_order(_market("SSO", OrderSide.BUY, "t-bad-2", qty=1)),
+        lambda r: r["filled_qty"],
+        NAN,
+    ),
+    ("GET /v2/orders", lambda t, d, i: t.get_orders(), lambda r: r[0]["filled_qty"], NAN),
+    (
+        "GET /v2/orders:by_client_order_id",
+        lambda t, d, i: t.get_order_by_client_id("t-bad-open"),
+        lambda r: r["filled_qty"],
+        NAN,
+    ),
+    (
+        "GET /v2/orders/{id}",
+        lambda t, d, i: t.get_order_by_id(i),
+        lambda r: r["filled_qty"],
+        NAN,
+    ),
+    ("DELETE /v2/orders", lambda t, d, i: t.cancel_orders(), lambda r: r[0]["status"], "ok"),
+    (
+        "GET /v2/stocks/bars",
+        lambda t, d, i: d.get_stock_bars(BARS_SSO),
+        lambda r: r["SSO"][0]["c"],
+        "abc",
+    ),
+    (
+        "GET /v2/stocks/trades/latest",
+        lambda t, d, i: d.get_stock_latest_trade(LATEST_SSO),
+        lambda r: r["SSO"]["p"],
+        "abc",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("route", "case"), [(r, (c, p, b)) for r, c, p, b in BAD_FIELDS], ids=[c[0] for c in BAD_FIELDS]
+)
+def test_bad_json_fields_keeps_the_shape_and_spoils_the_documented_field(
+    fake: FakeAlpaca,
+    raw_clients: tuple[TradingClient, StockHistoricalDataClient],
+    route: str,
+    case: tuple[RawCall, Callable[[Any], Any], str],
+) -> None:
+    """Setup: a filled buy of 2 TMF (a fill, a position) and an open buy of 1 UPRO."""
+    call, pick, bad = case
+    trading, data = raw_clients
+    fake.set_bars("SSO", {date(2026, 9, 17): 99.0, date(2026, 9, 18): 100.0})
+    trading.submit_order(_market("TMF", OrderSide.BUY, "t-bad-filled", qty=2))
+    fake.fill_policy = "never"
+    opened = trading.submit_order(_market("UPRO", OrderSide.BUY, "t-bad-open", qty=1))
+    assert isinstance(opened, dict)
+    before = fake.count(route)
+    fake.inject(route, "bad_json_fields")
+
+    assert pick(call(trading, data, str(opened["id"]))) == bad
+    last = fake.requests[-1]
+    assert (last.route, last.status in {200, 207}) == (route, True)
+    assert fake.count(route) == before + 1  # a 2xx: alpaca-py did not retry
+
+
+def test_bad_json_fields_are_parsed_or_refused_by_alpaca_py(
+    fake: FakeAlpaca, trading: TradingClient, data: StockHistoricalDataClient
+) -> None:
+    """A numeric string field passes alpaca-py (the bot must check it); a bar close does not."""
+    fake.set_bars("SSO", {date(2026, 9, 18): 100.0})
+    fake.inject("GET /v2/account", "bad_json_fields")
+    fake.inject("POST /v2/orders", "bad_json_fields")
+    fake.inject("GET /v2/stocks/bars", "bad_json_fields")
+
+    equity = _account(trading).equity
+    order = _buy(trading, "SSO", 2, "t-bad-3")
+    with pytest.raises(pydantic.ValidationError):
+        data.get_stock_bars(BARS_SSO)
+
+    assert (equity, order.filled_qty, order.status) == (NAN, NAN, OrderStatus.FILLED)
+    assert _position(trading, "SSO").qty == "2"  # the order really filled
+
+
+def test_bad_json_fields_leaves_an_error_answer_alone(
+    fake: FakeAlpaca, trading: TradingClient
+) -> None:
+    fake.inject("POST /v2/orders", "bad_json_fields", times=2)
+
+    error = _api_error(lambda: _buy(trading, "BRKA", 0.5, "t-bad-4"))
+
+    assert _rejection(error) == (422, 42210000, "requested asset is not fractionable")
+    with pytest.raises(ValueError, match="no JSON body"):
+        fake.inject("DELETE /v2/orders/{id}", "bad_json_fields")
 
 
 def test_a_wrong_key_is_401_without_a_code(fake: FakeAlpaca) -> None:

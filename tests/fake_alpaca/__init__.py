@@ -16,7 +16,8 @@ per route. Details live in the modules:
 - :mod:`.rules` and :mod:`.tickets`: the pre-trade checks and their exact error bodies;
 - :mod:`.execution`: order lifecycle and fill policies;
 - :mod:`.shapes`, :mod:`.hours`, :mod:`.market_data`: JSON shapes, clock/calendar, bars;
-- :mod:`.routes` and :mod:`.server`: endpoints, HTTP framing, request log, faults.
+- :mod:`.routes` and :mod:`.server`: endpoints, HTTP framing, request log, faults;
+- :mod:`.corruptions`: what the ``bad_json_fields`` fault changes in each route's answer.
 """
 
 from .broker import AccountKind, FakeBroker, FillPolicy, PartialFill

@@ -18,6 +18,17 @@ then the wildcard ``"*"``:
                     then the answer is an HTML 504
 ``hang``            processed at once, the answer is sent after ``hang_seconds``
 ``drop``            processed, then the socket is closed without any answer
+``empty_json``      200 with the body ``{}``, nothing processed (alpaca-py then raises a
+                    pydantic ``ValidationError``: a ``{}`` is neither a model nor a list)
+``accepted_empty``  the request is processed (``POST /v2/orders`` creates the order and the fill
+                    policy acts on it; a DELETE cancels), then the answer is 200 ``{}`` whatever
+                    the real outcome was
+``bad_json_fields`` the request is processed; a 2xx JSON answer keeps its shape but one field
+                    gets a wrong type or value (``"equity": "not-a-number"`` on the account,
+                    ``"c": "abc"`` on bars, ...: the table per route is in
+                    :mod:`.corruptions`); an error answer passes through unchanged. Refused by
+                    ``inject`` for a route with no JSON body; with ``"*"`` such routes answer
+                    normally
 ==================  ============================================================================
 """
 
@@ -38,6 +49,7 @@ from typing import Any, Literal, get_args
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from .broker import AccountKind, FakeBroker
+from .corruptions import CORRUPTIONS, corrupt
 from .routes import (
     ROUTES,
     ApiRequest,
@@ -51,10 +63,23 @@ from .routes import (
 from .wire import AlpacaError
 
 Fault = Literal[
-    "429", "500", "502", "503", "504_after_accept", "504_before", "hang", "drop", "html_502"
+    "429",
+    "500",
+    "502",
+    "503",
+    "504_after_accept",
+    "504_before",
+    "hang",
+    "drop",
+    "html_502",
+    "empty_json",
+    "accepted_empty",
+    "bad_json_fields",
 ]
 FAULTS: frozenset[str] = frozenset(get_args(Fault))
-AFTER_PROCESSING: frozenset[str] = frozenset({"504_after_accept", "hang", "drop"})
+AFTER_PROCESSING: frozenset[str] = frozenset(
+    {"504_after_accept", "hang", "drop", "accepted_empty", "bad_json_fields"}
+)
 ANY_ROUTE = "*"
 
 _HTML = "<html><head><title>{0}</title></head><body><center><h1>{0}</h1></center></body></html>"
@@ -88,7 +113,8 @@ class _InvalidJson:
 
 
 def fault_reply(fault: str) -> Reply:
-    """The canned response of a fault that answers without processing (or after, for 504)."""
+    """The canned response of a fault that answers without processing (or after, for 504 and
+    ``accepted_empty``)."""
     if fault == "429":
         return json_reply({"code": 42910000, "message": "rate limit exceeded"}, 429)
     if fault in {"500", "502"}:
@@ -97,6 +123,8 @@ def fault_reply(fault: str) -> Reply:
         return json_reply({"code": status * 100000 + 10000, "message": message}, status)
     if fault == "503":
         return Reply(503)
+    if fault in {"empty_json", "accepted_empty"}:
+        return json_reply({})
     status, title = (
         (502, "502 Bad Gateway") if fault == "html_502" else (504, "504 Gateway Time-out")
     )
@@ -214,6 +242,9 @@ class FakeAlpaca(FakeBroker):
         if route != ANY_ROUTE and route not in {r.key for r in ROUTES}:
             msg = f"unknown route {route!r}; one of {[r.key for r in ROUTES]}"
             raise ValueError(msg)
+        if fault == "bad_json_fields" and route != ANY_ROUTE and route not in CORRUPTIONS:
+            msg = f"{route!r} answers no JSON body: bad_json_fields has nothing to corrupt"
+            raise ValueError(msg)
         with self.lock:
             self._faults.setdefault(route, deque()).extend([fault] * times)
 
@@ -238,13 +269,15 @@ class FakeAlpaca(FakeBroker):
             self._requests.append(RecordedRequest(method, path, query, recorded, headers, route))
             index = len(self._requests) - 1
             fault = self._take_fault(route)
-        outcome = self._respond(ApiRequest(method, path, query, body), headers, fault)
+        outcome = self._respond(ApiRequest(method, path, query, body), headers, fault, route)
         if outcome.reply is not None:
             with self.lock:
                 self._requests[index] = replace(self._requests[index], status=outcome.reply.status)
         return outcome
 
-    def _respond(self, request: ApiRequest, headers: dict[str, str], fault: str | None) -> _Outcome:
+    def _respond(
+        self, request: ApiRequest, headers: dict[str, str], fault: str | None, route: str
+    ) -> _Outcome:
         if fault is not None and fault not in AFTER_PROCESSING:
             return _Outcome(fault_reply(fault))
         reply = self._process(request, headers)
@@ -252,6 +285,8 @@ class FakeAlpaca(FakeBroker):
             return _Outcome(None)
         if fault == "hang":
             return _Outcome(reply, self.hang_seconds)
+        if fault == "bad_json_fields":
+            return _Outcome(_corrupted(reply, route))
         return _Outcome(fault_reply(fault) if fault else reply)
 
     def _process(self, request: ApiRequest, headers: dict[str, str]) -> Reply:
@@ -279,6 +314,13 @@ class FakeAlpaca(FakeBroker):
             lowered.get("apca-api-key-id") == self.key
             and lowered.get("apca-api-secret-key") == self.secret
         )
+
+
+def _corrupted(reply: Reply, route: str) -> Reply:
+    """``reply`` with the ``bad_json_fields`` change of its route, if it is a 2xx JSON body."""
+    if not 200 <= reply.status < 300 or not reply.body or route not in CORRUPTIONS:
+        return reply
+    return json_reply(corrupt(route, json.loads(reply.body)), reply.status)
 
 
 def _parse_body(raw: bytes) -> object | None:
