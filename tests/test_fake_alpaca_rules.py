@@ -3,20 +3,26 @@
 Every number below is computed by hand in the test's docstring or comments: the market-buy collar
 (2.5% above the price, 4% under $50; a short at 3% above), the account kinds (margin, cash, IRA,
 and a margin account under $2,000), buying power held by open orders and released only by fills,
-the opposite-order and held-quantity rules, and the lifetime of a ``client_order_id``.
+the opposite-order and held-quantity rules, the lifetime of a ``client_order_id``, a queued short
+that lost its borrow, and recent SIP bars on the free data plan.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 import pytest
 from alpaca.common.exceptions import APIError
+from alpaca.data.enums import DataFeed
+from alpaca.data.historical.stock import StockHistoricalDataClient
+from alpaca.data.models.bars import BarSet
+from alpaca.data.requests import StockBarsRequest
+from alpaca.data.timeframe import TimeFrame
 from alpaca.trading.client import TradingClient
 from alpaca.trading.enums import OrderSide, OrderStatus, PositionIntent, TimeInForce
 from alpaca.trading.models import (
@@ -590,3 +596,61 @@ def test_an_id_that_created_an_order_is_taken_forever(
     assert fake.orders[0].status == ending
     assert refused == (422, {"code": 40010001, "message": "client_order_id must be unique"})
     assert len(fake.orders) == 1
+
+
+# ------------------------------------------------------------------ borrow and data plan
+
+
+def test_a_queued_short_of_a_name_that_turned_hard_to_borrow_is_canceled_at_the_open(
+    margin: tuple[FakeAlpaca, TradingClient],
+) -> None:
+    fake, trading = margin
+    fake.set_clock(datetime(2026, 9, 21, 17, 0, tzinfo=NEW_YORK))
+    short = _sell(trading, "SSO", 5, "c-htb-1")
+    fake.add_asset("SSO", easy_to_borrow=False)
+
+    fake.set_clock(datetime(2026, 9, 22, 9, 31, tzinfo=NEW_YORK))
+
+    assert short.status == OrderStatus.ACCEPTED
+    assert fake.orders[0].status == "canceled"
+    assert (trading.get_all_positions(), fake.fills) == ([], [])
+
+
+def _sip_bars(data: StockHistoricalDataClient, end: datetime, feed: DataFeed) -> BarSet:
+    request = StockBarsRequest(
+        symbol_or_symbols=["SSO"],
+        timeframe=TimeFrame.Day,
+        start=datetime(2026, 9, 1, tzinfo=NEW_YORK),
+        end=end,
+        feed=feed,
+    )
+    bars = data.get_stock_bars(request)
+    assert isinstance(bars, BarSet)
+    return bars
+
+
+def test_recent_sip_bars_are_403_without_a_code_on_the_free_plan(
+    margin: tuple[FakeAlpaca, TradingClient],
+) -> None:
+    """The fake's clock is 10:00: SIP bars up to 09:50 are refused, up to 09:44 served; IEX and a
+    paid plan (``sip_delay = None``) are served up to now."""
+    fake, _trading = margin
+    fake.set_bars("SSO", {date(2026, 9, 17): 99.0, date(2026, 9, 18): 100.0})
+    data = StockHistoricalDataClient(KEY, SECRET, url_override=fake.url)
+    data._session.trust_env = False
+    data._retry_wait = 0
+    now = datetime(2026, 9, 21, 10, 0, tzinfo=NEW_YORK)
+
+    with pytest.raises(APIError) as refused:
+        _sip_bars(data, now - timedelta(minutes=10), DataFeed.SIP)
+    old_enough = _sip_bars(data, now - timedelta(minutes=16), DataFeed.SIP)
+    iex = _sip_bars(data, now, DataFeed.IEX)
+    fake.sip_delay = None
+    paid = _sip_bars(data, now, DataFeed.SIP)
+    data._session.close()
+
+    assert (refused.value.status_code, json.loads(str(refused.value))) == (
+        403,
+        {"message": "subscription does not permit querying recent SIP data"},
+    )
+    assert [len(b.data["SSO"]) for b in (old_enough, iex, paid)] == [2, 2, 2]

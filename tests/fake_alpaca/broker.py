@@ -45,13 +45,14 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import replace
-from datetime import date, datetime
-from decimal import Decimal
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
+from decimal import ROUND_DOWN, Decimal
+from fractions import Fraction
 from typing import Literal, get_args
 
 from . import execution
-from .model import FakeAsset, FakeFill, FakeOrder, FakePosition
+from .model import FakeAsset, FakeFill, FakeOrder, FakePosition, new_id
 from .rules import SHORT_MIN_EQUITY, vet
 from .tickets import parse_ticket
 from .wire import NEW_YORK, failure, invalid
@@ -110,6 +111,7 @@ class FakeBroker:
         self.collar_low_price_below = Decimal(50)
         self.short_collar_rate = Decimal("0.03")
         self.max_page_size: int | None = None
+        self.sip_delay: timedelta | None = timedelta(minutes=15)  # None: a paid data plan
         self.now = DEFAULT_NOW
         self._assets: dict[str, FakeAsset] = {}
         self._prices: dict[str, Decimal] = {}
@@ -118,6 +120,8 @@ class FakeBroker:
         self._orders: dict[str, FakeOrder] = {}
         self._by_client_id: dict[str, str] = {}
         self._fills: list[FakeFill] = []
+        self.unadjusted_bars = False  # True: raw bars whatever `adjustment` asks (#780)
+        self._splits: list[FakeSplit] = []
 
     # ----------------------------------------------------------------- market state (tests)
 
@@ -177,6 +181,39 @@ class FakeBroker:
                 raise ValueError(msg)
             self._positions[symbol] = FakePosition(symbol, Decimal(qty), Decimal(price))
 
+    def split(self, symbol: str, ratio: Fraction | Decimal | int | str, day: date) -> None:
+        """A split of ``symbol`` effective at the open of ``day``; ``ratio`` is new shares per
+        old share (``Fraction(1, 10)`` for a 1-for-10 reverse split, ``2`` for a 2-for-1).
+
+        As a broker books it overnight: the position's qty × ratio (to the 9-decimal step,
+        toward zero) and its average entry price ÷ ratio; the latest price (``set_price``) ÷
+        ratio, so equity does not move; cash untouched. Stored bars stay as traded (raw): bars
+        for ``day`` and later must be at the new price level. A bars request with
+        ``adjustment=split`` or ``all`` gets the closes before ``day`` ÷ ratio, unless
+        ``unadjusted_bars`` is set (alpaca-py#780: Alpaca sometimes ignores the adjustment).
+        The split is listed at ``GET /v2/account/activities/SPLIT``.
+        """
+        factor = Fraction(ratio)
+        if factor <= 0:
+            msg = f"a split ratio must be positive, not {ratio}"
+            raise ValueError(msg)
+        with self.lock:
+            position = self._positions.get(symbol)
+            if position is not None:
+                qty = position.qty * factor.numerator / factor.denominator
+                self._positions[symbol] = FakePosition(
+                    symbol,
+                    qty.quantize(Decimal("0.000000001"), ROUND_DOWN),
+                    position.avg_entry_price * factor.denominator / factor.numerator,
+                )
+            if symbol in self._prices:
+                price = self._prices[symbol] * factor.denominator / factor.numerator
+                self._prices[symbol] = price.quantize(Decimal("0.0001"))
+            held = self._positions.get(symbol)
+            qty_after = Decimal(0) if held is None else held.qty
+            activity_id = f"{day:%Y%m%d}000000000::{new_id()}"
+            self._splits.append(FakeSplit(symbol, factor, day, qty_after, activity_id))
+
     # ----------------------------------------------------------------------- reads (tests)
 
     @property
@@ -232,9 +269,25 @@ class FakeBroker:
             raise failure(404, 40410000, "asset not found")
         return asset
 
-    def bars_of(self, symbol: str) -> dict[date, float]:
-        """``symbol``'s daily closes by date (empty if none)."""
-        return self._bars.get(symbol, {})
+    def bars_of(self, symbol: str, adjustment: str = "raw") -> dict[date, float]:
+        """``symbol``'s daily closes by date (empty if none); with ``adjustment`` ``split`` or
+        ``all``, restated for the splits after each day (unless ``unadjusted_bars``)."""
+        bars = self._bars.get(symbol, {})
+        splits = [s for s in self._splits if s.symbol == symbol]
+        if adjustment not in {"split", "all"} or self.unadjusted_bars or not splits:
+            return bars
+        adjusted = {}
+        for day, close in bars.items():
+            factor = Fraction(1)
+            for split in splits:
+                if day < split.day:
+                    factor /= split.ratio
+            adjusted[day] = close * float(factor)
+        return adjusted
+
+    def split_activities(self) -> list[FakeSplit]:
+        """Every split applied with :meth:`split`, oldest first."""
+        return list(self._splits)
 
     def find_order(self, order_id: str) -> FakeOrder | None:
         """The live order record (not a copy)."""
@@ -435,6 +488,33 @@ class FakeBroker:
     def shorting_allowed(self) -> bool:
         """What ``shorting_enabled`` reports: a margin account, the flag, equity of $2,000+."""
         return self.is_margin and self.shorting_enabled and self.equity() >= SHORT_MIN_EQUITY
+
+
+@dataclass(frozen=True)
+class FakeSplit:
+    """A split applied by :meth:`FakeBroker.split`: new shares per old share, from ``day``."""
+
+    symbol: str
+    ratio: Fraction
+    day: date
+    qty_after: Decimal
+    id: str
+
+    def activity_json(self) -> dict[str, object]:
+        """A SPLIT non-trade activity, in the documented NTA shape (ALPACA.md §5.6). Alpaca does
+        not document a SPLIT's fields; here ``qty`` is the position after the split and
+        ``per_share_amount`` the new shares per old share (an assumption of the fake)."""
+        return {
+            "id": self.id,
+            "activity_type": "SPLIT",
+            "date": self.day.isoformat(),
+            "net_amount": "0",
+            "symbol": self.symbol,
+            "qty": str(self.qty_after),
+            "per_share_amount": str(Decimal(self.ratio.numerator) / self.ratio.denominator),
+            "description": f"{self.ratio.numerator}-for-{self.ratio.denominator} split",
+            "status": "executed",
+        }
 
 
 def _new_average(

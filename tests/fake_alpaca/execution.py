@@ -12,6 +12,8 @@ steps happen when a test's client GETs an order (by id, by client order id, or i
   ``fill_open_orders`` fills it. Under both, a ``day`` order still open at its close expires.
 - Partial fills (``partial_fill`` symbols): the first fill is half the quantity (whole shares when
   the quantity is whole), the remainder fills on the next poll.
+- A short sell waiting as ``accepted`` whose asset is no longer shortable and easy to borrow when
+  the session opens is canceled before it can fill (ALPACA.md §7, "Easy-to-borrow only").
 """
 
 from __future__ import annotations
@@ -62,6 +64,9 @@ def advance(broker: FakeBroker, order: FakeOrder, *, poll: bool) -> None:
         return
     if not (is_open(broker.now) or past_close):
         return
+    if order.status == "accepted" and _borrow_lost(broker, order):
+        _cancel(broker, order)
+        return
     _activate(broker, order)
     _apply_policy(broker, order, poll=poll, past_close=past_close)
     if past_close and order.is_open:
@@ -83,6 +88,14 @@ def _apply_policy(broker: FakeBroker, order: FakeOrder, *, poll: bool, past_clos
         order.polls += 1
         if order.polls >= broker.fill_after_polls:
             execute(broker, order, complete=False)
+
+
+def _borrow_lost(broker: FakeBroker, order: FakeOrder) -> bool:
+    """A queued short whose asset can no longer be borrowed."""
+    if order.position_intent != "sell_to_open":
+        return False
+    asset = broker.require_asset(order.symbol)
+    return not (asset.shortable and asset.easy_to_borrow)
 
 
 def _activate(broker: FakeBroker, order: FakeOrder) -> None:
@@ -172,5 +185,9 @@ def cancel(broker: FakeBroker, order_id: str) -> None:
         raise not_found("order not found")
     if not order.is_open:
         raise failure(422, 42210000, "order is not cancelable")
+    _cancel(broker, order)
+
+
+def _cancel(broker: FakeBroker, order: FakeOrder) -> None:
     order.status = "canceled"
     order.canceled_at = order.updated_at = broker.now

@@ -4,6 +4,12 @@ Bars are flattened to one list ordered by symbol then time (time descending with
 ``sort=desc``), and cut into pages of ``min(limit, max_page_size)`` items counted across all
 symbols. The page token is an opaque offset into that list; the last page has
 ``next_page_token: null``.
+
+The account is on the free plan by default (ALPACA.md §7, IEX vs SIP): bars with ``feed=sip``
+whose ``end`` (default: now) is later than ``now − sip_delay`` (15 minutes) are refused with 403
+``{"message":"subscription does not permit querying recent SIP data"}``, without a code. Set
+``sip_delay = None`` for a paid plan. Latest trades are not checked (ALPACA.md documents the rule
+for history only).
 """
 
 from __future__ import annotations
@@ -44,6 +50,7 @@ def bar_json(day: date, close: float) -> JsonObject:
 def bars_page(broker: FakeBroker, query: Query) -> JsonObject:
     """``GET /v2/stocks/bars``: one page of the requested bars."""
     _check_query(query)
+    _check_recent_sip(broker, query)
     items = _select(broker, query)
     size = _page_size(query, broker.max_page_size)
     offset = _decode(query.get("page_token"))
@@ -66,6 +73,14 @@ def _check_query(query: Query) -> None:
         raise failure(400, 40010000, "symbols is required")
 
 
+def _check_recent_sip(broker: FakeBroker, query: Query) -> None:
+    if broker.sip_delay is None or query.get("feed") != "sip":
+        return
+    end = parse_time(query["end"], "end") if "end" in query else broker.now
+    if end > broker.now - broker.sip_delay:
+        raise failure(403, None, "subscription does not permit querying recent SIP data")
+
+
 def _symbols(query: Query) -> list[str]:
     return [s for s in query.get("symbols", "").split(",") if s]
 
@@ -76,9 +91,10 @@ def _select(broker: FakeBroker, query: Query) -> list[Item]:
     descending = query.get("sort") == "desc"
     items: list[Item] = []
     for symbol in sorted(set(_symbols(query))):
-        days = [d for d in broker.bars_of(symbol) if start <= bar_time(d) <= end]
+        bars = broker.bars_of(symbol, query.get("adjustment", "raw"))  # splits (broker.split)
+        days = [d for d in bars if start <= bar_time(d) <= end]
         for day in sorted(days, reverse=descending):
-            items.append((symbol, bar_json(day, broker.bars_of(symbol)[day])))
+            items.append((symbol, bar_json(day, bars[day])))
     return items
 
 

@@ -150,6 +150,18 @@ def get_fill_activities(broker: FakeBroker, request: ApiRequest, params: Params)
     return json_reply([fill_json(f) for f in fills[:size]])
 
 
+def get_split_activities(broker: FakeBroker, request: ApiRequest, params: Params) -> Reply:
+    """``GET /v2/account/activities/SPLIT``: the splits applied with ``FakeBroker.split``
+    (``date`` filters, ``direction`` orders; no paging: a test has a handful)."""
+    query = request.query
+    splits = broker.split_activities()
+    if "date" in query:
+        splits = [s for s in splits if s.day == parse_day(query["date"], "date")]
+    if query.get("direction", "desc") == "desc":
+        splits.reverse()
+    return json_reply([s.activity_json() for s in splits])
+
+
 def _fill_matches(fill: FakeFill, query: dict[str, str]) -> bool:
     if "date" in query and fill.time.astimezone(NEW_YORK).date() != parse_day(
         query["date"], "date"
@@ -336,6 +348,7 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/v2/account", get_account),
     Route("GET", "/v2/account/configurations", get_configurations),
     Route("GET", "/v2/account/activities/FILL", get_fill_activities),
+    Route("GET", "/v2/account/activities/SPLIT", get_split_activities),
     Route("GET", "/v2/positions", get_positions),
     Route("GET", "/v2/positions/{symbol}", get_position),
     Route("DELETE", "/v2/positions", delete_positions),

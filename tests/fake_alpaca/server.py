@@ -150,6 +150,7 @@ class FakeAlpaca(FakeBroker):
     (``collar``, on by default) are described in :mod:`tests.fake_alpaca.broker`.
 
     Extra knobs: ``hang_seconds`` (default 3.0), ``max_page_size`` (bars page cap),
+    ``sip_delay`` (recent SIP bars refused, :mod:`.market_data`; ``None`` for a paid plan),
     ``errors`` (tracebacks of bugs inside the fake: assert it stays empty).
     """
 
