@@ -31,10 +31,19 @@ from bot.checks import (
 )
 from bot.domain import Account, Leg, OrderReport, PlannedOrder, to_decimal
 from bot.errors import BotError, BrokerError, DataError, PlanningError, PreTradeCheckError
-from bot.execution import Execution, ExecutionPolicy
+from bot.execution import Execution, ExecutionPolicy, PhaseOutcome, Refusal
 from bot.logs import bind_cycle
-from bot.planner import Plan, PlannerRules, fit_to_capacity, plan_orders
+from bot.planner import Plan, PlannerRules, capacity_shortfall, fit_to_capacity, plan_orders
 from bot.ports import Broker, Clock, MarketCalendar, MarketData
+from bot.splits import (
+    Jump,
+    KnownSplit,
+    Split,
+    explain_changes,
+    restate,
+    split_from_bars,
+    split_shaped_jumps,
+)
 from bot.stopping import StopToken
 from bot.tracker import EventKind, Tracker
 from bot.triggers import (
@@ -48,6 +57,7 @@ from bot.triggers import (
 from strategies.base import NoDecisionError, Strategy, StrategyError, TargetWeights
 
 NEW_YORK = ZoneInfo("America/New_York")
+MAX_RESIZES = 3  # a refused buy is re-sized from a fresh account read at most this many times
 log = structlog.get_logger()
 Outcome = Literal["traded", "held", "error", "closed", "planned"]
 
@@ -154,8 +164,10 @@ class _Cycle:
         self.today = today
         self.run_id = run_id
         self.reports: list[OrderReport] = []
-        self.rules = runtime.rules  # may gain whole-share symbols from the broker's asset flags
+        # How the broker values orders, and (later) whole-share symbols from its asset flags.
+        self.rules = replace(runtime.rules, costs=adapters.broker.order_costs)
         self.planned: tuple[PlannedOrder, ...] = ()
+        self.scaled_note = ""  # set when the targets were scaled to the margin (configured)
 
     def record(self, kind: EventKind, **payload: Any) -> None:
         self.adapters.tracker.record(
@@ -209,7 +221,7 @@ class _Cycle:
             self.planned = plan.orders
             return self._finish("planned", f"dry run: {len(plan.orders)} orders planned, none sent")
         account = self._trade(plan, targets, prices, decision, execution)
-        return self._finish("traded", decision.reason, account)
+        return self._finish("traded", decision.reason + self.scaled_note, account)
 
     def _check_account_and_data(
         self,
@@ -254,6 +266,7 @@ class _Cycle:
             self.reports,
             clock=self.adapters.clock,
             policy=policy,
+            stop=self.adapters.stop,
         )
 
     def _checked_plan(
@@ -290,8 +303,85 @@ class _Cycle:
             symbols=list(strategy.symbols),
             rows=len(closes),
             last_bar=closes.index[-1].date(),
+            prices={s: float(closes[s].iloc[-1]) for s in strategy.symbols},  # for splits
         )
-        return closes
+        return self._split_adjusted(closes)
+
+    def _split_adjusted(self, closes: pd.DataFrame) -> pd.DataFrame:
+        """The closes with every corroborated split undone, for bars that came back unadjusted
+        (alpaca-py#780): the strategy and the bad-print check then see one price scale.
+
+        A split-shaped jump is corroborated by a split recorded earlier, or by the position
+        changing by the same ratio since the last wake (the account is read only on a day with
+        such a jump). Any other jump is left as it is, for the bad-print check to refuse."""
+        jumps = split_shaped_jumps(closes, self.runtime.strategy.symbols)
+        if not jumps:
+            return closes
+        known = [
+            KnownSplit.from_payload(e.payload)
+            for e in self.adapters.tracker.events(self.runtime.name, EventKind.SPLIT_DETECTED)
+        ]
+        unexplained = [j for j in jumps if not any(k.explains(j) for k in known)]
+        for split in self._splits_in_bars(unexplained):
+            self._record_split(split)
+            known.append(KnownSplit.of(split))
+        restated = restate(closes, jumps, known)
+        for done in restated.adjustments:
+            log.warning(
+                "split_restated",
+                run_id=self.run_id,
+                strategy=self.runtime.name,
+                symbol=done.symbol,
+                ratio=str(done.ratio),
+                before=str(done.day),
+            )
+            self.record(
+                EventKind.SPLIT_ADJUSTED,
+                symbol=done.symbol,
+                ratio=str(done.ratio),
+                before=done.day,
+                rows=done.rows,
+                why="the bars came back unadjusted (alpaca-py#780)",
+            )
+        for jump in restated.unconfirmed:
+            log.warning(
+                "split_unconfirmed",
+                run_id=self.run_id,
+                strategy=self.runtime.name,
+                symbol=jump.symbol,
+                day=str(jump.day),
+            )
+        return restated.closes
+
+    def _splits_in_bars(self, jumps: list[Jump]) -> list[Split]:
+        """Position changes since the last wake that these jumps in the bars corroborate."""
+        last = self.adapters.tracker.last_event(self.runtime.name, EventKind.POSITIONS)
+        if not jumps or last is None:
+            return []
+        before = {s: Decimal(q) for s, q in last.payload["positions"].items()}
+        now = self._own_positions(self.adapters.broker.account())
+        found = (
+            split_from_bars(
+                symbol,
+                before.get(symbol, Decimal(0)),
+                now.get(symbol, Decimal(0)),
+                jumps,
+                after=_session_of(last.at),
+                through=self.today,
+            )
+            for symbol in sorted({j.symbol for j in jumps})
+        )
+        return [split for split in found if split is not None]
+
+    def _record_split(self, split: Split) -> None:
+        log.info(
+            "split_detected",
+            run_id=self.run_id,
+            strategy=self.runtime.name,
+            symbol=split.symbol,
+            ratio=str(split.ratio),
+        )
+        self.record(EventKind.SPLIT_DETECTED, **split.payload())
 
     def _targets(self, closes: pd.DataFrame) -> TargetWeights | None:
         try:
@@ -357,8 +447,13 @@ class _Cycle:
     def _reachable(
         self, targets: TargetWeights, prices: Mapping[str, Decimal], account: Account
     ) -> TargetWeights:
-        """Targets the account can hold: a gross exposure beyond it is scaled, or refused."""
-        weights, scale = fit_to_capacity(targets.weights, account, prices, self.rules)
+        """Targets the account can hold: a gross exposure beyond its margin is scaled or refused
+        as configured; capacity used up by other holdings is a shortfall and refused."""
+        weights, scale = fit_to_capacity(targets.weights, account, self.rules)
+        shortfall = capacity_shortfall(weights, account, prices, self.rules)
+        if shortfall is not None:
+            msg = f"buying power short: {shortfall}; no trade (the rebalance stays due)"
+            raise PlanningError(msg)
         if scale >= 1.0:
             return targets
         problem = "the targets need more gross exposure than the account's margin allows"
@@ -366,6 +461,10 @@ class _Cycle:
             msg = f"{problem} (they would fit at {scale:.1%}); over_capacity = 'skip': no trade"
             raise PlanningError(msg)
         note = f"{problem}: every weight scaled by {scale:.4f}"
+        self.scaled_note = (
+            f"; targets scaled to {scale:.1%} to fit the account's margin"
+            f" ({account.multiplier}×; over_capacity = 'scale')"
+        )
         log.warning("targets_scaled", run_id=self.run_id, strategy=self.runtime.name, scale=scale)
         self.record(
             EventKind.TARGETS_COMPUTED,
@@ -407,20 +506,28 @@ class _Cycle:
         execution: Execution,
     ) -> Account:
         key = decision.rebalance_key
-        execution.send(plan.exposure_reducing, self.runtime.name)
+        reducing = execution.send(plan.exposure_reducing, self.runtime.name)
+        _raise_if_unsent(reducing, "the buys of this rebalance were not sent")
         if plan.exposure_reducing and plan.exposure_adding:
             # Size the buys from what the sells actually raised, not from the estimate.
             replan = self._plan(targets, prices, self.adapters.broker.account(), phase="add")
             adding = replan.exposure_adding
         else:
             adding = plan.exposure_adding
-        execution.send(adding, self.runtime.name)
+        unresolved = self._add_exposure(adding, targets, prices, execution)
         account = self.adapters.broker.account()
         sleeve = account.equity * self.runtime.rules.capital_fraction
         held = {s: q for s, q in account.positions.items() if s in prices}
         wanted = {s: to_decimal(w, s) for s, w in targets.weights.items()}
         worst, residual = max_drift(current_weights(held, prices, sleeve), wanted)
         tolerance = self.runtime.rules.residual_tolerance
+        if unresolved is not None:
+            msg = (
+                f"{unresolved.describe()}; re-sized and sent again up to {MAX_RESIZES} times and"
+                f" still refused: {worst} is {residual * 100:.2f} pp off target; the rebalance"
+                " stays due"
+            )
+            raise BrokerError(msg)
         if residual > tolerance:
             msg = (
                 f"rebalance {key} incomplete: {worst} is still {residual * 100:.2f} pp off target"
@@ -435,6 +542,38 @@ class _Cycle:
             forced=decision.forced,
         )
         return account
+
+    def _add_exposure(
+        self,
+        adding: tuple[PlannedOrder, ...],
+        targets: TargetWeights,
+        prices: Mapping[str, Decimal],
+        execution: Execution,
+    ) -> Refusal | None:
+        """Send the buys and new shorts; a refused one is re-sized from a fresh account read
+        and sent under the next journaled suffix, at most ``MAX_RESIZES`` times. Returns the
+        refusal still standing after that, if any.
+
+        A broker refuses a buy that does not fit its own valuation of buying power (Alpaca's
+        collar, open orders holding funds); sending the same order again would be refused
+        again, every run, forever. Re-reading what the account can now afford is the fix.
+        """
+        for resize in range(MAX_RESIZES + 1):
+            outcome = execution.send(adding, self.runtime.name)
+            if not outcome.refused:
+                _raise_if_unsent(outcome, "the rest of the plan was sent")
+                return None
+            first = outcome.refused[0]
+            if resize == MAX_RESIZES:
+                break
+            account = self.adapters.broker.account()
+            replan = self._plan(
+                targets, prices, account, phase=f"add, re-sized after {first.client_order_id}"
+            )
+            adding = replan.exposure_adding
+            if not adding:
+                break
+        return first
 
     def _finish(self, outcome: Outcome, reason: str, account: Account | None = None) -> CycleResult:
         return self.result(outcome, reason, self._snapshot(account))
@@ -453,6 +592,8 @@ class _Cycle:
             for s in sorted(set(before) | set(now))
             if before.get(s, Decimal(0)) != now.get(s, Decimal(0))
         }
+        if changed:  # a split is recorded as one (bot/splits.py), not as someone else's trade
+            changed = self._not_splits(changed, last.run_id, _session_of(last.at))
         if changed:
             log.warning(
                 "external_change",
@@ -461,6 +602,27 @@ class _Cycle:
                 symbols=sorted(changed),
             )
             self.record(EventKind.EXTERNAL_CHANGE, changes=changed, since_run=last.run_id)
+
+    def _not_splits(
+        self, changed: dict[str, dict[str, Decimal]], last_run: str, after: date
+    ) -> dict[str, dict[str, Decimal]]:
+        """The changes that are not splits. A split is one the bars showed this run, or one the
+        prices of the two wakes confirm (each wake records its prices with its bars)."""
+        tracker = self.adapters.tracker
+        mine = tracker.run_events(self.run_id)
+        seen = {e.payload["symbol"] for e in mine if e.kind == EventKind.SPLIT_DETECTED.value}
+        rest = {s: moved for s, moved in changed.items() if s not in seen}
+        found = explain_changes(
+            {s: moved["was"] for s, moved in rest.items()},
+            {s: moved["now"] for s, moved in rest.items()},
+            _bar_prices(tracker.run_events(last_run)),
+            _bar_prices(mine),
+            after=after,
+            through=self.today,
+        )
+        for split in found.splits:
+            self._record_split(split)
+        return {s: rest[s] for s in found.unexplained}
 
     def _own_positions(self, account: Account) -> dict[str, Decimal]:
         universe = set(self.runtime.strategy.symbols)
@@ -489,6 +651,14 @@ class _Cycle:
             return None
 
 
+def _raise_if_unsent(outcome: PhaseOutcome, consequence: str) -> None:
+    """A refused or unsent order ends the cycle in error once its phase is done."""
+    problems = [*outcome.refused, *outcome.failed]
+    if problems:
+        described = "; ".join(p.describe() for p in problems)
+        raise BrokerError(f"{described}; {consequence}")
+
+
 def check_fresh(closes: pd.DataFrame, symbols: tuple[str, ...], today: date) -> None:
     """Refuse to decide on data that does not include today's price for every symbol."""
     missing = [s for s in symbols if s not in closes.columns]
@@ -511,6 +681,18 @@ def check_weights(weights: Mapping[str, float]) -> None:
     if bad:
         msg = f"the strategy produced non-finite weights for {', '.join(bad)}"
         raise DataError(msg)
+
+
+def _session_of(at: str) -> date:
+    """The New York date of a recorded event's time (stored as UTC ISO text)."""
+    return pd.Timestamp(at).tz_convert(NEW_YORK).date()
+
+
+def _bar_prices(events: list[Any]) -> dict[str, float]:
+    """The prices a run saw with its bars (its BARS_LOADED event); none if it saw no bars."""
+    loaded = [e.payload for e in events if e.kind == EventKind.BARS_LOADED.value]
+    prices = loaded[-1].get("prices", {}) if loaded else {}
+    return {str(s): float(p) for s, p in prices.items()}
 
 
 def _latest_prices(closes: pd.DataFrame, symbols: tuple[str, ...]) -> dict[str, Decimal]:

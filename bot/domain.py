@@ -17,6 +17,7 @@ from bot.errors import PlanningError
 
 QTY_STEP = Decimal("0.000000001")  # Alpaca accepts at most 9 decimals of a share
 CENT = Decimal("0.01")
+MAX_ID_LENGTH = 48  # Alpaca's documented limit on client_order_id
 
 
 def to_decimal(value: float | int | str | Decimal, what: str) -> Decimal:
@@ -104,6 +105,41 @@ class AssetInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class OrderCosts:
+    """How a broker values an order against buying power before it accepts it.
+
+    Alpaca values a market buy by quantity at 2.5% above the price (4% under $50), a market
+    short sale at 3% above, and a notional buy at its notional (ALPACA.md §7): a buy sized to the
+    last dollar of a 1× account's cash is refused unless it is sent by notional or sized with the
+    markup. The simulated broker checks at the fill price, so its model is :data:`EXACT_COSTS`.
+    """
+
+    buy_markup: Decimal = Decimal(0)
+    low_price_buy_markup: Decimal = Decimal(0)
+    low_price_below: Decimal = Decimal(0)
+    short_markup: Decimal = Decimal(0)
+    notional_buys: bool = False  # fractionable buys go out by notional (valued at the notional)
+
+    def markup(self, leg: Leg, price: Decimal) -> Decimal:
+        """The fraction above ``price`` at which an order by quantity is valued."""
+        if leg is Leg.ADD_SHORT:
+            return self.short_markup
+        if leg.side is Side.BUY:
+            return self.low_price_buy_markup if price < self.low_price_below else self.buy_markup
+        return Decimal(0)
+
+
+EXACT_COSTS = OrderCosts()
+ALPACA_COSTS = OrderCosts(
+    buy_markup=Decimal("0.025"),
+    low_price_buy_markup=Decimal("0.04"),
+    low_price_below=Decimal(50),
+    short_markup=Decimal("0.03"),
+    notional_buys=True,
+)
+
+
+@dataclass(frozen=True, slots=True)
 class PlannedOrder:
     """A market order the planner wants, before it has an id."""
 
@@ -112,6 +148,7 @@ class PlannedOrder:
     qty: Decimal  # always positive; the leg gives the direction
     price: Decimal  # the price the plan was sized at
     closes_position: bool = False
+    by_notional: bool = False  # sent as a dollar amount (a fractionable buy on Alpaca)
 
     @property
     def side(self) -> Side:
@@ -122,6 +159,17 @@ class PlannedOrder:
     def notional(self) -> Decimal:
         """Approximate value at the planning price, to the cent."""
         return (self.qty * self.price).quantize(CENT)
+
+    @property
+    def send_notional(self) -> Decimal:
+        """The dollar amount a by-notional order is sent for: its value, rounded down."""
+        return (self.qty * self.price).quantize(CENT, rounding=ROUND_DOWN)
+
+    def buying_power_cost(self, costs: OrderCosts) -> Decimal:
+        """What the broker holds against buying power for this order while it is open."""
+        if self.by_notional:
+            return self.send_notional
+        return self.qty * self.price * (1 + costs.markup(self.leg, self.price))
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,7 +227,7 @@ def client_order_id(strategy: str, rebalance_key: str, order: PlannedOrder) -> s
     Form ``{strategy}-{key}-{symbol}-{leg}``; at most 48 characters (Alpaca's limit).
     """
     cid = f"{strategy}-{rebalance_key}-{order.symbol}-{order.leg.value}"
-    if len(cid) > 48:
+    if len(cid) > MAX_ID_LENGTH:
         msg = f"client_order_id {cid!r} is longer than 48 characters: shorten the strategy name"
         raise PlanningError(msg)
     return cid

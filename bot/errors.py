@@ -7,6 +7,7 @@
     ├── BrokerError               the broker refused or failed an operation
     │   ├── DuplicateOrderError   a client_order_id was already used (Alpaca's 422 40010001)
     │   ├── TransientBrokerError  timeout, dropped link, 429, 5xx: outcome unknown, retry later
+    │   ├── UnknownOrderStateError  a submit failed and the lookup by id failed too: stop
     │   ├── BrokerAuthError       401/403 on credentials: a human must fix the keys
     │   └── OrderRejectedError    400/403/422 on an order: final for that intent
     ├── PreTradeCheckError        an account, asset or data check failed: no orders
@@ -45,6 +46,10 @@ class DuplicateOrderError(BrokerError):
 
 class TransientBrokerError(BrokerError):
     """The broker could not be reached or asked us to slow down; the outcome may be unknown."""
+
+
+class UnknownOrderStateError(BrokerError):
+    """A submit failed and the order could not be looked up: nothing else may be sent."""
 
 
 class BrokerAuthError(BrokerError):

@@ -1,4 +1,4 @@
-"""Sending orders without ever sending one twice.
+"""Sending orders without ever sending one twice, and landing them despite transient faults.
 
 Each order's client_order_id is derived from its intent (strategy, rebalance key, symbol, leg).
 The id is journaled in the tracker *before* the order is sent. When a planned order's id is
@@ -9,9 +9,19 @@ already in the journal, the broker is asked first:
 * final (filled, rejected, cancelled) -> that attempt is over and its effect is already in the
   positions the plan was computed from, so what is planned now is a new need: it goes out under
   the next journaled attempt suffix (``-a2``, ``-a3`` ...), because a broker never accepts a used
-  id again.
+  id again;
+* refused at submit (a 403 such as insufficient buying power, journaled as such) -> never sent
+  again under that id: a re-sized order takes the next suffix.
 
-After an error or timeout on submit, the order is looked up by id before anything else.
+After any error or timeout on submit, the order is looked up by id before anything else. Found:
+adopted. Not found after a transient fault (429, 5xx, a dropped link, a timeout, a malformed
+answer): it never arrived, so it is resent under the same id, with backoff, within the cycle's
+deadline, and the rest of the phase carries on whatever the outcome. Not found after a refusal:
+the refusal is journaled and reported to the cycle, which may re-size. If the lookup itself fails,
+nothing else is sent (:class:`UnknownOrderStateError`).
+
+A stop request (SIGTERM) is honoured before each send and each poll: what is still unfilled is
+cancelled and journaled, and the cycle ends; a restart resumes from the journal.
 """
 
 from __future__ import annotations
@@ -22,27 +32,82 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.domain import (
+    MAX_ID_LENGTH,
     OrderReport,
     OrderRequest,
     OrderStatus,
     PlannedOrder,
     client_order_id,
 )
-from bot.errors import BotError, BrokerError
+from bot.errors import (
+    BotError,
+    BrokerError,
+    DuplicateOrderError,
+    TransientBrokerError,
+    UnknownOrderStateError,
+)
 from bot.ports import Broker, Clock
+from bot.stopping import StopRequested, StopToken
 from bot.tracker import EventKind, Tracker
 
 Recorder = Callable[..., None]
-MAX_ATTEMPTS = 99  # "-a99" keeps the longest id within Alpaca's 48 characters
+MAX_ATTEMPTS = 9999  # attempt suffixes "-a2" … as long as the id stays within 48 characters
 
 
 @dataclass(frozen=True, slots=True)
 class ExecutionPolicy:
-    """How long to wait for fills: bounded polls, and a deadline (close − margin) to cancel at."""
+    """How long to wait for fills (bounded polls, a deadline of close − margin to cancel at) and
+    how often to resend an order that a transient fault kept from reaching the broker."""
 
     deadline: datetime
     poll_interval: timedelta = timedelta(seconds=1)
     max_polls: int = 120
+    submit_attempts: int = 4
+    retry_backoff: timedelta = timedelta(seconds=2)  # doubled after each failed attempt
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """An order the broker refused, or that could not be sent, and why."""
+
+    order: PlannedOrder
+    client_order_id: str
+    reason: str
+    ended: str = "ended rejected"  # or "was not sent" (transient faults through every retry)
+
+    def describe(self) -> str:
+        """``order ID (leg QTY SYMBOL) ended rejected: reason`` — the wording of every report."""
+        return (
+            f"order {self.client_order_id} ({self.order.leg.value} {self.order.qty} "
+            f"{self.order.symbol}) {self.ended}: {self.reason}"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class PhaseOutcome:
+    """What one phase's orders came to: refusals (the cycle may re-size) and failures (orders
+    that transient faults kept from the broker through every retry)."""
+
+    refused: tuple[Refusal, ...] = ()
+    failed: tuple[Refusal, ...] = ()
+
+
+class _RefusedError(BrokerError):
+    """Internal: the broker refused this order at submit (journaled)."""
+
+    def __init__(self, client_order_id: str, reason: str) -> None:
+        super().__init__(reason)
+        self.client_order_id = client_order_id
+        self.reason = reason
+
+
+class _NotSentError(BrokerError):
+    """Internal: transient faults kept this order from the broker through every retry."""
+
+    def __init__(self, client_order_id: str, reason: str) -> None:
+        super().__init__(reason)
+        self.client_order_id = client_order_id
+        self.reason = reason
 
 
 class Execution:
@@ -58,6 +123,7 @@ class Execution:
         *,
         clock: Clock,
         policy: ExecutionPolicy,
+        stop: StopToken | None = None,
     ) -> None:
         self._broker = broker
         self._tracker = tracker
@@ -66,6 +132,7 @@ class Execution:
         self.reports = reports  # every order sent or adopted, appended as it is confirmed
         self._clock = clock
         self._policy = policy
+        self._stop = stop or StopToken()
 
     def cancel_own_open_orders(self, strategy: str) -> tuple[list[OrderReport], bool]:
         """Cancel this strategy's orders still open from an earlier run, and confirm each.
@@ -81,50 +148,69 @@ class Execution:
         others = [o for o in open_orders if not o.client_order_id.startswith(own_prefix)]
         return others, bool(own)
 
-    def send(self, orders: Iterable[PlannedOrder], strategy: str) -> None:
-        """Send one phase's orders, then confirm each; stop at a rejection.
+    def send(self, orders: Iterable[PlannedOrder], strategy: str) -> PhaseOutcome:
+        """Send one phase's orders, then confirm each.
 
-        A partial fill cancelled at the deadline is kept (the next phase is sized from what the
-        account actually holds); an order that ends with nothing filled stops the rebalance.
+        A refusal or an order that could not be sent does not stop the others (they are
+        independent intents); the outcome lists them for the cycle to decide. A partial fill
+        cancelled at the deadline is kept (the next phase is sized from what the account
+        actually holds).
         """
-        journal = self._tracker.journaled_order_ids(strategy, f"{strategy}-{self._key}-")
+        prefix = f"{strategy}-{self._key}-"
+        journal = self._tracker.journaled_order_ids(strategy, prefix)
+        refused_ids = self._tracker.refused_order_ids(strategy, prefix)
         sent: list[tuple[PlannedOrder, OrderReport]] = []
-        failure: BrokerError | None = None
-        for order in orders:
-            if self._clock.now() >= self._policy.deadline:
-                failure = BrokerError("too close to the close: the remaining orders were not sent")
-                break
-            try:
+        refused: list[Refusal] = []
+        failed: list[Refusal] = []
+        try:
+            for order in orders:
+                self._check_stop()
                 cid = client_order_id(strategy, self._key, order)
-                sent.append((order, self._send_one(order, cid, journal)))
-            except BrokerError as exc:
-                failure = exc
-                break
-            if sent[-1][1].status.is_final and sent[-1][1].status is not OrderStatus.FILLED:
-                break
-        for index, (order, report) in enumerate(sent):
-            try:
-                final = self._confirm(report)
-            except BotError:
-                self._cancel_quietly([r for _, r in sent[index + 1 :]])
-                raise
-            self.reports.append(final)
-            if final.filled_qty == 0 and final.status is not OrderStatus.FILLED:
-                failure = failure or BrokerError(
-                    f"order {final.client_order_id} ({order.leg.value} {order.qty} "
-                    f"{order.symbol}) ended {final.status.value}: {final.reason or 'no reason'}"
-                    "; the rest of this rebalance was not sent"
-                )
-        if failure is not None:
-            raise failure
+                if self._clock.now() >= self._policy.deadline:
+                    failed.append(Refusal(order, cid, "too close to the close", "was not sent"))
+                    continue
+                try:
+                    sent.append((order, self._send_one(order, cid, journal, refused_ids)))
+                except _RefusedError as exc:
+                    refused.append(Refusal(order, exc.client_order_id, exc.reason))
+                except _NotSentError as exc:
+                    failed.append(Refusal(order, exc.client_order_id, exc.reason, "was not sent"))
+            for index, (order, report) in enumerate(sent):
+                try:
+                    final = self._confirm(report)
+                except StopRequested:
+                    raise
+                except BotError:
+                    self._cancel_quietly([r for _, r in sent[index + 1 :]])
+                    raise
+                sent[index] = (order, final)
+                self.reports.append(final)
+                if final.filled_qty == 0 and final.status is not OrderStatus.FILLED:
+                    why = final.reason or "no reason given"
+                    if final.status is OrderStatus.REJECTED:
+                        refused.append(Refusal(order, final.client_order_id, why))
+                    else:  # cancelled or expired unfilled: re-sizing would not help
+                        ended = f"ended {final.status.value}"
+                        failed.append(Refusal(order, final.client_order_id, why, ended))
+        except StopRequested:
+            self._cancel_quietly([r for _, r in sent], why=f"stop requested ({self._stop.reason})")
+            raise
+        return PhaseOutcome(tuple(refused), tuple(failed))
 
-    def _cancel_quietly(self, reports: list[OrderReport]) -> None:
-        """After a failure while confirming: do not leave the other sent orders working."""
+    def _check_stop(self) -> None:
+        if self._stop.requested:
+            msg = f"stopped ({self._stop.reason}): unfilled orders cancelled; a restart resumes"
+            raise StopRequested(msg)
+
+    def _cancel_quietly(
+        self, reports: list[OrderReport], why: str = "a sibling order could not be confirmed"
+    ) -> None:
+        """After a failure or a stop: do not leave the other sent orders working."""
         for report in reports:
             if report.status.is_final:
                 continue
             try:
-                self._cancel(report, why="a sibling order could not be confirmed")
+                self._cancel(report, why=why)
             except BotError as exc:
                 self._record(
                     EventKind.ERROR, error=type(exc).__name__, message=f"cancel failed: {exc}"
@@ -133,9 +219,11 @@ class Execution:
     def _confirm(self, report: OrderReport) -> OrderReport:
         polls = 0
         while not report.status.is_final:
+            self._check_stop()
             if polls >= self._policy.max_polls or self._clock.now() >= self._policy.deadline:
                 return self._cancel(report, why="not filled by the deadline")
             self._clock.sleep_until(self._clock.now() + self._policy.poll_interval)
+            self._check_stop()
             report = self._broker.get_order(report.client_order_id) or report
             polls += 1
         if report.status is OrderStatus.FILLED:
@@ -157,26 +245,42 @@ class Execution:
         msg = f"cancel of {cid} was not confirmed; the order may still be working"
         raise BrokerError(msg)
 
-    def _send_one(self, order: PlannedOrder, base_id: str, journal: set[str]) -> OrderReport:
+    def _send_one(
+        self, order: PlannedOrder, base_id: str, journal: set[str], refused: set[str]
+    ) -> OrderReport:
         cid = base_id
         for attempt in range(2, MAX_ATTEMPTS + 2):
+            if cid in refused:
+                cid = f"{base_id}-a{attempt}"  # refused at submit: that id is never sent again
+                if len(cid) > MAX_ID_LENGTH:
+                    break
+                continue
             if cid not in journal:
-                return self._submit(order, cid, journal)
+                return self._submit(order, cid, journal, refused)
             found = self._broker.get_order(cid)
             if found is None:
                 # Journaled but never seen by the broker (a crash between journal and send).
-                return self._submit(order, cid, journal, journaled=True)
+                return self._submit(order, cid, journal, refused, journaled=True)
             self._record(EventKind.ORDER_FOUND, **_payload(found))
             if not found.status.is_final:
                 return found  # still working at the broker: adopt it, never send a second
             cid = f"{base_id}-a{attempt}"
-        msg = f"{base_id} failed {MAX_ATTEMPTS} times; not retrying again"
+            if len(cid) > MAX_ID_LENGTH:
+                break
+        msg = f"{base_id} was attempted {attempt - 1} times; not retrying again"
         raise BrokerError(msg)
 
     def _submit(
-        self, order: PlannedOrder, cid: str, journal: set[str], *, journaled: bool = False
+        self,
+        order: PlannedOrder,
+        cid: str,
+        journal: set[str],
+        refused: set[str],
+        *,
+        journaled: bool = False,
     ) -> OrderReport:
-        request = OrderRequest(cid, order.symbol, order.side, order.qty, order.leg)
+        notional = order.send_notional if order.by_notional else None
+        request = OrderRequest(cid, order.symbol, order.side, order.qty, order.leg, notional)
         if not journaled:
             self._record(
                 EventKind.ORDER_SUBMITTING,
@@ -186,19 +290,65 @@ class Execution:
                 leg=order.leg.value,
                 qty=order.qty,
                 price=order.price,
+                notional=notional,
             )
             journal.add(cid)
+        backoff = self._policy.retry_backoff
+        for attempt in range(1, self._policy.submit_attempts + 1):
+            try:
+                report = self._broker.submit(request)
+            except BrokerError as exc:
+                found = self._look_up_after(cid, exc)
+                if found is not None:
+                    self._record(EventKind.ORDER_FOUND, **_payload(found), after=str(exc))
+                    return found
+                if not isinstance(exc, TransientBrokerError | DuplicateOrderError):
+                    self._record_refusal(order, cid, exc)
+                    refused.add(cid)
+                    raise _RefusedError(cid, _reason(exc)) from exc
+                retry_at = self._clock.now() + backoff
+                last = attempt == self._policy.submit_attempts
+                if last or retry_at >= self._policy.deadline or self._stop.requested:
+                    raise _NotSentError(cid, f"{attempt} attempts failed, the last: {exc}") from exc
+                self._record(
+                    EventKind.ORDER_RETRY, client_order_id=cid, attempt=attempt, after=str(exc)
+                )
+                self._clock.sleep_until(retry_at)
+                backoff *= 2
+                continue
+            self._record(EventKind.ORDER_SUBMITTED, **_payload(report))
+            return report
+        raise _NotSentError(cid, "no submit attempts configured")  # pragma: no cover - attempts ≥ 1
+
+    def _look_up_after(self, cid: str, failure: BrokerError) -> OrderReport | None:
+        """The broker is the truth after a failed submit; if it cannot be asked, stop."""
         try:
-            report = self._broker.submit(request)
+            return self._broker.get_order(cid)
         except BrokerError as exc:
-            # Whatever happened (timeout, 504, 422 40010001), the broker is the truth.
-            found = self._broker.get_order(cid)
-            if found is None:
-                raise
-            self._record(EventKind.ORDER_FOUND, **_payload(found), after=str(exc))
-            return found
-        self._record(EventKind.ORDER_SUBMITTED, **_payload(report))
-        return report
+            msg = (
+                f"{cid}: the submit failed ({failure}) and the order could not be looked up "
+                f"({exc}); nothing else is sent until it is known"
+            )
+            raise UnknownOrderStateError(msg) from exc
+
+    def _record_refusal(self, order: PlannedOrder, cid: str, exc: BrokerError) -> None:
+        self._record(
+            EventKind.ORDER_REJECTED,
+            client_order_id=cid,
+            symbol=order.symbol,
+            side=order.side.value,
+            qty=order.qty,
+            status=OrderStatus.REJECTED.value,
+            filled_qty=0,
+            reason=_reason(exc),
+            refused_at_submit=True,
+        )
+
+
+def _reason(exc: BrokerError) -> str:
+    """The broker's words without our 'submit <id>:' prefix."""
+    text = str(exc)
+    return text.split(": ", 1)[1] if text.startswith("submit ") and ": " in text else text
 
 
 def _payload(report: OrderReport) -> dict[str, Any]:
@@ -213,3 +363,4 @@ def _payload(report: OrderReport) -> dict[str, Any]:
         "fees": report.fees,
         "reason": report.reason,
     }
+

@@ -8,19 +8,31 @@ The planner owns the arithmetic a careless rebalancer gets wrong:
 * shorts are whole shares, rounded toward the smaller short (Alpaca refuses fractional shorts);
 * long quantities are floored to 9 decimals (whole shares if the asset is not fractionable);
 * orders that reduce exposure come first, because they free the cash the others spend;
-* if the buys would need more than the buying power left after the sells, they are scaled down.
+* if the buys would need more than the buying power left after the sells, they are scaled down,
+  valuing each as the broker does (``OrderCosts``: Alpaca's collar on market buys by quantity);
+* on a broker that values notional buys at their notional, fractionable buys go out by notional,
+  so the last buy of a rebalance from cash fits the cash that is left.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import ROUND_DOWN, Decimal
 
-from bot.domain import Account, Leg, PlannedOrder, floor_qty, to_decimal
+from bot.domain import (
+    EXACT_COSTS,
+    Account,
+    Leg,
+    OrderCosts,
+    PlannedOrder,
+    floor_qty,
+    to_decimal,
+)
 from bot.errors import PlanningError
 
 ZERO = Decimal(0)
+ROUNDING_SLACK = Decimal("1e-9")  # targets scaled through a float land a hair above capacity
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +47,7 @@ class PlannerRules:
     funds_headroom: Decimal = Decimal("0.0005")  # room for slippage + fees (keep ≥ slippage)
     over_capacity: str = "scale"  # target gross beyond buying power: "scale" down, or "skip"
     residual_tolerance: Decimal = Decimal("0.02")  # max |weight − target| after a rebalance
+    costs: OrderCosts = EXACT_COSTS  # how the broker values orders (set from the broker)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +92,7 @@ def plan_orders(
     px = {s: _price(prices, s) for s in involved}
     target_qty = {s: _target_qty(s, weights[s] * investable, px[s], rules) for s in involved}
     orders = [
-        order
+        _by_notional(order, rules)
         for s in involved
         for order in _legs(s, account.positions.get(s, ZERO), target_qty[s], px[s])
         if order.closes_position or order.notional >= rules.min_order_usd
@@ -92,31 +105,61 @@ def plan_orders(
 def fit_to_capacity(
     targets: Mapping[str, float],
     account: Account,
-    prices: Mapping[str, Decimal],
     rules: PlannerRules,
 ) -> tuple[dict[str, float], float]:
-    """Scale all weights down uniformly when their gross exposure exceeds what the account allows.
+    """Scale all weights down uniformly when their gross exposure exceeds what the account's
+    margin allows: ``equity × multiplier``.
 
-    The account allows ``equity × multiplier`` of gross exposure; what other holdings use is not
-    the strategy's. (Without the broker's gross exposure, the strategy's holdings plus the buying
-    power left are the estimate.) A target beyond it — UISx3's 3×GLD leg on a 2× margin account —
-    cannot be held; the nearest holdable book keeps the published mix in proportion.
+    A target beyond it — UISx3's 3×GLD leg on a 2× margin account, or any leverage on a 1×
+    cash or IRA account — cannot be held; the nearest holdable book keeps the published mix in
+    proportion. Capacity that other holdings of the account use up is a different matter: it is a
+    shortfall, not a property of the account, and :func:`capacity_shortfall` refuses it.
     Returns (weights, scale ≤ 1).
     """
-    sleeve = _sleeve_equity(account, rules) * (1 - rules.cash_buffer)
+    capacity = account.equity * account.multiplier / (1 + rules.funds_headroom)
+    wanted = _wanted_gross(targets, account, rules)
+    if wanted <= capacity or wanted == 0:
+        return dict(targets), 1.0
+    scale = float(max(capacity, ZERO) / wanted)
+    return {s: w * scale for s, w in targets.items()}, scale
+
+
+def capacity_shortfall(
+    targets: Mapping[str, float],
+    account: Account,
+    prices: Mapping[str, Decimal],
+    rules: PlannerRules,
+) -> str | None:
+    """Why the (already margin-fitted) targets cannot be held *now*, or None if they can.
+
+    The gross exposure left to the strategy is the account's ``equity × multiplier`` minus what
+    its other holdings use (without the broker's gross exposure: the strategy's holdings plus the
+    buying power left). Trading a fraction of the targets and calling it a rebalance would leave
+    the book far off target with a success message; this says how far and why instead.
+    """
     held = sum((abs(q) * prices[s] for s, q in account.positions.items() if s in prices), ZERO)
     if account.gross_exposure is None:
         allowed = held + max(account.buying_power, ZERO)
+        others = ZERO
     else:
         others = max(account.gross_exposure - held, ZERO)
         allowed = account.equity * account.multiplier - others
     capacity = max(allowed, ZERO) / (1 + rules.funds_headroom)
+    wanted = _wanted_gross(targets, account, rules)
+    if wanted <= capacity * (1 + ROUNDING_SLACK) or wanted == 0:
+        return None
+    reachable = capacity / wanted
+    return (
+        f"the targets need ${wanted:,.2f} of gross exposure but only ${capacity:,.2f} is "
+        f"available (buying power ${account.buying_power:,.2f}; other holdings use "
+        f"${others:,.2f}): the book could reach {reachable:.1%} of its targets"
+    )
+
+
+def _wanted_gross(targets: Mapping[str, float], account: Account, rules: PlannerRules) -> Decimal:
+    sleeve = _sleeve_equity(account, rules) * (1 - rules.cash_buffer)
     gross = sum((abs(to_decimal(w, f"target weight of {s}")) for s, w in targets.items()), ZERO)
-    wanted = gross * sleeve
-    if wanted <= capacity or wanted == 0:
-        return dict(targets), 1.0
-    scale = float(capacity / wanted)
-    return {s: w * scale for s, w in targets.items()}, scale
+    return gross * sleeve
 
 
 def _check_shorts(weights: Mapping[str, Decimal], rules: PlannerRules) -> None:
@@ -186,20 +229,36 @@ def _order(symbol: str, leg: Leg, qty: Decimal, price: Decimal, closes: bool) ->
     return PlannedOrder(symbol=symbol, leg=leg, qty=qty, price=price, closes_position=closes)
 
 
+def _by_notional(order: PlannedOrder, rules: PlannerRules) -> PlannedOrder:
+    """Fractionable buys go out by notional where the broker values them at the notional."""
+    if (
+        rules.costs.notional_buys
+        and order.leg is Leg.ADD_LONG
+        and order.symbol not in rules.not_fractionable
+    ):
+        return replace(order, by_notional=True)
+    return order
+
+
 def _fit_buys_to_funds(
     orders: list[PlannedOrder], buying_power: Decimal, rules: PlannerRules
 ) -> tuple[list[PlannedOrder], list[str]]:
     """Scale the exposure-adding orders down when they need more than the funds available.
 
     Buying power follows gross exposure: sells and covers free it once filled, buys and new
-    shorts consume it. ``funds_headroom`` keeps room for slippage and fees, which a broker adds
-    to its own check. Scaled shorts stay whole shares; a scaled order that falls under
-    ``min_order_usd`` is dropped.
+    shorts consume it, valued as the broker values them (``rules.costs``: Alpaca's collar on
+    orders by quantity, the notional for notional buys). ``funds_headroom`` keeps room for
+    slippage and fees on orders by quantity, which a broker adds to its own check; a notional
+    buy cannot spend more than its notional. Scaled shorts stay whole shares; a scaled order
+    that falls under ``min_order_usd`` is dropped.
     """
     freed = sum((o.qty * o.price for o in orders if o.leg.reduces_exposure), ZERO)
     available = buying_power + freed
-    needed = sum((o.qty * o.price for o in orders if not o.leg.reduces_exposure), ZERO)
-    needed_with_room = needed * (1 + rules.funds_headroom)
+    adding = [o for o in orders if not o.leg.reduces_exposure]
+    by_value = sum((o.send_notional for o in adding if o.by_notional), ZERO)
+    by_qty = sum((o.buying_power_cost(rules.costs) for o in adding if not o.by_notional), ZERO)
+    needed = by_value + by_qty
+    needed_with_room = by_value + by_qty * (1 + rules.funds_headroom)
     if needed_with_room <= available or needed == 0:
         return orders, []
     scale = max(available, ZERO) / needed_with_room
@@ -219,4 +278,4 @@ def _scaled(order: PlannedOrder, scale: Decimal, rules: PlannerRules) -> Planned
         qty = qty.to_integral_value(rounding=ROUND_DOWN)
     else:
         qty = _round_long(order.symbol, qty, rules)
-    return _order(order.symbol, order.leg, qty, order.price, False)
+    return replace(order, qty=qty, closes_position=False)

@@ -8,7 +8,7 @@ from typing import Protocol
 
 import pandas as pd
 
-from bot.domain import Account, AccountState, AssetInfo, OrderReport, OrderRequest
+from bot.domain import Account, AccountState, AssetInfo, OrderCosts, OrderReport, OrderRequest
 
 
 class Clock(Protocol):
@@ -49,6 +49,11 @@ class MarketCalendar(Protocol):
 
 class Broker(Protocol):
     """The account: what it holds, and market orders by client_order_id."""
+
+    @property
+    def order_costs(self) -> OrderCosts:
+        """How this broker values an order against buying power (the planner sizes by it)."""
+        ...
 
     def account(self) -> Account:
         """Cash, equity, buying power and positions now."""

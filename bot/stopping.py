@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import threading
 
+from bot.errors import BotError
 
-class StopRequested(Exception):  # noqa: N818 - a request, not an error condition of the bot
-    """Raised inside a cycle when a stop was requested; the cycle cancels and journals."""
+
+class StopRequested(BotError):  # noqa: N818 - a request, not a fault of the bot
+    """Raised inside a cycle when a stop was requested, after its unfilled orders were cancelled
+    and journalled; the cycle ends with an error and a restart resumes from the journal."""
 
 
 class StopToken:

@@ -66,11 +66,14 @@ class EventKind(StrEnum):
     ORDER_FILLED = "order_filled"
     ORDER_REJECTED = "order_rejected"
     ORDER_FOUND = "order_found"  # looked up at the broker instead of being re-sent
+    ORDER_RETRY = "order_retry"  # a submit failed and the lookup proved it never arrived
     ORDER_CANCEL_REQUESTED = "order_cancel_requested"
     ORDER_CANCELED = "order_canceled"  # confirmed final after a cancel (may hold a partial fill)
     CHECK_FAILED = "check_failed"  # a pre-trade check refused to trade
     POSITIONS = "positions"  # the strategy's holdings as the cycle left them
     EXTERNAL_CHANGE = "external_change"  # holdings changed by someone else since the last cycle
+    SPLIT_DETECTED = "split_detected"  # a held fund split between two wakes (bot/splits.py)
+    SPLIT_ADJUSTED = "split_adjusted"  # unadjusted bars restated for a known split (#780)
     ALERT_QUEUED = "alert_queued"  # an alert handed to delivery (sent at the next start if lost)
     ALERT_SENT = "alert_sent"  # one alert delivered on one channel (never sent twice)
     ALERT_FAILED = "alert_failed"  # a channel gave up on an alert after its retries
@@ -264,6 +267,18 @@ class Tracker:
             " WHERE strategy = ? AND kind = ?"
             " AND json_extract(payload, '$.client_order_id') LIKE ? ESCAPE '\\'",
             (strategy, EventKind.ORDER_SUBMITTING.value, _like_prefix(prefix)),
+        )
+        return {str(r[0]) for r in rows}
+
+    def refused_order_ids(self, strategy: str, prefix: str = "") -> set[str]:
+        """The client_order_ids the broker refused at submit (a 403 such as insufficient buying
+        power): such an id is never sent again; a re-sized order takes the next suffix."""
+        rows = self._read(
+            "SELECT json_extract(payload, '$.client_order_id') FROM events"
+            " WHERE strategy = ? AND kind = ?"
+            " AND json_extract(payload, '$.refused_at_submit') = 1"
+            " AND json_extract(payload, '$.client_order_id') LIKE ? ESCAPE '\\'",
+            (strategy, EventKind.ORDER_REJECTED.value, _like_prefix(prefix)),
         )
         return {str(r[0]) for r in rows}
 

@@ -14,7 +14,7 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
-from decimal import ROUND_CEILING, Decimal
+from decimal import ROUND_CEILING, ROUND_DOWN, Decimal
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -24,10 +24,12 @@ import pandas as pd
 
 from bot.domain import (
     CENT,
+    EXACT_COSTS,
     Account,
     AccountState,
     AssetInfo,
     Leg,
+    OrderCosts,
     OrderReport,
     OrderRequest,
     OrderStatus,
@@ -39,6 +41,7 @@ from bot.ports import Clock
 NEW_YORK = ZoneInfo("America/New_York")
 ZERO = Decimal(0)
 PRICE_STEP = Decimal("0.000001")
+QTY_STEP = Decimal("0.000000001")  # a split's result is kept to Alpaca's step
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +157,31 @@ class SimulatedBroker:
             }
         )
 
+    def split(self, symbol: str, new: int, old: int) -> None:
+        """Apply a ``new``-for-``old`` split (1-for-10 reverse: ``split(s, 1, 10)``) to the book:
+        the quantity times ``new/old`` (to the 9-decimal step, toward zero), cash untouched, as a
+        broker does overnight. The close table is not touched: it holds the prices as traded,
+        which change level on the split day. Booked, so a restart replays it."""
+        if new <= 0 or old <= 0:
+            msg = f"a split needs positive share counts, not {new}-for-{old}"
+            raise ValueError(msg)
+        held = self._positions.get(symbol)
+        if held is None:
+            return  # nothing held, nothing to split
+        before = dict(self._positions)
+        self._positions[symbol] = (held * new / old).quantize(QTY_STEP, ROUND_DOWN)
+        try:
+            self._append(
+                {
+                    "cash": str(self._cash),
+                    "positions": self._book_positions(),
+                    "split": {"symbol": symbol, "new": new, "old": old},
+                }
+            )
+        except StateError:
+            self._positions = before  # unsaved means it did not happen
+            raise
+
     def _cents(self, value: Decimal) -> Decimal:
         """Money to the cent, as a broker books it; backtests may keep full precision."""
         return value.quantize(CENT) if self._round else value
@@ -176,6 +204,11 @@ class SimulatedBroker:
 
     def cancel(self, client_order_id: str) -> None:
         """Nothing is ever open, so there is nothing to cancel."""
+
+    @property
+    def order_costs(self) -> OrderCosts:
+        """Orders are checked at the fill price (slippage is the planner's headroom)."""
+        return EXACT_COSTS
 
     def market_open(self) -> bool:
         """The simulated market fills at the session's close whenever the cycle runs."""
@@ -301,7 +334,7 @@ class SimulatedBroker:
                 line = json.loads(text)
                 self._cash = Decimal(line["cash"])
                 self._positions = {s: Decimal(q) for s, q in line["positions"].items()}
-                if "charge" in line:  # a financing charge: cash only
+                if "charge" in line or "split" in line:  # cash or quantities only, no order
                     continue
                 order = line["order"]
                 self._orders[order["client_order_id"]] = _report_from_json(

@@ -203,7 +203,8 @@ class _FastRun:
             cid = f"{self.runtime.name}-{self._key(i)}-{symbol}-{leg}"  # domain.client_order_id
             return (
                 f"order {cid} ({leg} {detail[0]} {symbol}) ended rejected: insufficient buying "
-                "power; the rest of this rebalance was not sent"
+                f"power; re-sized and sent again up to {kernel.MAX_RESIZES} times and still "
+                "refused; the rebalance stays due"
             )
         key = self._key(i)
         tolerance = float(self.runtime.rules.residual_tolerance)

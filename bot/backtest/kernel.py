@@ -13,7 +13,8 @@ broker, in the same order (``bot.cycle``, ``bot.planner``, ``bot.adapters.sim_br
   to 1e-9 shares (integer nano-shares here, as exact as the Decimal path), legs that never cross
   zero, the minimum order, buys scaled to the funds with headroom, sells first;
 * the sells fill, the buys are re-planned from what the sells raised, then fill in order; a buy
-  beyond the buying power is rejected and stops the rebalance;
+  beyond the buying power is rejected, the other buys still fill, and the refused ones are
+  re-planned from the account and sent again, at most ``MAX_RESIZES`` times, then an error;
 * fills at the close ± slippage, SEC and TAF fees on sells rounded up to the cent;
 * the residual check: a rebalance that missed its targets is an error and is retried.
 
@@ -66,6 +67,7 @@ HELD, TRADED = 0, 1  # outcome codes index engine.OUTCOMES: held, traded, error,
 REDUCE, COVER, BUY, SHORT = 0, 1, 2, 3
 E_NONE, E_SHORT_EQUITY, E_NO_EQUITY, E_SHORTS_NOT_ALLOWED, E_OVER_CAPACITY = 0, 1, 2, 3, 4
 E_REJECTED, E_RESIDUAL = 5, 6
+MAX_RESIZES = 3  # as bot.cycle.MAX_RESIZES: a refused buy is re-sized this many times
 
 # Indices of the parameter vector.
 P_CF, P_BUFFER, P_MIN_ORDER, P_ALLOW_SHORTS, P_HEADROOM, P_SCALE_OVER = 0, 1, 2, 3, 4, 5
@@ -309,6 +311,51 @@ def _fill(
 
 
 @inlined
+def _add_exposure(
+    count: int,
+    goal: FloatArray,
+    prices: FloatArray,
+    nano: IntArray,
+    state: FloatArray,
+    params: FloatArray,
+    whole: npt.NDArray[np.bool_],
+    rank: IntArray,
+    detail: FloatArray,
+    work: IntArray,
+) -> bool:
+    """``cycle._add_exposure``: fill the buys in order; a buy beyond the buying power is
+    refused (the first refusal of a round goes to ``detail``) and the others still fill; the
+    refused ones are re-planned from the account, at most ``MAX_RESIZES`` times. False when a
+    refusal still stands."""
+    sym, leg, qty, keys = work[0], work[1], work[2], work[3]
+    for resize in range(MAX_RESIZES + 1):
+        refused = False
+        for j in range(count):
+            if leg[j] <= COVER:
+                continue
+            needed = qty[j] / NANO * prices[sym[j]] * (1 + params[P_SLIP])
+            equity = _equity(state[S_CASH], nano, prices)
+            if needed > max(0.0, equity * params[P_MARGIN] - _gross(nano, prices)):
+                if not refused:
+                    detail[0], detail[1], detail[2] = qty[j] / NANO, sym[j], leg[j]
+                refused = True
+                continue
+            _fill(sym[j], leg[j], qty[j], prices, nano, state, params)
+        if not refused:
+            return True
+        if resize == MAX_RESIZES:
+            return False
+        count = _plan(goal, prices, nano, state[S_CASH], params, whole, rank, sym, leg, qty, keys)
+        adding = False
+        for j in range(count):
+            if leg[j] > COVER:
+                adding = True
+        if not adding:
+            return False
+    return False
+
+
+@inlined
 def _rebalance(
     weights: FloatArray,
     prices: FloatArray,
@@ -359,15 +406,8 @@ def _rebalance(
             adding = True
     if sold and adding:
         count = _plan(goal, prices, nano, state[S_CASH], params, whole, rank, sym, leg, qty, keys)
-    for j in range(count):
-        if leg[j] <= COVER:
-            continue
-        needed = qty[j] / NANO * prices[sym[j]] * (1 + params[P_SLIP])
-        equity = _equity(state[S_CASH], nano, prices)
-        if needed > max(0.0, equity * params[P_MARGIN] - _gross(nano, prices)):
-            detail[0], detail[1], detail[2] = qty[j] / NANO, sym[j], leg[j]
-            return E_REJECTED
-        _fill(sym[j], leg[j], qty[j], prices, nano, state, params)
+    if not _add_exposure(count, goal, prices, nano, state, params, whole, rank, detail, work):
+        return E_REJECTED
     sleeve = _equity(state[S_CASH], nano, prices) * params[P_CF]
     worst, worst_k = -1.0, 0
     for k in range(len(goal)):
