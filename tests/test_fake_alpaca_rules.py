@@ -250,6 +250,22 @@ def test_a_notional_buy_is_valued_at_its_notional(
     assert (filled.status, filled.filled_qty) == (OrderStatus.FILLED, "1000")
 
 
+def test_a_notional_collar_can_be_set_for_a_test(
+    cash_account: tuple[FakeAlpaca, TradingClient],
+) -> None:
+    """With a 2% collar on notional buys: $98,039.22 × 1.02 = $100,000.0044 is refused,
+    $98,039.21 × 1.02 = $99,999.9942 fits."""
+    fake, trading = cash_account
+    fake.notional_collar_rate = Decimal("0.02")
+
+    too_much = _market("SSO", OrderSide.BUY, "c-ncollar-1", notional=98039.22)
+    refused = _refusal(lambda: _submit(trading, too_much))
+    fits = _submit(trading, _market("SSO", OrderSide.BUY, "c-ncollar-2", notional=98039.21))
+
+    assert refused == _no_buying_power("100000", "100000.0044")
+    assert fits.status == OrderStatus.FILLED
+
+
 def test_a_market_short_is_valued_3_percent_above_the_price(
     margin: tuple[FakeAlpaca, TradingClient],
 ) -> None:
