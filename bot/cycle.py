@@ -58,6 +58,7 @@ from strategies.base import NoDecisionError, Strategy, StrategyError, TargetWeig
 
 NEW_YORK = ZoneInfo("America/New_York")
 MAX_RESIZES = 3  # a refused buy is re-sized from a fresh account read at most this many times
+RESIZE_MARKUP = Decimal("0.025")  # each re-size values buys this much higher again
 log = structlog.get_logger()
 Outcome = Literal["traded", "held", "error", "closed", "planned"]
 
@@ -485,6 +486,10 @@ class _Cycle:
         plan = plan_orders(
             targets.weights, self.runtime.strategy.symbols, account, prices, self.rules
         )
+        self._record_plan(plan, phase)
+        return plan
+
+    def _record_plan(self, plan: Plan, phase: str) -> None:
         self.record(
             EventKind.ORDERS_PLANNED,
             phase=phase,
@@ -495,7 +500,6 @@ class _Cycle:
             ],
             notes=list(plan.notes),
         )
-        return plan
 
     def _trade(
         self,
@@ -567,9 +571,15 @@ class _Cycle:
             if resize == MAX_RESIZES:
                 break
             account = self.adapters.broker.account()
-            replan = self._plan(
-                targets, prices, account, phase=f"add, re-sized after {first.client_order_id}"
+            costs = self.rules.costs.widened(RESIZE_MARKUP * (resize + 1))
+            replan = plan_orders(
+                targets.weights,
+                self.runtime.strategy.symbols,
+                account,
+                prices,
+                replace(self.rules, costs=costs),
             )
+            self._record_plan(replan, phase=f"add, re-sized after {first.client_order_id}")
             adding = replan.exposure_adding
             if not adding:
                 break

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import ROUND_DOWN, Decimal
 from enum import StrEnum
 
@@ -119,14 +119,22 @@ class OrderCosts:
     low_price_below: Decimal = Decimal(0)
     short_markup: Decimal = Decimal(0)
     notional_buys: bool = False  # fractionable buys go out by notional (valued at the notional)
+    extra_markup: Decimal = Decimal(0)  # added after a refusal: the broker values more than this
 
     def markup(self, leg: Leg, price: Decimal) -> Decimal:
         """The fraction above ``price`` at which an order by quantity is valued."""
         if leg is Leg.ADD_SHORT:
-            return self.short_markup
+            return self.short_markup + self.extra_markup
         if leg.side is Side.BUY:
-            return self.low_price_buy_markup if price < self.low_price_below else self.buy_markup
+            low = price < self.low_price_below
+            return (self.low_price_buy_markup if low else self.buy_markup) + self.extra_markup
         return Decimal(0)
+
+    def widened(self, extra: Decimal) -> OrderCosts:
+        """The same model with ``extra`` on top of every buy and short (notional ones too):
+        how a re-sized order after a buying-power refusal is sized, since the broker evidently
+        values the order above what this model said."""
+        return replace(self, extra_markup=extra)
 
 
 EXACT_COSTS = OrderCosts()
@@ -168,7 +176,7 @@ class PlannedOrder:
     def buying_power_cost(self, costs: OrderCosts) -> Decimal:
         """What the broker holds against buying power for this order while it is open."""
         if self.by_notional:
-            return self.send_notional
+            return self.send_notional * (1 + costs.extra_markup)
         return self.qty * self.price * (1 + costs.markup(self.leg, self.price))
 
 

@@ -255,7 +255,7 @@ def _fit_buys_to_funds(
     freed = sum((o.qty * o.price for o in orders if o.leg.reduces_exposure), ZERO)
     available = buying_power + freed
     adding = [o for o in orders if not o.leg.reduces_exposure]
-    by_value = sum((o.send_notional for o in adding if o.by_notional), ZERO)
+    by_value = sum((o.buying_power_cost(rules.costs) for o in adding if o.by_notional), ZERO)
     by_qty = sum((o.buying_power_cost(rules.costs) for o in adding if not o.by_notional), ZERO)
     needed = by_value + by_qty
     needed_with_room = by_value + by_qty * (1 + rules.funds_headroom)

@@ -22,6 +22,7 @@ from bot.market.synthetic import synthetic_closes
 from bot.settings import Settings
 from bot.tracker import Tracker
 from tests.fake_alpaca import FakeAlpaca
+from tests.fake_alpaca.broker import AccountKind
 
 ROOT = Path(__file__).resolve().parent.parent
 TODAY = date(2026, 9, 21)  # a Monday session; 2026-09-18 is the previous one
@@ -104,10 +105,11 @@ def start_world(
     *,
     unknown: tuple[str, ...] = (),
     at: time = time(15, 45),
+    account_kind: AccountKind = "margin",
 ) -> AlpacaWorld:
     """A started fake with assets, 120 sessions of bars up to the previous session, today's
     prices, and both clocks at ``at`` (15:45) New York on TODAY."""
-    fake = FakeAlpaca(cash=Decimal(cash), key=KEY, secret=SECRET)
+    fake = FakeAlpaca(cash=Decimal(cash), key=KEY, secret=SECRET, account_kind=account_kind)
     fake.start()
     sessions = xnys_sessions(date(2026, 3, 1), TODAY)
     frame = synthetic_closes(symbols, sessions, seed=11)

@@ -68,13 +68,15 @@ REDUCE, COVER, BUY, SHORT = 0, 1, 2, 3
 E_NONE, E_SHORT_EQUITY, E_NO_EQUITY, E_SHORTS_NOT_ALLOWED, E_OVER_CAPACITY = 0, 1, 2, 3, 4
 E_REJECTED, E_RESIDUAL = 5, 6
 MAX_RESIZES = 3  # as bot.cycle.MAX_RESIZES: a refused buy is re-sized this many times
+RESIZE_MARKUP = 0.025  # as bot.cycle.RESIZE_MARKUP: each re-size values buys this much higher
 
 # Indices of the parameter vector.
 P_CF, P_BUFFER, P_MIN_ORDER, P_ALLOW_SHORTS, P_HEADROOM, P_SCALE_OVER = 0, 1, 2, 3, 4, 5
 P_RESIDUAL, P_MARGIN, P_SLIP, P_SEC, P_TAF, P_TAF_CAP, P_BORROW, P_MARGIN_RATE = range(6, 14)
 P_DRIFT, P_WIDTH, P_INCLUSIVE, P_MIN_EQUITY_SHORT = 14, 15, 16, 17
 P_TAF_MICRO = 18  # the TAF per share in millionths of a dollar when whole (166), else −1
-N_PARAMS = 19
+P_RESIZE_MARKUP = 19  # 0, or the extra markup of a re-sized plan after a refusal
+N_PARAMS = 20
 
 # Indices of the state vector (kept between calls: the loop stops when it needs targets).
 S_CASH, S_TRADES, S_NOTIONAL, S_FEES, S_SLIPPAGE, S_FINANCING, S_PENDING, S_LAST_KEY = range(8)
@@ -245,7 +247,7 @@ def _fit_buys(
             needed += value
     equity = _equity(cash, nano, prices)
     available = max(0.0, equity * params[P_MARGIN] - _gross(nano, prices)) + freed
-    with_room = needed * (1 + params[P_HEADROOM])
+    with_room = needed * (1 + params[P_RESIZE_MARKUP]) * (1 + params[P_HEADROOM])
     if with_room <= available or needed == 0:
         return count
     scale = max(available, 0.0) / with_room
@@ -345,7 +347,9 @@ def _add_exposure(
             return True
         if resize == MAX_RESIZES:
             return False
+        params[P_RESIZE_MARKUP] = RESIZE_MARKUP * (resize + 1)
         count = _plan(goal, prices, nano, state[S_CASH], params, whole, rank, sym, leg, qty, keys)
+        params[P_RESIZE_MARKUP] = 0.0
         adding = False
         for j in range(count):
             if leg[j] > COVER:
