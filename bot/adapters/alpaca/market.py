@@ -3,10 +3,14 @@
 Closes are daily bars of completed sessions (adjusted, one paginated request for all symbols,
 feed ``iex`` by default) plus, as the row for today, the latest trade: the bot decides at 15:45
 New York on the live price, as Composer does.
+
+Bars, trades or calendar days that do not parse are one BrokerError naming the endpoint (see
+:func:`bot.adapters.alpaca.transport.translated`), never a traceback, and are not retried.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
@@ -20,11 +24,30 @@ from alpaca.data.timeframe import TimeFrame
 from alpaca.trading.client import TradingClient
 from alpaca.trading.requests import GetCalendarRequest
 
-from bot.adapters.alpaca.transport import RetryPolicy, with_retries
+from bot.adapters.alpaca.transport import BadFieldError, RetryPolicy, translated, with_retries
 from bot.ports import Clock
 
 NEW_YORK = ZoneInfo("America/New_York")
 UTC = ZoneInfo("UTC")
+BARS = "GET /v2/stocks/bars"
+LATEST_TRADES = "GET /v2/stocks/trades/latest"
+CALENDAR = "GET /v2/calendar"
+
+
+def _price(value: object, name: str) -> float:
+    """A finite, positive price from a bar or a trade (alpaca-py has checked it is a number)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise BadFieldError(name, "not a number")
+    price = float(value)
+    if not math.isfinite(price) or price <= 0:
+        raise BadFieldError(name, "not a positive finite number")
+    return price
+
+
+def _moment(value: object, name: str) -> datetime:
+    if not isinstance(value, datetime) or value.tzinfo is None:
+        raise BadFieldError(name, "not a timestamp with a time zone")
+    return value
 
 
 class AlpacaMarketData:
@@ -73,25 +96,33 @@ class AlpacaMarketData:
             adjustment=Adjustment.ALL,
             feed=self._feed,
         )
+        what = "load daily bars"
         barset = with_retries(
-            "load daily bars", lambda: self._client.get_stock_bars(request), self._retry
+            what, lambda: self._client.get_stock_bars(request), self._retry, endpoint=BARS
         )
         columns: dict[str, dict[pd.Timestamp, float]] = {}
-        for symbol in symbols:
-            for bar in barset.data.get(symbol, []):  # type: ignore[union-attr]
-                day = bar.timestamp.astimezone(NEW_YORK).date()
-                columns.setdefault(symbol, {})[pd.Timestamp(day)] = float(bar.close)
+        with translated(what, endpoint=BARS):
+            for symbol in symbols:
+                for bar in barset.data.get(symbol, []):  # type: ignore[union-attr]
+                    day = _moment(bar.timestamp, "t").astimezone(NEW_YORK).date()
+                    columns.setdefault(symbol, {})[pd.Timestamp(day)] = _price(bar.close, "c")
         frame = pd.DataFrame(columns)
         frame.index = pd.DatetimeIndex(frame.index)
         return frame.sort_index()
 
     def _latest(self, symbols: list[str]) -> dict[str, float]:
         request = StockLatestTradeRequest(symbol_or_symbols=symbols, feed=self._feed)
+        what = "load latest trades"
         trades = with_retries(
-            "load latest trades", lambda: self._client.get_stock_latest_trade(request), self._retry
+            what,
+            lambda: self._client.get_stock_latest_trade(request),
+            self._retry,
+            endpoint=LATEST_TRADES,
         )
-        self.latest_trade_times = {s: t.timestamp for s, t in trades.items()}
-        return {s: float(t.price) for s, t in trades.items()}
+        with translated(what, endpoint=LATEST_TRADES):
+            prices = {s: _price(t.price, "p") for s, t in trades.items()}
+            self.latest_trade_times = {s: _moment(t.timestamp, "t") for s, t in trades.items()}
+        return prices
 
 
 class AlpacaCalendar:
@@ -121,10 +152,12 @@ class AlpacaCalendar:
 
     def _fetch_uncached(self, start: date, end: date) -> tuple[tuple[date, datetime], ...]:
         request = GetCalendarRequest(start=start, end=end)
+        what = "read the market calendar"
         days = with_retries(
-            "read the market calendar", lambda: self._client.get_calendar(request), self._retry
+            what, lambda: self._client.get_calendar(request), self._retry, endpoint=CALENDAR
         )
-        return tuple(
-            (d.date, d.close.replace(tzinfo=NEW_YORK).astimezone(UTC))  # type: ignore[union-attr]
-            for d in days
-        )
+        with translated(what, endpoint=CALENDAR):
+            return tuple(
+                (d.date, d.close.replace(tzinfo=NEW_YORK).astimezone(UTC))  # type: ignore[union-attr]
+                for d in days
+            )

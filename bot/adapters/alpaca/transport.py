@@ -4,6 +4,13 @@ alpaca-py (0.44) has three traps (ALPACA.md §2): no timeouts, a built-in retry 
 order after a 504, and raw transport exceptions. Here every client gets a (connect, read)
 timeout and its own retry switched off; reads are retried by :func:`with_retries` (backoff with
 jitter on transport errors, 429 and 5xx), and order submission is never retried at all.
+
+An answer that does not parse (a 2xx that is not JSON, a missing field, a field of the wrong type,
+a number that is not one) becomes one BrokerError naming what was being done and the endpoint. It
+is not retried: Alpaca would most likely send the same again. On an order submission it means the
+order may exist, so it is a TransientBrokerError and the caller looks the order up by its
+client_order_id (bot.execution does). Messages are built from field names and exception types,
+never from the payload or the exception's own text, so no value (a key, a secret) can leak.
 """
 
 from __future__ import annotations
@@ -11,6 +18,7 @@ from __future__ import annotations
 import functools
 import json
 import random
+import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -22,6 +30,7 @@ from alpaca.common.exceptions import APIError
 from alpaca.common.rest import RESTClient
 from alpaca.data.historical.stock import StockHistoricalDataClient
 from alpaca.trading.client import TradingClient
+from pydantic import ValidationError
 
 from bot.errors import (
     BrokerAuthError,
@@ -30,6 +39,7 @@ from bot.errors import (
     OrderRejectedError,
     TransientBrokerError,
 )
+from bot.logs import redact_text, register_secret
 
 T = TypeVar("T")
 DUPLICATE_CLIENT_ORDER_ID = 40010001
@@ -73,6 +83,7 @@ def harden(client: RESTClient, endpoints: Endpoints) -> None:
 
 def trading_client(endpoints: Endpoints) -> TradingClient:
     """A hardened TradingClient on the paper endpoint unless ``live`` (or the URL override)."""
+    register_secret(endpoints.secret_key)  # redacted from every log line and error message
     client = TradingClient(
         endpoints.key_id,
         endpoints.secret_key,
@@ -85,6 +96,7 @@ def trading_client(endpoints: Endpoints) -> TradingClient:
 
 def data_client(endpoints: Endpoints) -> StockHistoricalDataClient:
     """A hardened StockHistoricalDataClient (the data URL override, if any)."""
+    register_secret(endpoints.secret_key)
     client = StockHistoricalDataClient(
         endpoints.key_id, endpoints.secret_key, url_override=_strip(endpoints.data_url)
     )
@@ -122,9 +134,39 @@ def _message(exc: APIError) -> str:
     return str(message) if message else str(exc)[:200]
 
 
+class BadFieldError(ValueError):
+    """Raised by our own conversions: a field of Alpaca's answer is missing or unusable.
+
+    Carries the field's name and what is wrong, never its value; :func:`translated` turns it
+    into a BrokerError.
+    """
+
+    def __init__(self, name: str, problem: str) -> None:
+        super().__init__(f"field {name}: {problem}")
+        self.name = name
+        self.problem = problem
+
+
+# Exceptions that mean "the answer was not what alpaca-py or our conversions expected".
+# pydantic's ValidationError, json.JSONDecodeError and decimal.InvalidOperation are among them
+# (ValueError, ValueError, ArithmeticError); KeyError and IndexError are LookupErrors.
+MALFORMED = (LookupError, TypeError, AttributeError, ValueError, ArithmeticError)
+_NAME = re.compile(r"[a-z_][a-z0-9_]{0,39}")  # a JSON field name: never a key id or a secret
+_MODEL = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,59}")  # a pydantic model's (class) name
+_MAX_NAMES = 5
+
+
 @contextmanager
-def translated(what: str) -> Iterator[None]:
-    """Turn alpaca-py and requests exceptions into the bot's BrokerError family."""
+def translated(
+    what: str, *, endpoint: str | None = None, outcome_unknown: bool = False
+) -> Iterator[None]:
+    """Turn alpaca-py, requests and parsing exceptions into the bot's BrokerError family.
+
+    ``what`` says what was being done ("read the account"), ``endpoint`` where
+    ("GET /v2/account"). An unparsable answer is a plain BrokerError (not retried), unless
+    ``outcome_unknown``: a request that changes state was sent and may have taken effect, so it
+    is a TransientBrokerError and the caller must find out what happened.
+    """
     try:
         yield
     except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
@@ -132,13 +174,93 @@ def translated(what: str) -> Iterator[None]:
         raise TransientBrokerError(msg) from exc
     except APIError as exc:
         raise _classify(what, exc) from exc
+    except UnicodeEncodeError:
+        # http.client encodes headers as Latin-1: a key with another character fails before
+        # anything is sent. The exception holds the header's value: never show it.
+        msg = (
+            f"{what}: the Alpaca key or secret contains a character that cannot be sent in an "
+            "HTTP header; check APCA_API_KEY_ID and APCA_API_SECRET_KEY (printable ASCII only)"
+        )
+        raise BrokerAuthError(msg) from None
+    except json.JSONDecodeError as exc:  # requests' JSONDecodeError too (checked before below)
+        raise unexpected_answer(what, exc, endpoint, outcome_unknown=outcome_unknown) from exc
     except requests.exceptions.RequestException as exc:
         msg = f"{what}: request failed ({type(exc).__name__})"
         raise TransientBrokerError(msg) from exc
+    except MALFORMED as exc:
+        raise unexpected_answer(what, exc, endpoint, outcome_unknown=outcome_unknown) from exc
+
+
+def unexpected_answer(
+    what: str, exc: BaseException, endpoint: str | None = None, *, outcome_unknown: bool = False
+) -> BrokerError:
+    """One clear error for an answer that does not parse; never quotes the answer itself."""
+    to = f" to {endpoint}" if endpoint else ""
+    text = f"{what}: Alpaca sent an unexpected answer{to} ({describe(exc)})"
+    if outcome_unknown:
+        return TransientBrokerError(f"{text}; the outcome is unknown")
+    return BrokerError(text)
+
+
+def describe(exc: BaseException) -> str:
+    """What was wrong, in field names and exception types only (no values, no payload)."""
+    if isinstance(exc, ValidationError):
+        return _describe_validation(exc)
+    if isinstance(exc, json.JSONDecodeError):
+        return "not JSON"
+    if isinstance(exc, BadFieldError):
+        return f"field {_safe_name(exc.name)}: {exc.problem}"
+    if isinstance(exc, KeyError):
+        key = exc.args[0] if exc.args else None
+        return f"missing field {_safe_name(key)}"
+    if isinstance(exc, AttributeError) and exc.name is not None:
+        return f"missing field {_safe_name(exc.name)}"
+    return type(exc).__name__
+
+
+def _describe_validation(exc: ValidationError) -> str:
+    missing: list[str] = []
+    wrong: list[str] = []
+    for error in exc.errors(include_url=False, include_context=False, include_input=False):
+        field = _location(error["loc"])
+        if error["type"] == "missing":
+            missing.append(field)
+        else:
+            wrong.append(f"{field} ({_safe_name(error['type'])})")
+    parts = []
+    if missing:
+        parts.append(f"missing field {_names(missing)}")
+    if wrong:
+        parts.append(f"wrong field {_names(wrong)}")
+    model = exc.title if _MODEL.fullmatch(exc.title) else "?"
+    return f"{model}: {'; '.join(parts) or 'invalid'}"
+
+
+def _location(loc: tuple[int | str, ...]) -> str:
+    text = ""
+    for part in loc:
+        name = _safe_name(part)
+        text += name if name.startswith("[") or not text else f".{name}"
+    return text or "(top level)"
+
+
+def _names(names: list[str]) -> str:
+    shown = ", ".join(names[:_MAX_NAMES])
+    more = len(names) - _MAX_NAMES
+    return f"{shown} and {more} more" if more > 0 else shown
+
+
+def _safe_name(part: object) -> str:
+    """A field name or list index as is; anything else (it could be a value) as '?'."""
+    if isinstance(part, int) and not isinstance(part, bool):
+        return f"[{part}]"
+    if isinstance(part, str) and _NAME.fullmatch(part):
+        return part
+    return "?"
 
 
 def _classify(what: str, exc: APIError) -> BrokerError:
-    status, code, message = _status(exc), error_code(exc), _message(exc)
+    status, code, message = _status(exc), error_code(exc), redact_text(_message(exc))
     text = f"{what}: Alpaca answered {status} {code or ''} {message}".replace("  ", " ")
     if code == DUPLICATE_CLIENT_ORDER_ID:
         return DuplicateOrderError(text)
@@ -151,11 +273,14 @@ def _classify(what: str, exc: APIError) -> BrokerError:
     return BrokerError(text)
 
 
-def with_retries(what: str, call: Callable[[], T], policy: RetryPolicy) -> T:
-    """Run an idempotent read, retrying transient failures with backoff and jitter."""
+def with_retries(
+    what: str, call: Callable[[], T], policy: RetryPolicy, *, endpoint: str | None = None
+) -> T:
+    """Run an idempotent read, retrying transient failures with backoff and jitter (an answer
+    that does not parse is not transient: it is raised at once)."""
     for attempt in range(policy.attempts):
         try:
-            with translated(what):
+            with translated(what, endpoint=endpoint):
                 return call()
         except TransientBrokerError:
             if attempt == policy.attempts - 1:
