@@ -39,10 +39,12 @@ from bot.domain import Leg, OrderRequest, OrderStatus, Side
 from bot.errors import (
     BrokerAuthError,
     BrokerError,
+    ConfigError,
     OrderRejectedError,
     TransientBrokerError,
 )
 from bot.market.sessions import xnys_sessions
+from bot.settings import Settings
 from tests.alpaca_world import TODAY, AlpacaWorld, alpaca_config, start_world
 from tests.fake_alpaca import FakeAlpaca
 from tests.fake_alpaca.routes import Reply, json_reply, route_key
@@ -648,3 +650,71 @@ def test_once_with_a_bad_bar_is_one_line_naming_the_bars_endpoint(
     assert "Traceback" not in out + err
     assert live_fake.count("GET /v2/stocks/bars") == 1
     assert live_fake.count("POST /v2/orders") == 0
+
+
+@pytest.mark.parametrize("command", ["once", "check"])
+@pytest.mark.parametrize("bad", ["test-secrét-DO-NOT-LEAK", "test-secret-€-DO-NOT-LEAK"])
+def test_a_secret_with_a_non_ascii_character_is_one_line_that_never_shows_it(
+    env: Path,
+    live_fake: FakeAlpaca,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    *,
+    command: str,
+    bad: str,
+) -> None:
+    monkeypatch.setenv("APCA_API_SECRET_KEY", bad)
+
+    code = main([command, "--config", str(env)])
+    out, err = capsys.readouterr()
+
+    assert code == 2
+    assert err.splitlines() == [
+        "error: invalid setting: APCA_API_SECRET_KEY contains a non-ASCII character (pasted "
+        "from a formatted page?): an Alpaca key is printable ASCII without whitespace"
+    ]
+    assert out == ""
+    for text in (out, err):
+        assert bad not in text
+        assert "DO-NOT-LEAK" not in text
+    assert live_fake.requests == []  # refused before any request
+
+
+# ------------------------------------------------------------------------------ settings
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ("abc\u00e9def", "contains a non-ASCII character"),
+        ("abc def", "contains whitespace"),
+        ("abcdef\n", "contains whitespace"),
+        ("abc\x7fdef", "contains a control character"),
+    ],
+)
+@pytest.mark.parametrize("variable", ["APCA_API_KEY_ID", "APCA_API_SECRET_KEY"])
+def test_settings_refuse_a_key_that_cannot_be_a_header_without_quoting_it(
+    variable: str, value: str, problem: str
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        Settings(_env_file=None, **{variable: value})
+
+    message = str(caught.value)
+    assert message.startswith(f"invalid setting: {variable} {problem}")
+    assert value not in message
+    assert value.strip() not in message
+    assert caught.value.__cause__ is None
+    assert caught.value.__suppress_context__
+
+
+def test_an_empty_key_counts_as_unset_and_a_good_one_is_kept() -> None:
+    settings = Settings(_env_file=None, APCA_API_KEY_ID="", APCA_API_SECRET_KEY="Ab1-_.~!")
+
+    assert settings.api_key_id is None
+    assert settings.api_secret_key is not None
+    assert settings.api_secret_key.get_secret_value() == "Ab1-_.~!"
+
+
+def test_another_invalid_setting_is_a_config_error_too() -> None:
+    with pytest.raises(ConfigError, match=r"^invalid setting: SMTP_PORT is invalid: "):
+        Settings(_env_file=None, SMTP_PORT="twenty-five")
