@@ -968,6 +968,23 @@ def test_bad_json_fields_leaves_an_error_answer_alone(
         fake.inject("DELETE /v2/orders/{id}", "bad_json_fields")
 
 
+def test_an_ok_fault_lets_one_request_through_untouched(
+    fake: FakeAlpaca, trading: TradingClient
+) -> None:
+    """``ok`` aims a later fault at the n-th call; it also shields that call from ``"*"``."""
+    fake.inject("GET /v2/account", "ok")
+    fake.inject("GET /v2/account", "500")
+    fake.inject("*", "502")
+
+    first = _account(trading)
+    second = _api_error(trading.get_account)
+    third = _api_error(trading.get_clock)
+
+    assert first.cash == "100000"
+    assert (second.status_code, third.status_code) == (500, 502)
+    assert [r.status for r in fake.requests] == [200, 500, 502]
+
+
 def test_a_wrong_key_is_401_without_a_code(fake: FakeAlpaca) -> None:
     client = TradingClient(KEY, "wrong-secret", paper=True, url_override=fake.url)
     _harden(client)

@@ -9,6 +9,7 @@ Faults (``inject(route, fault, times)``) are consumed one per matching request, 
 then the wildcard ``"*"``:
 
 ==================  ============================================================================
+``ok``              no fault: the request passes untouched (to aim a later fault at the n-th call)
 ``429``             ``{"code":42910000,"message":"rate limit exceeded"}``, nothing processed
 ``500``/``502``     JSON error body, nothing processed
 ``503``             empty body, nothing processed
@@ -63,6 +64,7 @@ from .routes import (
 from .wire import AlpacaError
 
 Fault = Literal[
+    "ok",
     "429",
     "500",
     "502",
@@ -253,7 +255,8 @@ class FakeAlpaca(FakeBroker):
         for key in (route, ANY_ROUTE):
             queue = self._faults.get(key)
             if queue:
-                return queue.popleft()
+                fault = queue.popleft()
+                return None if fault == "ok" else fault  # "ok": this one passes untouched
         return None
 
     # --------------------------------------------------------------------------- serving
