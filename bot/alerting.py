@@ -15,6 +15,7 @@ from typing import Protocol
 from bot.alerts import Alert, Severity
 from bot.cycle import CycleResult
 from bot.report import quarterly_lines
+from bot.splits import SplitRatio
 from bot.tracker import EventKind, Tracker
 
 
@@ -87,10 +88,15 @@ def cycle_alert(result: CycleResult, tracker: Tracker) -> Alert | None:
 
 def external_change_alert(result: CycleResult, tracker: Tracker) -> Alert | None:
     """Holdings that changed since the bot's last cycle: a manual trade, a liquidation, a
-    split. The cycle records it and its rules carry on; the user must hear about it."""
-    change = _last_payload(tracker.run_events(result.run_id), EventKind.EXTERNAL_CHANGE)
+    split. The cycle records it and its rules carry on; the user must hear about it.
+
+    A recognised split (bot/splits.py) is no cause for alarm: alone, it is one INFO alert
+    naming it; alongside an outside change, the WARNING names it too. Either way, one alert."""
+    events = tracker.run_events(result.run_id)
+    change = _last_payload(events, EventKind.EXTERNAL_CHANGE)
+    splits = [dict(e.payload) for e in events if e.kind == EventKind.SPLIT_DETECTED.value]
     if not change:
-        return None
+        return _split_alert(result, splits) if splits else None
     lines = [
         f"{symbol}: was {moved['was']}, now {moved['now']}"
         for symbol, moved in change.get("changes", {}).items()
@@ -99,11 +105,43 @@ def external_change_alert(result: CycleResult, tracker: Tracker) -> Alert | None
         "The bot did not make these changes. Its next rebalance trades from what is held now; "
         "check the account if you did not expect this."
     )
+    lines += [f"Also recognised as a split, not a trade: {_split_line(s)}" for s in splits]
     return Alert(
         key=f"external:{result.strategy}:{result.run_id}",
         severity=Severity.WARNING,
         title=f"{result.strategy}: positions changed outside the bot (seen {result.session})",
         text="\n".join(lines),
+        strategy=result.strategy,
+    )
+
+
+def _split_name(split: dict) -> str:  # type: ignore[type-arg]
+    ratio = SplitRatio(int(split["new"]), int(split["old"]))
+    return f"{split['symbol']} {ratio.describe()}"
+
+
+def _split_line(split: dict) -> str:  # type: ignore[type-arg]
+    price_before, price_after = float(split["price_before"]), float(split["price_after"])
+    before, after = (Decimal(str(split[k])).normalize() for k in ("qty_before", "qty_after"))
+    return (
+        f"{_split_name(split)}: {before:f} shares → {after:f} "
+        f"(price ${price_before:,.2f} → ${price_after:,.2f})"
+    )
+
+
+def _split_alert(result: CycleResult, splits: list[dict]) -> Alert:  # type: ignore[type-arg]
+    names = ", ".join(_split_name(s) for s in splits)
+    return Alert(
+        key=f"split:{result.strategy}:{result.run_id}",
+        severity=Severity.INFO,
+        title=f"{result.strategy}: {names} (seen {result.session})",
+        text="\n".join(
+            [
+                *(_split_line(s) for s in splits),
+                "The position's value did not change. The bot recorded the split, adjusts the "
+                "price history for it if the bars come back unadjusted, and carries on.",
+            ]
+        ),
         strategy=result.strategy,
     )
 

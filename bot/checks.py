@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from bot.domain import AccountState, AssetInfo, OrderReport, PlannedOrder
+from bot.splits import price_ratios
 
 MIN_EQUITY_TO_SHORT = Decimal(2000)
 
@@ -101,7 +102,9 @@ def data_problems(
 def bad_prints(closes: pd.DataFrame, symbols: Iterable[str], limit: float) -> list[str]:
     """Close-to-close moves beyond ``limit`` in the window: a glitch or an unadjusted split.
 
-    Moves are between consecutive known closes (a missing day is skipped, not a zero)."""
+    Moves are between consecutive known closes (a missing day is skipped, not a zero). The cycle
+    undoes the jump of a split it can corroborate before this check runs (bot/splits.py), so a
+    jump still here is unexplained; when one split ratio fits it, the problem names it."""
     problems = []
     days = closes.index.to_numpy(dtype="datetime64[D]")
     for symbol in sorted(s for s in symbols if s in closes):
@@ -113,9 +116,21 @@ def bad_prints(closes: pd.DataFrame, symbols: Iterable[str], limit: float) -> li
         for index in np.flatnonzero(np.abs(moves) > limit):
             problems.append(
                 f"{symbol}: {moves[index]:+.1%} on {when[index + 1].astype(date)} is beyond the "
-                f"{limit:.0%} bad-print limit (a glitch or an unadjusted split?)"
+                f"{limit:.0%} bad-print limit ({_suspects(prices[index], prices[index + 1])})"
             )
     return problems
+
+
+def _suspects(before: float, after: float) -> str:
+    # Named only when one ratio fits within 10% (neighbours such as 1-for-10 and 1-for-12
+    # overlap at the looser tolerance the cycle uses to look for corroboration).
+    ratios = price_ratios(before, after, tolerance=0.1)
+    if len(ratios) != 1:
+        return "a glitch or an unadjusted split?"
+    return (
+        f"a glitch, or an unadjusted {ratios[0].describe()} that no position change or "
+        "recorded split confirms"
+    )
 
 
 def wash_trade_problems(

@@ -299,12 +299,13 @@ class _Cycle:
             strategy.symbols, self.today, strategy.history_closes + 1
         )
         check_fresh(closes, strategy.symbols, self.today)
+        latest = closes.iloc[-1]
         self.record(
             EventKind.BARS_LOADED,
             symbols=list(strategy.symbols),
             rows=len(closes),
             last_bar=closes.index[-1].date(),
-            prices={s: float(closes[s].iloc[-1]) for s in strategy.symbols},  # for splits
+            prices={s: float(latest[s]) for s in strategy.symbols},  # for bot/splits.py
         )
         return self._split_adjusted(closes)
 
