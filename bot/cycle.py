@@ -169,6 +169,7 @@ class _Cycle:
         self.rules = replace(runtime.rules, costs=adapters.broker.order_costs)
         self.planned: tuple[PlannedOrder, ...] = ()
         self.scaled_note = ""  # set when the targets were scaled to the margin (configured)
+        self.read_mark = 0  # the journal's last event id before the latest account read
 
     def record(self, kind: EventKind, **payload: Any) -> None:
         self.adapters.tracker.record(
@@ -199,7 +200,7 @@ class _Cycle:
         if targets is None:
             return self._finish("held", "the strategy declined to decide today")
         prices = _latest_prices(closes, self.runtime.strategy.symbols)
-        account = self.adapters.broker.account()
+        account = self._read_account()
         self._notice_external_changes(account)
         self._check_account_and_data(closes, targets, account, sessions)
         decision = self._decide(sessions, targets, prices, account, force)
@@ -216,13 +217,19 @@ class _Cycle:
         else:
             others, cancelled = execution.cancel_own_open_orders(self.runtime.name)
             if cancelled:
-                account = self.adapters.broker.account()
+                account = self._read_account()
         plan = self._checked_plan(targets, prices, account, others)
         if dry_run:
             self.planned = plan.orders
             return self._finish("planned", f"dry run: {len(plan.orders)} orders planned, none sent")
         account = self._trade(plan, targets, prices, decision, execution)
         return self._finish("traded", decision.reason + self.scaled_note, account)
+
+    def _read_account(self) -> Account:
+        """Read the account for a plan, and mark where the journal stood just before: an
+        attempt another run journals after this mark is not in this account read."""
+        self.read_mark = self.adapters.tracker.last_event_id()
+        return self.adapters.broker.account()
 
     def _check_account_and_data(
         self,
@@ -259,7 +266,7 @@ class _Cycle:
             poll_interval=settings.poll_interval,
             max_polls=settings.max_polls,
         )
-        return Execution(
+        execution = Execution(
             self.adapters.broker,
             self.adapters.tracker,
             self.record,
@@ -269,6 +276,8 @@ class _Cycle:
             policy=policy,
             stop=self.adapters.stop,
         )
+        execution.run_id = self.run_id
+        return execution
 
     def _checked_plan(
         self,
@@ -515,7 +524,7 @@ class _Cycle:
         _raise_if_unsent(reducing, "the buys of this rebalance were not sent")
         if plan.exposure_reducing and plan.exposure_adding:
             # Size the buys from what the sells actually raised, not from the estimate.
-            replan = self._plan(targets, prices, self.adapters.broker.account(), phase="add")
+            replan = self._plan(targets, prices, self._read_account(), phase="add")
             adding = replan.exposure_adding
         else:
             adding = plan.exposure_adding
@@ -571,7 +580,7 @@ class _Cycle:
             first = outcome.refused[0]
             if resize == MAX_RESIZES:
                 break
-            account = self.adapters.broker.account()
+            account = self._read_account()
             costs = self.rules.costs.widened(RESIZE_MARKUP * (resize + 1))
             replan = plan_orders(
                 targets.weights,

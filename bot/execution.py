@@ -133,6 +133,9 @@ class Execution:
         self._clock = clock
         self._policy = policy
         self._stop = stop or StopToken()
+        self.run_id = ""  # this cycle's run: its own journal entries are never "another run's"
+        self.read_mark = 0  # the tracker's last event id when the plan's account was read
+        self._strategy = ""
 
     def cancel_own_open_orders(self, strategy: str) -> tuple[list[OrderReport], bool]:
         """Cancel this strategy's orders still open from an earlier run, and confirm each.
@@ -156,6 +159,7 @@ class Execution:
         cancelled at the deadline is kept (the next phase is sized from what the account
         actually holds).
         """
+        self._strategy = strategy
         prefix = f"{strategy}-{self._key}-"
         journal = self._tracker.journaled_order_ids(strategy, prefix)
         refused_ids = self._tracker.refused_order_ids(strategy, prefix)
@@ -264,11 +268,29 @@ class Execution:
             self._record(EventKind.ORDER_FOUND, **_payload(found))
             if not found.status.is_final:
                 return found  # still working at the broker: adopt it, never send a second
+            if found.filled_qty > 0:
+                self._refuse_if_filled_after_the_read(cid)
             cid = f"{base_id}-a{attempt}"
             if len(cid) > MAX_ID_LENGTH:
                 break
         msg = f"{base_id} was attempted {attempt - 1} times; not retrying again"
         raise BrokerError(msg)
+
+    def _refuse_if_filled_after_the_read(self, cid: str) -> None:
+        """A final, filled attempt counts as already in the positions the plan was computed
+        from — unless another run journaled it after this plan's account was read (two
+        processes on one state directory): then the plan is stale and sending the next attempt
+        would trade the same need twice."""
+        entry = self._tracker.journal_entry(self._strategy, cid)
+        if entry is None:
+            return
+        event_id, run_id = entry
+        if event_id > self.read_mark and run_id != self.run_id:
+            msg = (
+                f"{cid} was sent and filled by another run ({run_id}) after this plan's account "
+                "read; the plan is stale and nothing more is sent"
+            )
+            raise UnknownOrderStateError(msg)
 
     def _submit(
         self,

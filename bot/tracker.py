@@ -270,6 +270,20 @@ class Tracker:
         )
         return {str(r[0]) for r in rows}
 
+    def last_event_id(self) -> int:
+        """The id of the newest event (0 when empty): a mark that orders later records."""
+        rows = self._read("SELECT COALESCE(MAX(id), 0) FROM events", ())
+        return int(rows[0][0])
+
+    def journal_entry(self, strategy: str, client_order_id: str) -> tuple[int, str] | None:
+        """(event id, run id) of the journal entry written before ``client_order_id`` was sent."""
+        rows = self._read(
+            "SELECT id, run_id FROM events WHERE strategy = ? AND kind = ?"
+            " AND json_extract(payload, '$.client_order_id') = ? ORDER BY id LIMIT 1",
+            (strategy, EventKind.ORDER_SUBMITTING.value, client_order_id),
+        )
+        return (int(rows[0][0]), str(rows[0][1])) if rows else None
+
     def refused_order_ids(self, strategy: str, prefix: str = "") -> set[str]:
         """The client_order_ids the broker refused at submit (a 403 such as insufficient buying
         power): such an id is never sent again; a re-sized order takes the next suffix."""

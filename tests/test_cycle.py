@@ -662,3 +662,54 @@ def test_no_order_is_sent_after_the_deadline_before_the_close(
     assert result.outcome == "error"
     assert "too close to the close" in result.reason
     assert world.tracker.events(kind=EventKind.ORDER_SUBMITTING) == []
+
+
+class RacingRunBroker:
+    """Our Broker port over the simulated one: while this run reads the account, another run
+    (same state directory, a different run id) journals and fills the TMF buy. The account this
+    run gets back is the one from before that fill — the race of two `bot once` at once."""
+
+    def __init__(self, inner: object, world: World) -> None:
+        self.inner = inner
+        self.world = world
+        self.raced = False
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.inner, name)
+
+    def account(self) -> Account:
+        before = self.inner.account()  # type: ignore[attr-defined]
+        if not self.raced:
+            self.raced = True
+            cid = "hfea-2026Q2-TMF-buy"
+            self.world.tracker.record(
+                self.world.clock.now(), "other-run", "hfea", EventKind.ORDER_SUBMITTING,
+                client_order_id=cid,
+            )
+            self.inner.submit(  # type: ignore[attr-defined]
+                OrderRequest(cid, "TMF", Side.BUY, Decimal("899.1"), OrderLeg.ADD_LONG)
+            )
+        return before  # type: ignore[no-any-return]
+
+
+def test_a_plan_is_never_sent_from_an_account_read_older_than_another_runs_fill(
+    make_world: Callable[..., World],
+) -> None:
+    """The other run's TMF buy filled after this run read the account: this run finds the id
+    journaled and filled, and must not send '-a2' at the stale quantity (that doubled the book:
+    TMF 89.9%). It stops with an error instead; the broker holds one TMF buy."""
+    world = make_world(
+        flat_closes({"UPRO": 100.0, "TMF": 50.0}, date(2026, 3, 2), date(2026, 4, 30))
+    )
+    racing = RacingRunBroker(world.broker, world)
+    adapters = Adapters(
+        racing, world.adapters.market, world.adapters.calendar, world.tracker, world.clock
+    )
+    world.at(date(2026, 4, 1))
+
+    result = run_cycle(adapters, HFEA)
+
+    assert result.outcome == "error"
+    assert "another run" in result.reason
+    assert world.broker.get_order("hfea-2026Q2-TMF-buy-a2") is None
+    assert world.broker.account().positions["TMF"] == Decimal("899.1")
