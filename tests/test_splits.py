@@ -22,6 +22,7 @@ from bot.checks import bad_prints
 from bot.clock import SimulatedClock
 from bot.cycle import NEW_YORK, Adapters, CycleResult, StrategyRuntime, run_cycle
 from bot.daemon import Daemon, Member
+from bot.domain import Leg, OrderRequest, Side
 from bot.market.sessions import xnys_sessions
 from bot.market.synthetic import synthetic_closes
 from bot.splits import (
@@ -463,3 +464,23 @@ def test_the_daemon_sends_one_alert_naming_the_split_and_no_warning(tmp_path: Pa
     assert not [a for a in alerts.sent if "outside the bot" in a.title]
     assert not [a for a in alerts.sent if a.severity is Severity.ERROR]
     made.tracker.close()
+
+
+def test_a_split_and_a_hand_trade_together_make_one_warning_naming_both(world: SimWorld) -> None:
+    """TMF splits 1-for-10 and someone sells 100 UPRO by hand: one WARNING (the outside change:
+    UPRO 549.45 → 449.45) that also names the split; the split is no outside change."""
+    world.broker.split("TMF", 1, 10)
+    world.broker.submit(OrderRequest("by-hand-1", "UPRO", Side.SELL, D(100), Leg.REDUCE_LONG))
+
+    second = world.run(APR_2, ADJUSTED)
+
+    assert second.outcome == "held", second.reason
+    [change] = world.payloads(second, EventKind.EXTERNAL_CHANGE)
+    assert list(change["changes"]) == ["UPRO"]
+    assert len(world.payloads(second, EventKind.SPLIT_DETECTED)) == 1
+    alert = external_change_alert(second, world.tracker)
+    assert alert is not None
+    assert alert.severity is Severity.WARNING
+    assert alert.key == f"external:hfea:{second.run_id}"
+    assert "UPRO: was 549.45" in alert.text
+    assert "Also recognised as a split, not a trade: TMF 1-for-10 reverse split" in alert.text
