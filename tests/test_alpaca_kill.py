@@ -45,10 +45,26 @@ def crash_at(world: AlpacaWorld, events: int) -> None:
     os._exit(0)  # reached only if the run recorded fewer events than the kill point
 
 
+def test_a_clean_run_records_as_many_events_as_there_are_kill_points(tmp_path: Path) -> None:
+    """So that "every step" below stays every step when the cycle gains one."""
+    world = start_world(tmp_path, ["UPRO", "TMF"], account_kind="cash")
+    try:
+        result = world.run(alpaca_config("hfea"))
+        events = Tracker(world.state_dir / "tracker.sqlite3").run_events(result.run_id)
+    finally:
+        world.fake.stop()
+    assert result.outcome == "traded", result.reason
+    assert len(events) == EVENTS_IN_A_CLEAN_RUN, [e.kind for e in events]
+
+
+@pytest.mark.parametrize("kind", ["margin", "cash"])
 @pytest.mark.parametrize("step", range(1, EVENTS_IN_A_CLEAN_RUN + 1))
-def test_kill_9_at_any_step_then_restart_never_duplicates(tmp_path: Path, step: int) -> None:
-    """Killed after event ``step``: the restart finishes the rebalance, each intent filled once."""
-    world = start_world(tmp_path, ["UPRO", "TMF"])
+def test_kill_9_at_any_step_then_restart_never_duplicates(
+    tmp_path: Path, step: int, kind: str
+) -> None:
+    """Killed after event ``step``: the restart finishes the rebalance, each intent filled once
+    (on a cash account too, where every buy must fit the collar)."""
+    world = start_world(tmp_path, ["UPRO", "TMF"], account_kind=kind)  # type: ignore[arg-type]
     try:
         child = multiprocessing.get_context("fork").Process(target=crash_at, args=(world, step))
         child.start()
