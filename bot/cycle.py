@@ -277,6 +277,7 @@ class _Cycle:
             stop=self.adapters.stop,
         )
         execution.run_id = self.run_id
+        execution.read_mark = lambda: self.read_mark
         return execution
 
     def _checked_plan(

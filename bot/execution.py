@@ -134,7 +134,8 @@ class Execution:
         self._policy = policy
         self._stop = stop or StopToken()
         self.run_id = ""  # this cycle's run: its own journal entries are never "another run's"
-        self.read_mark = 0  # the tracker's last event id when the plan's account was read
+        # The tracker's last event id when the plan's account was read (the cycle's, live).
+        self.read_mark: Callable[[], int] = lambda: 0
         self._strategy = ""
 
     def cancel_own_open_orders(self, strategy: str) -> tuple[list[OrderReport], bool]:
@@ -285,7 +286,7 @@ class Execution:
         if entry is None:
             return
         event_id, run_id = entry
-        if event_id > self.read_mark and run_id != self.run_id:
+        if event_id > self.read_mark() and run_id != self.run_id:
             msg = (
                 f"{cid} was sent and filled by another run ({run_id}) after this plan's account "
                 "read; the plan is stale and nothing more is sent"
