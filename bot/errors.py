@@ -7,6 +7,8 @@
     ├── BrokerError               the broker refused or failed an operation
     │   ├── DuplicateOrderError   a client_order_id was already used (Alpaca's 422 40010001)
     │   ├── TransientBrokerError  timeout, dropped link, 429, 5xx: outcome unknown, retry later
+    │   │   └── UnknownOutcomeError   an order's answer did not parse: it may exist, look it up
+    │   ├── UnexpectedAnswerError  a read's answer did not parse (missing field, wrong type)
     │   ├── UnknownOrderStateError  a submit failed and the lookup by id failed too: stop
     │   ├── BrokerAuthError       401/403 on credentials: a human must fix the keys
     │   └── OrderRejectedError    400/403/422 on an order: final for that intent
@@ -46,6 +48,16 @@ class DuplicateOrderError(BrokerError):
 
 class TransientBrokerError(BrokerError):
     """The broker could not be reached or asked us to slow down; the outcome may be unknown."""
+
+
+class UnknownOutcomeError(TransientBrokerError):
+    """A request that changes state got an answer that did not parse: it may have taken
+    effect, so the order is looked up by its client_order_id before anything else."""
+
+
+class UnexpectedAnswerError(BrokerError):
+    """The broker's answer to a read did not parse (not JSON, a missing field, a wrong type):
+    reported as one line naming the endpoint, not retried."""
 
 
 class UnknownOrderStateError(BrokerError):

@@ -38,6 +38,8 @@ from bot.errors import (
     DuplicateOrderError,
     OrderRejectedError,
     TransientBrokerError,
+    UnexpectedAnswerError,
+    UnknownOutcomeError,
 )
 from bot.logs import redact_text, register_secret
 
@@ -198,8 +200,8 @@ def unexpected_answer(
     to = f" to {endpoint}" if endpoint else ""
     text = f"{what}: Alpaca sent an unexpected answer{to} ({describe(exc)})"
     if outcome_unknown:
-        return TransientBrokerError(f"{text}; the outcome is unknown")
-    return BrokerError(text)
+        return UnknownOutcomeError(f"{text}; the outcome is unknown")
+    return UnexpectedAnswerError(text)
 
 
 def describe(exc: BaseException) -> str:
