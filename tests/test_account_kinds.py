@@ -117,7 +117,8 @@ def test_uisx3_on_a_cash_account_is_scaled_to_1x_and_says_so(tmp_path: Path) -> 
     if gross <= 1:
         pytest.skip("the seeded market chose a mix within 1× gross on this day")
     assert result.outcome == "traded", result.reason
-    assert "scaled to" in result.reason and "over_capacity = 'scale'" in result.reason
+    assert "scaled to" in result.reason
+    assert "over_capacity = 'scale'" in result.reason
     assert refused_posts(world) == 0
     for symbol, weight in targets.items():
         assert weights[symbol] == pytest.approx(weight, abs=0.005), symbol
