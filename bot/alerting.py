@@ -146,6 +146,18 @@ def _split_alert(result: CycleResult, splits: list[dict]) -> Alert:  # type: ign
     )
 
 
+def cycle_alerts(result: CycleResult, tracker: Tracker) -> list[Alert]:
+    """Everything one finished cycle has to say, in order: holdings changed outside the bot,
+    the cycle's trades or failure, and the latest quarter's tracker line. The daemon and
+    ``bot once`` send the same ones; their keys make a repeat a no-op."""
+    found = [
+        external_change_alert(result, tracker),
+        cycle_alert(result, tracker),
+        quarter_alert(result.strategy, tracker),
+    ]
+    return [alert for alert in found if alert is not None]
+
+
 def quarter_alert(strategy: str, tracker: Tracker) -> Alert | None:
     """The forum-style tracker line of the latest quarter, once per quarter."""
     lines = [line for line in quarterly_lines(tracker.equity_history(strategy)) if not line.latest]

@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 log = structlog.get_logger()
 
 REDACTED = "[redacted]"
+EXIT_FLUSH_SECONDS = 30.0  # what is still queued when a command ends gets this long (then: resent)
 DEFAULT_SMTP_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
 
 
@@ -459,6 +460,20 @@ def channels_from_settings(settings: Settings) -> list[Channel]:
     if email is not None:
         channels.append(email)
     return channels
+
+
+def dispatcher_from_settings(
+    tracker: Tracker, settings: Settings, clock: Clock, *, simulated: bool
+) -> AlertDispatcher:
+    """The dispatcher every command uses: one background worker per channel on the wall clock;
+    inline, without real backoff sleeps, on a simulated clock (a demo runs months in seconds)."""
+    return AlertDispatcher(
+        tracker,
+        channels_from_settings(settings),
+        clock,
+        background=not simulated,
+        sleep=(lambda _seconds: None) if simulated else time.sleep,
+    )
 
 
 def _slack_from_settings(settings: Settings) -> Channel | None:

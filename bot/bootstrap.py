@@ -36,6 +36,7 @@ from bot.market.synthetic import synthetic_closes_for_range
 from bot.planner import PlannerRules
 from bot.ports import Clock
 from bot.settings import Settings
+from bot.stopping import StopToken
 from bot.tracker import Tracker
 from bot.triggers import CalendarRule
 from strategies import FixedWeights, InverseVolatility, Leg, ModifiedSharpeMix, Strategy
@@ -133,10 +134,11 @@ def load_market(
         raise DataError(str(exc)) from exc
 
 
-def build_clock(config: BotConfig, tracker: Tracker) -> Clock:
-    """The wall clock, or a simulated one that resumes after the last finished cycle."""
+def build_clock(config: BotConfig, tracker: Tracker, stop: StopToken | None = None) -> Clock:
+    """The wall clock (its sleeps end when ``stop`` is requested), or a simulated one that
+    resumes after the last finished cycle."""
     if config.clock.kind == "wall":
-        return WallClock()
+        return WallClock(stop)
     assert config.clock.start is not None  # checked by the config model
     start = datetime.combine(config.clock.start, time(0, 0), NEW_YORK)
     last = tracker.last_finished_at(config.name)
@@ -153,13 +155,19 @@ def build_bot(
     tracker: Tracker | None = None,
     live: bool = False,
     clock: Clock | None = None,
+    stop: StopToken | None = None,
 ) -> Bot:
-    """Wire one strategy to its broker (simulated or Alpaca), market data, calendar and clock."""
+    """Wire one strategy to its broker (simulated or Alpaca), market data, calendar and clock.
+
+    ``stop`` is the token the shell's SIGTERM/SIGINT handler sets; pass the same one (and the
+    same clock) to every strategy of one process. Without it the bot gets a token nobody sets.
+    """
     tracker = tracker or Tracker(settings.tracker_path)
     runtime = build_runtime(config)
+    stop = stop or StopToken()
     if isinstance(config.broker, AlpacaBrokerConfig):
         return _alpaca_bot(
-            config, config.broker, settings, tracker, runtime, live=live, clock=clock
+            config, config.broker, settings, tracker, runtime, live=live, clock=clock, stop=stop
         )
     if live:
         msg = '--live needs [broker] kind = "alpaca"; the simulated broker has no live mode'
@@ -172,6 +180,7 @@ def build_bot(
         runtime=runtime,
         data_dir=data_dir,
         clock=clock,
+        stop=stop,
     )
 
 
@@ -184,8 +193,9 @@ def _simulated_bot(
     runtime: StrategyRuntime,
     data_dir: Path | None,
     clock: Clock | None,
+    stop: StopToken,
 ) -> Bot:
-    clock = clock or build_clock(config, tracker)
+    clock = clock or build_clock(config, tracker, stop)
     today = clock.now().astimezone(NEW_YORK).date()
     start = config.clock.start or today - timedelta(days=400)
     # With the wall clock the synthetic market runs a year ahead, so a long-running simulated
@@ -200,7 +210,7 @@ def _simulated_bot(
         margin_multiplier=Decimal(repr(broker_config.margin_multiplier)),
         book_path=settings.state_dir / f"sim_broker_{config.name}.json",
     )
-    adapters = Adapters(broker, FrameMarketData(frame), XnysCalendar(), tracker, clock)
+    adapters = Adapters(broker, FrameMarketData(frame), XnysCalendar(), tracker, clock, stop=stop)
     return Bot(config, runtime, adapters, synthetic)
 
 
@@ -239,14 +249,15 @@ def _alpaca_bot(
     *,
     live: bool,
     clock: Clock | None,
+    stop: StopToken,
 ) -> Bot:
     if config.clock.kind != "wall":
         msg = "an Alpaca account runs on the wall clock: remove the [clock] section"
         raise ConfigError(msg)
     endpoints = alpaca_endpoints(broker_config, settings, live=live)
     reads, orders = trading_client(endpoints), trading_client(endpoints)
-    clock = clock or WallClock()
+    clock = clock or WallClock(stop)
     broker = AlpacaBroker(reads, orders, live=endpoints.live)
     market = AlpacaMarketData(data_client(endpoints), clock, feed=broker_config.feed)
-    adapters = Adapters(broker, market, AlpacaCalendar(reads), tracker, clock)
+    adapters = Adapters(broker, market, AlpacaCalendar(reads), tracker, clock, stop=stop)
     return Bot(config, runtime, adapters, synthetic=False)

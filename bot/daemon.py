@@ -16,14 +16,7 @@ from typing import Protocol
 
 import structlog
 
-from bot.alerting import (
-    AlertSender,
-    cycle_alert,
-    external_change_alert,
-    missed_alert,
-    quarter_alert,
-    started_alert,
-)
+from bot.alerting import AlertSender, cycle_alerts, missed_alert, started_alert
 from bot.alerts import Alert
 from bot.cycle import NEW_YORK, Adapters, CycleResult, StrategyRuntime, run_cycle
 from bot.ports import Clock, MarketCalendar
@@ -83,7 +76,7 @@ class Daemon:
     on_cycle: Callable[[CycleResult], None] | None = None
     outcomes: Counter[str] = field(default_factory=Counter)
     last_session: date | None = None
-    stop_requested: bool = False  # set by a signal: finish the current cycle, start no other
+    stop_requested: bool = False  # set by a signal: wind the current cycle down, start no other
 
     @property
     def _clock(self) -> Clock:
@@ -138,14 +131,16 @@ class Daemon:
             self._send(missed_alert(name, day, f"the {job_id} at {scheduled:%H:%M} was missed"))
 
     def run_simulated(self, until: date | None) -> DaemonSummary:
-        """The loop for a simulated clock: jump to each wake, run, check, until ``until``."""
-        while True:
+        """The loop for a simulated clock: jump to each wake, run, check, until ``until`` (or
+        until a stop is requested)."""
+        while not self.stop_requested:
             wake = next_wake(self._calendar, self._clock.now(), self.before_close)
             if until is not None and wake.astimezone(NEW_YORK).date() > until:
                 return self.summary()
             self._clock.sleep_until(wake)
             self.wake()
             self.check_completed(wake.astimezone(NEW_YORK).date())
+        return self.summary()
 
     def summary(self) -> DaemonSummary:
         """Outcome counts so far."""
@@ -174,9 +169,8 @@ class Daemon:
             equity=None if result.equity is None else f"{result.equity:.2f}",
         )
         try:
-            self._send(external_change_alert(result, self.tracker))
-            self._send(cycle_alert(result, self.tracker))
-            self._send(quarter_alert(result.strategy, self.tracker))
+            for alert in cycle_alerts(result, self.tracker):
+                self._send(alert)
         except Exception:  # an alert must never cost another strategy its cycle
             log.exception("alert_compose_failed", strategy=result.strategy)
         if self.on_cycle is not None:
