@@ -16,6 +16,8 @@ from typing import Any, TypeVar
 
 import pandas as pd
 
+from bot.alerting import external_change_alert
+from bot.alerts import EXIT_FLUSH_SECONDS, dispatcher_from_settings
 from bot.bootstrap import Bot, build_bot
 from bot.checks import account_problems, asset_problems, data_problems
 from bot.cli_support import (
@@ -26,11 +28,12 @@ from bot.cli_support import (
     to_next_simulated_wake,
 )
 from bot.config import AlpacaBrokerConfig, BotConfig, ModifiedSharpeConfig, load_config
-from bot.cycle import NEW_YORK, run_cycle
+from bot.cycle import NEW_YORK, CycleResult, run_cycle
 from bot.domain import AccountState
 from bot.errors import BotError, BrokerAuthError, ConfigError, DataError
 from bot.ports import MarketData
 from bot.settings import Settings
+from bot.state_lock import lock_wait_seconds, state_lock
 from bot.tracker import EventKind
 from strategies import Strategy
 
@@ -76,12 +79,40 @@ def check_command(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     settings = Settings()
     report = _Report()
-    bot = _bot_for_check(config, settings, report, args)
-    if bot is not None:
-        to_next_simulated_wake(bot)
-        _run_checks(bot, settings, report, live=args.live)
+    # Its dry run records a plan, positions and equity in the tracker: one process at a time.
+    with state_lock(settings.state_dir, "bot check", wait_seconds=lock_wait_seconds()):
+        bot = _bot_for_check(config, settings, report, args)
+        if bot is not None:
+            try:
+                to_next_simulated_wake(bot)
+                dry_run = _run_checks(bot, settings, report, live=args.live)
+                if dry_run is not None:
+                    _alert_external_change(bot, settings, dry_run, report)
+            finally:
+                bot.adapters.tracker.close()
     _print_report(report, as_json=args.json)
     return 0 if report.ok else EXIT_ERROR
+
+
+def _alert_external_change(
+    bot: Bot, settings: Settings, result: CycleResult, report: _Report
+) -> None:
+    """Holdings that changed outside the bot, seen by the dry run, are alerted as the daemon
+    alerts them: the next cycle compares with what this one recorded and would not see them."""
+    alert = external_change_alert(result, bot.adapters.tracker)
+    if alert is None:
+        return
+    report.notes.append(f"{alert.title} (alerted)")
+    try:
+        simulated = bot.config.clock.kind == "simulated"
+        alerts = dispatcher_from_settings(
+            bot.adapters.tracker, settings, bot.adapters.clock, simulated=simulated
+        )
+    except ConfigError as exc:
+        report.add("alerts", {"error": str(exc)}, [f"alerts: {exc}"])
+        return
+    alerts.send(alert)
+    alerts.close(timeout=EXIT_FLUSH_SECONDS)
 
 
 def _bot_for_check(
@@ -117,22 +148,24 @@ def _broker_data(
     }
 
 
-def _run_checks(bot: Bot, settings: Settings, report: _Report, *, live: bool) -> None:
+def _run_checks(bot: Bot, settings: Settings, report: _Report, *, live: bool) -> CycleResult | None:
+    """Every section; returns the dry run's result when it ran."""
     config = bot.config
     state = _credentials(bot, report)
     number = "(unreadable)" if state is None else state.account_number
     broker = _broker_data(config, settings, number, live=live)
     report.sections = {"broker": broker, **report.sections}
     if state is None:
-        return
+        return None
     shorts = _possible_shorts(config)
     _guarded(report, "account", lambda: _account_section(bot, state, shorts, report))
     _guarded(report, "assets", lambda: _assets_section(bot, shorts, report))
     open_now = _guarded(report, "data", lambda: _data_section(bot, report))
     if report.ok and open_now is not None:
-        _guarded(report, "would_trade", lambda: _would_trade_section(bot, report, open_now))
-    elif "would_trade" not in report.sections:
+        return _guarded(report, "would_trade", lambda: _would_trade_section(bot, report, open_now))
+    if "would_trade" not in report.sections:
         report.sections["would_trade"] = {"skipped": "fix the problems above first"}
+    return None
 
 
 def _guarded(report: _Report, name: str, section: Callable[[], _T]) -> _T | None:
@@ -283,7 +316,7 @@ def _symbol_data(
     }
 
 
-def _would_trade_section(bot: Bot, report: _Report, open_now: bool) -> None:
+def _would_trade_section(bot: Bot, report: _Report, open_now: bool) -> CycleResult:
     """A dry run of the cycle now: it plans and records (marked planned), and sends nothing."""
     adapters = bot.adapters
     if not open_now:
@@ -304,6 +337,7 @@ def _would_trade_section(bot: Bot, report: _Report, open_now: bool) -> None:
     }
     failed = [f"the cycle would fail: {result.reason}"] if result.outcome == "error" else []
     report.add("would_trade", data, failed)
+    return result
 
 
 def _print_report(report: _Report, *, as_json: bool) -> None:
@@ -325,6 +359,7 @@ def _report_lines(report: _Report) -> list[str]:
         "assets": _assets_lines,
         "data": _data_lines,
         "would_trade": _would_trade_lines,
+        "alerts": lambda _section: [],  # only its problem
     }
     for name, render in renderers.items():
         if name in sections:

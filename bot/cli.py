@@ -16,8 +16,12 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import structlog
+
+from bot.alerting import cycle_alerts, missed_alert
+from bot.alerts import EXIT_FLUSH_SECONDS, AlertDispatcher, dispatcher_from_settings
 from bot.backtest.command import add_backtest_parser
-from bot.bootstrap import build_bot, build_runtime, load_market
+from bot.bootstrap import Bot, build_bot, build_runtime, load_market
 from bot.check_command import check_command
 from bot.cli_support import (
     EXIT_ERROR,
@@ -27,17 +31,22 @@ from bot.cli_support import (
     to_next_simulated_wake,
 )
 from bot.clock import WallClock
-from bot.config import load_config
+from bot.config import BotConfig, load_config
 from bot.cycle import NEW_YORK, CycleResult, run_cycle
 from bot.errors import BotError
 from bot.health import healthcheck_main, heartbeat_path
 from bot.logs import configure_logging
 from bot.report import quarterly_lines
-from bot.run_command import run_command
+from bot.run_command import register_secrets, run_command
+from bot.scheduler import stop_on_signals
 from bot.settings import Settings
+from bot.state_lock import lock_wait_seconds, state_lock
 from bot.status import status_command
+from bot.stopping import StopToken
 from bot.tracker import Tracker
 from strategies import StrategyError
+
+log = structlog.get_logger()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -124,13 +133,65 @@ def _health(args: argparse.Namespace) -> int:
 def _once(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     settings = Settings()
-    bot = build_bot(config, settings, data_dir=args.data, live=args.live)
+    register_secrets(settings)
+    stop = StopToken()  # SIGTERM/SIGINT: cancel what is unfilled, journal it, exit
+    with (
+        stop_on_signals(stop),
+        # Before anything reads the state (a dry run records its plan too): one at a time.
+        state_lock(settings.state_dir, "bot once", wait_seconds=lock_wait_seconds(), stop=stop),
+    ):
+        tracker = Tracker(settings.tracker_path)
+        try:
+            return _once_locked(args, config, settings, tracker, stop)
+        finally:
+            tracker.close()
+
+
+def _once_locked(
+    args: argparse.Namespace,
+    config: BotConfig,
+    settings: Settings,
+    tracker: Tracker,
+    stop: StopToken,
+) -> int:
+    bot = build_bot(
+        config, settings, data_dir=args.data, live=args.live, tracker=tracker, stop=stop
+    )
     # With --json, stdout is the JSON document alone: the banner goes to stderr.
     print(banner(bot, settings, live=args.live), file=sys.stderr if args.json else sys.stdout)
-    to_next_simulated_wake(bot)
-    result = run_cycle(bot.adapters, bot.runtime, force=args.force, dry_run=args.dry_run)
-    _print_result(result, as_json=args.json)
+    simulated = config.clock.kind == "simulated"
+    alerts = dispatcher_from_settings(tracker, settings, bot.adapters.clock, simulated=simulated)
+    try:
+        alerts.resend_unsent()  # what an earlier run queued but could not deliver
+        to_next_simulated_wake(bot)
+        if stop.requested:
+            msg = f"stopped ({stop.reason}) before the cycle started: nothing was sent"
+            raise BotError(msg)
+        result = _cycle_with_alerts(bot, alerts, force=args.force, dry_run=args.dry_run)
+        _print_result(result, as_json=args.json)
+    finally:
+        # Bounded: a channel still failing after this is retried by the next run or start.
+        alerts.close(timeout=EXIT_FLUSH_SECONDS)
     return EXIT_ERROR if result.outcome == "error" else 0
+
+
+def _cycle_with_alerts(
+    bot: Bot, alerts: AlertDispatcher, *, force: bool, dry_run: bool
+) -> CycleResult:
+    """One cycle, alerted as the daemon alerts it (each alert once: the tracker remembers)."""
+    adapters, name = bot.adapters, bot.runtime.name
+    try:
+        result = run_cycle(adapters, bot.runtime, force=force, dry_run=dry_run)
+    except Exception:
+        today = adapters.clock.now().astimezone(NEW_YORK).date()
+        alerts.send(missed_alert(name, today, "the cycle crashed"))
+        raise
+    try:
+        for alert in cycle_alerts(result, adapters.tracker):
+            alerts.send(alert)
+    except Exception:  # composing an alert must not hide the cycle's result
+        log.exception("alert_compose_failed", strategy=name)
+    return result
 
 
 def _print_result(result: CycleResult, *, as_json: bool) -> None:

@@ -8,11 +8,10 @@ With a simulated clock the loop jumps from wake to wake; with the wall clock APS
 from __future__ import annotations
 
 import argparse
-import time
 from datetime import timedelta
 from pathlib import Path
 
-from bot.alerts import AlertDispatcher, channels_from_settings
+from bot.alerts import EXIT_FLUSH_SECONDS, AlertDispatcher, dispatcher_from_settings
 from bot.bootstrap import Bot, build_bot
 from bot.cli_support import banner, print_tracker
 from bot.clock import WallClock
@@ -22,18 +21,32 @@ from bot.errors import ConfigError
 from bot.health import HealthServer, Heartbeat, heartbeat_path
 from bot.logs import register_secret
 from bot.market.synthetic import SYNTHETIC_LABEL
-from bot.scheduler import daemon_lock, run_forever
+from bot.scheduler import run_forever, stop_on_signals
 from bot.settings import Settings
+from bot.state_lock import state_lock
+from bot.stopping import StopToken
 from bot.tracker import Tracker
 
 
 def run_command(args: argparse.Namespace) -> int:
-    """Build every strategy, take the state directory's lock, and run until stopped."""
+    """Take the state directory's lock, build every strategy, and run until stopped."""
     settings = Settings()
-    _register_secrets(settings)
+    register_secrets(settings)
     configs = _load(args.config)
-    tracker = Tracker(settings.tracker_path)
-    bots = _build(configs, settings, tracker, args)
+    # Before anything reads the state: another process on it refuses this one at once.
+    with state_lock(settings.state_dir, "bot run"):
+        tracker = Tracker(settings.tracker_path)
+        try:
+            return _run_locked(args, settings, configs, tracker)
+        finally:
+            tracker.close()
+
+
+def _run_locked(
+    args: argparse.Namespace, settings: Settings, configs: list[BotConfig], tracker: Tracker
+) -> int:
+    stop = StopToken()  # one for every strategy: SIGTERM/SIGINT winds all of them down
+    bots = _build(configs, settings, tracker, args, stop)
     banners = [banner(bot, settings, live=args.live) for bot in bots]
     for bot, text in zip(bots, banners, strict=True):
         print(f"{text} — strategy {bot.config.name}")
@@ -41,14 +54,7 @@ def run_command(args: argparse.Namespace) -> int:
             print(f"market: {SYNTHETIC_LABEL}")
     clock = bots[0].adapters.clock
     simulated = configs[0].clock.kind == "simulated"
-    alerts = AlertDispatcher(
-        tracker,
-        channels_from_settings(settings),
-        clock,
-        background=not simulated,
-        # A simulated run is quick and inline: a failing channel must not sleep in real time.
-        sleep=(lambda _seconds: None) if simulated else time.sleep,
-    )
+    alerts = dispatcher_from_settings(tracker, settings, clock, simulated=simulated)
     # The heartbeat is about the process, not the market: always wall-clock time.
     heartbeat = Heartbeat(heartbeat_path(settings), WallClock())
     daemon = Daemon(
@@ -58,17 +64,17 @@ def run_command(args: argparse.Namespace) -> int:
         alerts=alerts,
         heartbeat=heartbeat,
     )
-    with daemon_lock(settings.state_dir):
-        if simulated:
+    if simulated:
+        with stop_on_signals(stop, lambda: setattr(daemon, "stop_requested", True)):
             return _run_simulated(daemon, configs, "; ".join(banners), alerts)
-        server = _health_server(settings, heartbeat)
-        alerts.resend_unsent()  # what a previous run queued but could not deliver before it stopped
-        try:
-            run_forever(daemon, bots[0].adapters.calendar, "; ".join(banners))
-        finally:
-            alerts.flush(timeout=30.0)
-            if server is not None:
-                server.stop()
+    server = _health_server(settings, heartbeat)
+    alerts.resend_unsent()  # what a previous run queued but could not deliver before it stopped
+    try:
+        run_forever(daemon, bots[0].adapters.calendar, "; ".join(banners), stop)
+    finally:
+        alerts.close(timeout=EXIT_FLUSH_SECONDS)
+        if server is not None:
+            server.stop()
     return 0
 
 
@@ -86,9 +92,15 @@ def _load(paths: list[Path]) -> list[BotConfig]:
 
 
 def _build(
-    configs: list[BotConfig], settings: Settings, tracker: Tracker, args: argparse.Namespace
+    configs: list[BotConfig],
+    settings: Settings,
+    tracker: Tracker,
+    args: argparse.Namespace,
+    stop: StopToken,
 ) -> list[Bot]:
-    first = build_bot(configs[0], settings, data_dir=args.data, tracker=tracker, live=args.live)
+    first = build_bot(
+        configs[0], settings, data_dir=args.data, tracker=tracker, live=args.live, stop=stop
+    )
     rest = [
         build_bot(
             config,
@@ -97,13 +109,15 @@ def _build(
             tracker=tracker,
             live=args.live,
             clock=first.adapters.clock,
+            stop=stop,
         )
         for config in configs[1:]
     ]
     return [first, *rest]
 
 
-def _register_secrets(settings: Settings) -> None:
+def register_secrets(settings: Settings) -> None:
+    """Keep the Alpaca secret, the webhook URL and the SMTP password out of every log line."""
     for secret in (settings.api_secret_key, settings.slack_webhook_url, settings.smtp_password):
         if secret is not None:
             register_secret(secret.get_secret_value())
@@ -123,7 +137,7 @@ def _run_simulated(
     config = configs[0]
     daemon.start(banner_text)
     summary = daemon.run_simulated(config.clock.end)
-    alerts.flush()
+    alerts.close()
     _print_summary(summary, config, daemon.tracker)
     failed = summary.outcomes.get("error", 0) + summary.outcomes.get("crashed", 0)
     return 0 if failed == 0 else 1

@@ -1,5 +1,7 @@
 """APScheduler 3.x wiring for the wall clock: wakes, dead-man checks, heartbeats, signals.
 
+The state directory's lock (one bot process per directory) lives in ``bot.state_lock``.
+
 APScheduler only calls the daemon; when to wake is :class:`MarketWakeTrigger`, a pure function
 of the market calendar (holidays, early closes and DST come from it), the same ``next_wake`` the
 simulated loop uses. Jobs coalesce, never overlap, and have a generous misfire grace: the 1-second
@@ -8,16 +10,14 @@ default silently skips a run after a stall (FIELD-NOTES.md §4).
 
 from __future__ import annotations
 
-import fcntl
-import os
+import contextlib
 import signal
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
-from pathlib import Path
 from threading import TIMEOUT_MAX
 from types import FrameType
-from typing import IO
 
 import structlog
 from apscheduler.events import EVENT_JOB_MISSED
@@ -29,12 +29,13 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.cycle import NEW_YORK
 from bot.daemon import Daemon, next_wake
-from bot.errors import StateError
 from bot.ports import MarketCalendar
+from bot.stopping import StopToken
 from bot.tracker import EventKind
 
 log = structlog.get_logger()
 JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600}
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
 class DaemonScheduler(BlockingScheduler):
@@ -126,47 +127,54 @@ def build_scheduler(daemon: Daemon, calendar: MarketCalendar) -> DaemonScheduler
 
 
 @contextmanager
-def daemon_lock(state_dir: Path) -> Iterator[None]:
-    """One daemon per state directory: a second one refuses to start."""
-    state_dir.mkdir(parents=True, exist_ok=True)
-    path = state_dir / "daemon.lock"
-    handle: IO[str] = path.open("a+")
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError as exc:
-        handle.seek(0)
-        holder = handle.read().strip() or "unknown"
-        handle.close()
-        msg = f"another daemon (pid {holder}) is running on {state_dir}; stop it first"
-        raise StateError(msg) from exc
-    handle.seek(0)
-    handle.truncate()
-    handle.write(str(os.getpid()))
-    handle.flush()
+def stop_on_signals(stop: StopToken, *also: Callable[[], None]) -> Iterator[None]:
+    """While the block runs, SIGTERM and SIGINT request ``stop`` (and call each of ``also``)
+    instead of ending the process: sleeping order polls wake, the cycle cancels what is unfilled,
+    journals it and ends; the command then exits. The previous handlers come back afterwards.
+
+    Only the main thread may install handlers; elsewhere (a test's thread) this does nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, _frame: FrameType | None) -> None:
+        # Only ask: the code interrupted by the handler resumes and winds down by itself.
+        name = signal.Signals(signum).name
+        stop.request(name)
+        for callback in also:
+            callback()
+        # Last, and guarded: the handler may have interrupted a write to stderr, and a nested
+        # write there raises (a reentrant call); a log line must never break a stop.
+        with contextlib.suppress(Exception):
+            log.info("stop_requested", signal=name)
+
+    previous = {signum: signal.signal(signum, handler) for signum in STOP_SIGNALS}
     try:
         yield
     finally:
-        fcntl.flock(handle, fcntl.LOCK_UN)
-        handle.close()
+        for signum, old in previous.items():
+            signal.signal(signum, old)
 
 
-def run_forever(daemon: Daemon, calendar: MarketCalendar, banner: str = "") -> None:
-    """Start the daemon and block; SIGTERM/SIGINT let the running cycle finish, then exit."""
+def run_forever(
+    daemon: Daemon, calendar: MarketCalendar, banner: str = "", stop: StopToken | None = None
+) -> None:
+    """Start the daemon and block; SIGTERM/SIGINT set ``stop`` (the token every strategy's
+    adapters share, so a cycle in progress cancels its unfilled orders and ends within seconds),
+    start no further cycle, and end the loop."""
     scheduler = build_scheduler(daemon, calendar)
 
-    def stop(signum: int, _frame: FrameType | None) -> None:
-        # Only ask: the job running in this thread resumes after the handler and completes.
-        log.info("daemon_stopping", signal=signal.Signals(signum).name)
+    def stop_daemon() -> None:
         daemon.stop_requested = True
         scheduler.request_stop()
 
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
     try:
-        daemon.start(banner)
-        if not daemon.stop_requested:
-            log.info("daemon_scheduling", jobs=[str(job) for job in scheduler.get_jobs()])
-            scheduler.start()
+        with stop_on_signals(stop or StopToken(), stop_daemon):
+            daemon.start(banner)
+            if not daemon.stop_requested:
+                log.info("daemon_scheduling", jobs=[str(job) for job in scheduler.get_jobs()])
+                scheduler.start()
     finally:
         daemon.tracker.record(
             daemon.members[0].adapters.clock.now(), "daemon", "", EventKind.DAEMON_STOPPED

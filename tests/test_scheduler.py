@@ -3,12 +3,10 @@ early closes and DST included), catch-up after an outage, and the dead-man check
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-import pytest
 from apscheduler.events import EVENT_JOB_EXECUTED
 
 from bot.adapters.frame_market import FrameMarketData
@@ -19,11 +17,10 @@ from bot.clock import SimulatedClock
 from bot.cycle import NEW_YORK, Adapters, DriftRule, StrategyRuntime
 from bot.daemon import Daemon, Member
 from bot.domain import Leg, OrderRequest, Side
-from bot.errors import StateError
 from bot.market.sessions import xnys_sessions
 from bot.market.synthetic import synthetic_closes
 from bot.planner import PlannerRules
-from bot.scheduler import JOB_DEFAULTS, MarketWakeTrigger, build_scheduler, daemon_lock
+from bot.scheduler import JOB_DEFAULTS, MarketWakeTrigger, build_scheduler
 from bot.tracker import EventKind, Tracker
 from bot.triggers import CalendarRule, Schedule
 from strategies import FixedWeights, InverseVolatility
@@ -202,15 +199,6 @@ def test_the_dead_man_check_alerts_a_day_without_a_finished_cycle(tmp_path: Path
     assert [a.key for a in alerts.sent] == [
         "missed:hfea:2026-10-01:the day's cycle did not complete"
     ]
-
-
-def test_a_second_daemon_on_the_same_state_directory_refuses_to_start(tmp_path: Path) -> None:
-    """The lock: while one daemon holds the state directory, another gets a clear error."""
-    held = pytest.raises(StateError, match=f"another daemon \\(pid {os.getpid()}\\)")
-    with daemon_lock(tmp_path), held, daemon_lock(tmp_path):
-        pass  # pragma: no cover - never reached
-    with daemon_lock(tmp_path):  # released: the next daemon may start
-        assert (tmp_path / "daemon.lock").read_text() == str(os.getpid())
 
 
 class SoonCalendar:
