@@ -51,6 +51,7 @@ from bot.stopping import StopRequested, StopToken
 from bot.tracker import EventKind, Tracker
 
 Recorder = Callable[..., None]
+STOP_CANCEL_WAIT = timedelta(seconds=20)  # for all cancels together, once a stop was requested
 MAX_ATTEMPTS = 9999  # attempt suffixes "-a2" … as long as the id stays within 48 characters
 
 
@@ -137,6 +138,7 @@ class Execution:
         # The tracker's last event id when the plan's account was read (the cycle's, live).
         self.read_mark: Callable[[], int] = lambda: 0
         self._strategy = ""
+        self._stop_give_up: datetime | None = None
 
     def cancel_own_open_orders(self, strategy: str) -> tuple[list[OrderReport], bool]:
         """Cancel this strategy's orders still open from an earlier run, and confirm each.
@@ -241,11 +243,19 @@ class Execution:
         cid = report.client_order_id
         self._record(EventKind.ORDER_CANCEL_REQUESTED, client_order_id=cid, reason=why)
         self._broker.cancel(cid)
+        # Stopping: the process has a grace period (60 s) for every order together, so the
+        # cancels share one time budget from the first of them.
+        give_up = None
+        if self._stop.requested:
+            self._stop_give_up = self._stop_give_up or self._clock.now() + STOP_CANCEL_WAIT
+            give_up = self._stop_give_up
         for _ in range(self._policy.max_polls):
             found = self._broker.get_order(cid)
             if found is not None and found.status.is_final:
                 self._record(EventKind.ORDER_CANCELED, **_payload(found), why=why)
                 return found
+            if give_up is not None and self._clock.now() >= give_up:
+                break
             self._clock.sleep_until(self._clock.now() + self._policy.poll_interval)
         msg = f"cancel of {cid} was not confirmed; the order may still be working"
         raise BrokerError(msg)

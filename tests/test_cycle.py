@@ -19,6 +19,7 @@ from bot.errors import BrokerError
 from bot.market.sessions import xnys_sessions
 from bot.market.synthetic import synthetic_closes
 from bot.planner import PlannerRules
+from bot.stopping import StopToken
 from bot.tracker import EventKind
 from bot.triggers import CalendarRule, Schedule
 from strategies import FixedWeights, InverseVolatility, Leg, ModifiedSharpeMix
@@ -713,3 +714,48 @@ def test_a_plan_is_never_sent_from_an_account_read_older_than_another_runs_fill(
     assert "another run" in result.reason
     assert world.broker.get_order("hfea-2026Q2-TMF-buy-a2") is None
     assert world.broker.account().positions["TMF"] == Decimal("899.1")
+
+
+class DeafToCancelsBroker(NeverFillsBroker):
+    """Orders stay open and cancels are never confirmed; the first poll sets the stop token."""
+
+    def __init__(self, inner: object, stop: StopToken) -> None:
+        super().__init__(inner)
+        self.stop = stop
+        self.polls = 0
+
+    def get_order(self, client_order_id: str) -> OrderReport | None:
+        self.polls += 1
+        self.stop.request("SIGTERM")
+        return self.orders.get(client_order_id)
+
+    def cancel(self, client_order_id: str) -> None:
+        self.cancels.append(client_order_id)  # acknowledged, never confirmed
+
+
+def test_a_stop_cancels_unfilled_orders_within_one_time_budget(
+    make_world: Callable[..., World],
+) -> None:
+    """SIGTERM while two orders are open and the broker never confirms a cancel: both cancels
+    are requested and journaled, the confirmations share one 20 s budget (the process has 60 s
+    before it is killed), and the cycle ends as stopped — not after 120 polls per order."""
+    world = make_world(
+        flat_closes({"UPRO": 100.0, "TMF": 50.0}, date(2026, 3, 2), date(2026, 4, 30))
+    )
+    stop = StopToken()
+    deaf = DeafToCancelsBroker(world.broker, stop)
+    adapters = Adapters(
+        deaf, world.adapters.market, world.adapters.calendar, world.tracker, world.clock, stop
+    )
+    world.at(date(2026, 4, 1))
+    started = world.clock.now()
+
+    result = run_cycle(adapters, HFEA)
+
+    assert result.outcome == "error"
+    assert result.reason.startswith("stopped (SIGTERM)")
+    assert sorted(deaf.cancels) == ["hfea-2026Q2-TMF-buy", "hfea-2026Q2-UPRO-buy"]
+    requested = world.tracker.events(kind=EventKind.ORDER_CANCEL_REQUESTED)
+    assert len(requested) == 2
+    # One poll (which stops), then 1 s polls until the 20 s budget is spent: 21 s in all.
+    assert world.clock.now() - started <= timedelta(seconds=21)
