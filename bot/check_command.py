@@ -28,11 +28,12 @@ from bot.cli_support import (
     to_next_simulated_wake,
 )
 from bot.config import AlpacaBrokerConfig, BotConfig, ModifiedSharpeConfig, load_config
-from bot.cycle import NEW_YORK, CycleResult, run_cycle
+from bot.cycle import NEW_YORK, CycleResult, find_splits, run_cycle
 from bot.domain import AccountState
 from bot.errors import BotError, BrokerAuthError, ConfigError, DataError
 from bot.ports import MarketData
 from bot.settings import Settings
+from bot.splits import restate, split_shaped_jumps
 from bot.state_lock import lock_wait_seconds, state_lock
 from bot.tracker import EventKind
 from strategies import Strategy
@@ -183,8 +184,8 @@ def _credentials(bot: Bot, report: _Report) -> AccountState | None:
     except BrokerAuthError as exc:
         report.add("credentials", {"ok": False}, [f"credentials refused: {exc}"])
         return None
-    except BotError as exc:
-        report.add("credentials", {"ok": False}, [f"credentials: {exc}"])
+    except BotError as exc:  # unreachable, or an answer that does not parse: not the keys
+        report.add("credentials", {"ok": False}, [f"account unreadable: {exc}"])
         return None
     report.add("credentials", {"ok": True})
     return state
@@ -251,7 +252,9 @@ def _data_section(bot: Bot, report: _Report) -> bool:
     """Closes up to today, their freshness and bad prints; returns whether the market is open."""
     market, strategy = bot.adapters.market, bot.runtime.strategy
     today = _today_in_calendar(bot)
-    closes = market.closes(strategy.symbols, today.day, strategy.history_closes + 1)
+    closes = _split_restated(
+        bot, market.closes(strategy.symbols, today.day, strategy.history_closes + 1), today.day
+    )
     times = dict(market.price_times())
     problems = data_problems(
         closes,
@@ -292,6 +295,23 @@ def _closed_note(today: _Today, wake_minutes: int) -> str:
         "the market is closed now: the age of today's price is not checked (the bot checks it "
         f"at its wake, {wake_minutes} minutes before the close)"
     )
+
+
+def _split_restated(bot: Bot, closes: pd.DataFrame, today: date) -> pd.DataFrame:
+    """Bars that came back unadjusted (alpaca-py#780) restated for every corroborated split,
+    as the cycle does, so `check` does not call a split a bad print while the daemon trades.
+    Read-only: recording the split is the cycle's job."""
+    jumps = split_shaped_jumps(closes, bot.runtime.strategy.symbols)
+    if not jumps:
+        return closes
+    known, _ = find_splits(
+        bot.adapters.tracker,
+        bot.runtime.name,
+        jumps,
+        lambda: bot.adapters.broker.account().positions,
+        today,
+    )
+    return restate(closes, jumps, known).closes
 
 
 def _without_price_today(closes: pd.DataFrame, today: date, strategy: Strategy) -> list[str]:

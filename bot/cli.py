@@ -169,6 +169,8 @@ def _once_locked(
             raise BotError(msg)
         result = _cycle_with_alerts(bot, alerts, force=args.force, dry_run=args.dry_run)
         _print_result(result, as_json=args.json)
+        if result.outcome == "error":  # the one line a script or cron mail shows on stderr
+            print(f"error: {result.reason}", file=sys.stderr)
     finally:
         # Bounded: a channel still failing after this is retried by the next run or start.
         alerts.close(timeout=EXIT_FLUSH_SECONDS)

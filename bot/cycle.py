@@ -11,7 +11,7 @@ event and no further orders; doing nothing is always safer than a wrong trade.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from decimal import Decimal
@@ -329,14 +329,15 @@ class _Cycle:
         jumps = split_shaped_jumps(closes, self.runtime.strategy.symbols)
         if not jumps:
             return closes
-        known = [
-            KnownSplit.from_payload(e.payload)
-            for e in self.adapters.tracker.events(self.runtime.name, EventKind.SPLIT_DETECTED)
-        ]
-        unexplained = [j for j in jumps if not any(k.explains(j) for k in known)]
-        for split in self._splits_in_bars(unexplained):
+        known, new = find_splits(
+            self.adapters.tracker,
+            self.runtime.name,
+            jumps,
+            lambda: self._own_positions(self.adapters.broker.account()),
+            self.today,
+        )
+        for split in new:
             self._record_split(split)
-            known.append(KnownSplit.of(split))
         restated = restate(closes, jumps, known)
         for done in restated.adjustments:
             log.warning(
@@ -364,26 +365,6 @@ class _Cycle:
                 day=str(jump.day),
             )
         return restated.closes
-
-    def _splits_in_bars(self, jumps: list[Jump]) -> list[Split]:
-        """Position changes since the last wake that these jumps in the bars corroborate."""
-        last = self.adapters.tracker.last_event(self.runtime.name, EventKind.POSITIONS)
-        if not jumps or last is None:
-            return []
-        before = {s: Decimal(q) for s, q in last.payload["positions"].items()}
-        now = self._own_positions(self.adapters.broker.account())
-        found = (
-            split_from_bars(
-                symbol,
-                before.get(symbol, Decimal(0)),
-                now.get(symbol, Decimal(0)),
-                jumps,
-                after=_session_of(last.at),
-                through=self.today,
-            )
-            for symbol in sorted({j.symbol for j in jumps})
-        )
-        return [split for split in found if split is not None]
 
     def _record_split(self, split: Split) -> None:
         log.info(
@@ -702,6 +683,41 @@ def check_weights(weights: Mapping[str, float]) -> None:
     if bad:
         msg = f"the strategy produced non-finite weights for {', '.join(bad)}"
         raise DataError(msg)
+
+
+def find_splits(
+    tracker: Tracker,
+    strategy: str,
+    jumps: Sequence[Jump],
+    positions: Callable[[], Mapping[str, Decimal]],
+    today: date,
+) -> tuple[list[KnownSplit], list[Split]]:
+    """Splits that explain split-shaped jumps in the bars: those recorded earlier, and new ones
+    that a position change since the last wake corroborates (``positions`` is read only when a
+    jump is left unexplained). Returns (every known split, the new ones to record)."""
+    known = [
+        KnownSplit.from_payload(e.payload)
+        for e in tracker.events(strategy, EventKind.SPLIT_DETECTED)
+    ]
+    unexplained = [j for j in jumps if not any(k.explains(j) for k in known)]
+    last = tracker.last_event(strategy, EventKind.POSITIONS)
+    if not unexplained or last is None:
+        return known, []
+    before = {s: Decimal(q) for s, q in last.payload["positions"].items()}
+    now = positions()
+    found = (
+        split_from_bars(
+            symbol,
+            before.get(symbol, Decimal(0)),
+            now.get(symbol, Decimal(0)),
+            unexplained,
+            after=_session_of(last.at),
+            through=today,
+        )
+        for symbol in sorted({j.symbol for j in unexplained})
+    )
+    new = [split for split in found if split is not None]
+    return known + [KnownSplit.of(split) for split in new], new
 
 
 def _session_of(at: str) -> date:

@@ -22,6 +22,7 @@ from alpaca.data.timeframe import TimeFrame
 from alpaca.trading.client import TradingClient
 
 from bot.alerting import cycle_alert, external_change_alert
+from bot.check_command import _data_section, _Report
 from bot.alerts import Alert, Severity
 from bot.cycle import CycleResult
 from bot.tracker import EventKind, Tracker
@@ -275,3 +276,31 @@ def test_the_fake_books_a_split_adjusts_bars_on_request_and_lists_the_activity(
         "qty": "4.000000000",
     }
     assert Decimal(activity["per_share_amount"]) == Decimal("0.1")
+
+
+@pytest.mark.parametrize("recorded", [False, True], ids=["seen by check first", "after a wake"])
+def test_check_does_not_call_a_corroborated_split_a_bad_print(
+    hfea: AlpacaWorld, recorded: bool
+) -> None:
+    """`bot check` reads the same unadjusted bars (#780) after TMF's 1-for-10: its data
+    section restates them as the cycle does — from the position change before any wake has
+    recorded the split, or from the recorded split after one — and reports no bad print. A
+    check records nothing: the split is still the next wake's to record."""
+    close_session(hfea, TODAY, {"UPRO": 101.0})
+    hfea.fake.split("TMF", Fraction(1, 10), NEXT)
+    hfea.fake.set_price("TMF", Decimal("505"))
+    hfea.fake.unadjusted_bars = True
+    hfea.at(NEXT)
+    if recorded:
+        assert hfea.run(alpaca_config("hfea")).outcome == "held"
+    bot = hfea.bot(alpaca_config("hfea"))
+    try:
+        before = len(bot.adapters.tracker.events())
+        report = _Report()
+        _data_section(bot, report)
+        after = len(bot.adapters.tracker.events())
+    finally:
+        bot.adapters.tracker.close()
+
+    assert report.problems == []
+    assert after == before

@@ -215,7 +215,7 @@ def test_an_unreachable_server_is_a_problem_not_a_traceback(
 
     assert (code, report["ok"]) == (2, False)
     [problem] = report["problems"]
-    assert problem.startswith("credentials: read the account: no answer from Alpaca")
+    assert problem.startswith("account unreadable: read the account: no answer from Alpaca")
     assert "Traceback" not in err
 
 
