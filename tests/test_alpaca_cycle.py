@@ -130,7 +130,8 @@ def test_a_non_fractionable_asset_is_bought_in_whole_shares(hfea_world: AlpacaWo
     assert upro.qty == upro.qty.to_integral_value()
     tmf = next(o for o in hfea_world.fake.orders if o.symbol == "TMF")
     assert tmf.qty is None  # TMF stays fractional: bought by notional, to the cent
-    assert tmf.notional is not None and tmf.notional == tmf.notional.quantize(Decimal("0.01"))
+    assert tmf.notional is not None
+    assert tmf.notional == tmf.notional.quantize(Decimal("0.01"))
 
 
 def test_no_order_is_sent_while_the_market_is_closed(tmp_path: Path) -> None:

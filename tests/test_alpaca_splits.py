@@ -22,8 +22,8 @@ from alpaca.data.timeframe import TimeFrame
 from alpaca.trading.client import TradingClient
 
 from bot.alerting import cycle_alert, external_change_alert
-from bot.check_command import _data_section, _Report
 from bot.alerts import Alert, Severity
+from bot.check_command import _data_section, _Report
 from bot.cycle import CycleResult
 from bot.tracker import EventKind, Tracker
 from tests.alpaca_world import KEY, SECRET, TODAY, AlpacaWorld, alpaca_config, start_world
