@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import sys
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -49,6 +50,22 @@ CREATE TRIGGER IF NOT EXISTS equity_append_only_u BEFORE UPDATE ON equity
     BEGIN SELECT RAISE(ABORT, 'the tracker is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS equity_append_only_d BEFORE DELETE ON equity
     BEGIN SELECT RAISE(ABORT, 'the tracker is append-only'); END;
+"""
+
+# Added to the schema above, idempotently, whenever a tracker is opened (a file written by an
+# earlier version gains them on its first open; no row is rewritten, the triggers stay). A
+# VIRTUAL column is computed from the payload, never stored, so adding it touches no row; its
+# index turns the order-journal look-ups of every send into index range searches instead of a
+# scan of every order the strategy ever journaled. ``json_valid`` keeps a row that is not JSON
+# (never written by the tracker) from making the index, and so the tracker, unopenable.
+ORDER_ID_COLUMN = (
+    "client_order_id TEXT GENERATED ALWAYS AS"
+    " (CASE WHEN json_valid(payload) THEN json_extract(payload, '$.client_order_id') END) VIRTUAL"
+)
+INDEXES = """
+CREATE INDEX IF NOT EXISTS events_by_order_id ON events (strategy, kind, client_order_id)
+    WHERE client_order_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS events_by_kind ON events (kind, id);
 """
 
 
@@ -108,9 +125,28 @@ class EquityRow:
     sleeve_equity: Decimal
 
 
-def _like_prefix(prefix: str) -> str:
-    escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"{escaped}%"
+def _prefix_range(column: str, prefix: str) -> tuple[str, list[str]]:
+    """A condition on ``column`` (text) for "starts with ``prefix``", as a range an index can
+    search (``LIKE`` with ``ESCAPE`` cannot use one, and ``LIKE`` ignores ASCII case): the
+    strings ``>= prefix`` and ``<`` the first string after every string with that prefix."""
+    if not prefix:
+        return f"{column} IS NOT NULL", []
+    upper = _after_prefix(prefix)
+    if upper is None:
+        return f"{column} >= ?", [prefix]
+    return f"{column} >= ? AND {column} < ?", [prefix, upper]
+
+
+def _after_prefix(prefix: str) -> str | None:
+    """The least string greater than every string starting with ``prefix`` (SQLite compares
+    text as UTF-8 bytes, which orders as code points do), or None if there is none."""
+    while prefix:
+        last = ord(prefix[-1])
+        if last < sys.maxunicode:
+            following = 0xE000 if 0xD800 <= last + 1 <= 0xDFFF else last + 1  # skip surrogates
+            return prefix[:-1] + chr(following)
+        prefix = prefix[:-1]
+    return None
 
 
 def _json_default(value: object) -> str:
@@ -130,10 +166,35 @@ class Tracker:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.executescript(SCHEMA)
+            self._migrate()
         except (OSError, sqlite3.Error) as exc:
             msg = f"cannot open the tracker at {path}: {exc}; check BOT_STATE_DIR is writable"
             raise StateError(msg) from exc
         self.path = path
+
+    def _migrate(self) -> None:
+        """Bring a file written by an earlier version up to this schema. Checked without a
+        lock first (every open after the first finds nothing to do); the change itself is one
+        write transaction that checks again (two processes opening an old file at once)."""
+        if not self._missing_schema():
+            return
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            if "client_order_id" in self._missing_schema():
+                self._db.execute(f"ALTER TABLE events ADD COLUMN {ORDER_ID_COLUMN}")
+            for statement in INDEXES.split(";"):
+                if statement.strip():
+                    self._db.execute(statement)
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    def _missing_schema(self) -> set[str]:
+        columns = {row[1] for row in self._db.execute("PRAGMA table_xinfo(events)")}
+        indexes = {row[0] for row in self._db.execute("SELECT name FROM sqlite_master")}
+        wanted = {"client_order_id", "events_by_order_id", "events_by_kind"}
+        return wanted - columns - indexes
 
     def close(self) -> None:
         """Close the database connection."""
@@ -217,10 +278,12 @@ class Tracker:
 
     def finished_cycle_on(self, strategy: str, session: date) -> bool:
         """Did a real (not dry-run) cycle of ``strategy`` finish for ``session``?"""
-        rows = self._read(
-            "SELECT 1 FROM events WHERE strategy = ? AND kind = ? AND run_id LIKE ?"
+        runs, bounds = _prefix_range("run_id", f"{session:%Y%m%d}-")
+        rows = self._read(  # that day's runs, found by run id, not all the strategy's cycles
+            f"SELECT 1 FROM events INDEXED BY events_by_run WHERE {runs}"
+            " AND strategy = ? AND kind = ?"
             " AND COALESCE(json_extract(payload, '$.outcome'), '') != 'planned' LIMIT 1",
-            (strategy, EventKind.CYCLE_FINISHED.value, f"{session:%Y%m%d}-%"),
+            (*bounds, strategy, EventKind.CYCLE_FINISHED.value),
         )
         return bool(rows)
 
@@ -262,11 +325,10 @@ class Tracker:
     def journaled_order_ids(self, strategy: str, prefix: str = "") -> set[str]:
         """The client_order_ids this strategy journaled before sending (those starting with
         ``prefix``, e.g. one rebalance key's)."""
+        ids, bounds = _prefix_range("client_order_id", prefix)
         rows = self._read(
-            "SELECT json_extract(payload, '$.client_order_id') FROM events"
-            " WHERE strategy = ? AND kind = ?"
-            " AND json_extract(payload, '$.client_order_id') LIKE ? ESCAPE '\\'",
-            (strategy, EventKind.ORDER_SUBMITTING.value, _like_prefix(prefix)),
+            f"SELECT client_order_id FROM events WHERE strategy = ? AND kind = ? AND {ids}",
+            (strategy, EventKind.ORDER_SUBMITTING.value, *bounds),
         )
         return {str(r[0]) for r in rows}
 
@@ -279,7 +341,7 @@ class Tracker:
         """(event id, run id) of the journal entry written before ``client_order_id`` was sent."""
         rows = self._read(
             "SELECT id, run_id FROM events WHERE strategy = ? AND kind = ?"
-            " AND json_extract(payload, '$.client_order_id') = ? ORDER BY id LIMIT 1",
+            " AND client_order_id = ? ORDER BY id LIMIT 1",
             (strategy, EventKind.ORDER_SUBMITTING.value, client_order_id),
         )
         return (int(rows[0][0]), str(rows[0][1])) if rows else None
@@ -287,12 +349,11 @@ class Tracker:
     def refused_order_ids(self, strategy: str, prefix: str = "") -> set[str]:
         """The client_order_ids the broker refused at submit (a 403 such as insufficient buying
         power): such an id is never sent again; a re-sized order takes the next suffix."""
+        ids, bounds = _prefix_range("client_order_id", prefix)
         rows = self._read(
-            "SELECT json_extract(payload, '$.client_order_id') FROM events"
-            " WHERE strategy = ? AND kind = ?"
-            " AND json_extract(payload, '$.refused_at_submit') = 1"
-            " AND json_extract(payload, '$.client_order_id') LIKE ? ESCAPE '\\'",
-            (strategy, EventKind.ORDER_REJECTED.value, _like_prefix(prefix)),
+            f"SELECT client_order_id FROM events WHERE strategy = ? AND kind = ? AND {ids}"
+            " AND json_extract(payload, '$.refused_at_submit') = 1",
+            (strategy, EventKind.ORDER_REJECTED.value, *bounds),
         )
         return {str(r[0]) for r in rows}
 

@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+import json
+import random
 import re
+import shutil
 import sqlite3
-from collections.abc import Iterator
-from datetime import UTC, date, datetime, time
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot.errors import StateError
-from bot.tracker import EquityRow, EventKind, Tracker
+from bot.tracker import EquityRow, EventKind, EventRow, Tracker, _prefix_range
 
 NEW_YORK = ZoneInfo("America/New_York")
 AT = datetime.combine(date(2024, 3, 4), time(15, 45), NEW_YORK)  # 2024-03-04T15:45:00-05:00
@@ -278,3 +286,424 @@ def test_a_failed_write_raises_state_error(path: Path) -> None:
 
     with pytest.raises(StateError, match=re.escape(str(path))):
         tracker.record(AT, "r1", "hfea", EventKind.DECISION)
+
+
+# --- indexed look-ups, and files written before the order-id index -----------------------------
+
+# The schema every version before the order-id index created (git show caf92ba:bot/tracker.py).
+OLD_SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at TEXT NOT NULL,
+    run_id TEXT NOT NULL,
+    strategy TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    payload TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_by_strategy_kind ON events (strategy, kind, id);
+CREATE INDEX IF NOT EXISTS events_by_run ON events (run_id, id);
+CREATE TABLE IF NOT EXISTS equity (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at TEXT NOT NULL,
+    session TEXT NOT NULL,
+    run_id TEXT NOT NULL,
+    strategy TEXT NOT NULL,
+    equity TEXT NOT NULL,
+    sleeve_equity TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS equity_by_strategy ON equity (strategy, id);
+CREATE TRIGGER IF NOT EXISTS events_append_only_u BEFORE UPDATE ON events
+    BEGIN SELECT RAISE(ABORT, 'the tracker is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS events_append_only_d BEFORE DELETE ON events
+    BEGIN SELECT RAISE(ABORT, 'the tracker is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS equity_append_only_u BEFORE UPDATE ON equity
+    BEGIN SELECT RAISE(ABORT, 'the tracker is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS equity_append_only_d BEFORE DELETE ON equity
+    BEGIN SELECT RAISE(ABORT, 'the tracker is append-only'); END;
+"""
+
+# The old version's scans, verbatim: the indexed queries must answer exactly as they did.
+OLD_JOURNALED = (
+    "SELECT json_extract(payload, '$.client_order_id') FROM events"
+    " WHERE strategy = ? AND kind = ?"
+    " AND json_extract(payload, '$.client_order_id') LIKE ? ESCAPE '\\'"
+)
+OLD_REFUSED = (
+    "SELECT json_extract(payload, '$.client_order_id') FROM events"
+    " WHERE strategy = ? AND kind = ?"
+    " AND json_extract(payload, '$.refused_at_submit') = 1"
+    " AND json_extract(payload, '$.client_order_id') LIKE ? ESCAPE '\\'"
+)
+OLD_ENTRY = (
+    "SELECT id, run_id FROM events WHERE strategy = ? AND kind = ?"
+    " AND json_extract(payload, '$.client_order_id') = ? ORDER BY id LIMIT 1"
+)
+OLD_FINISHED = (
+    "SELECT 1 FROM events WHERE strategy = ? AND kind = ? AND run_id LIKE ?"
+    " AND COALESCE(json_extract(payload, '$.outcome'), '') != 'planned' LIMIT 1"
+)
+
+STRATEGIES = ("hfea", "all_in", "max_yield", "a%b")  # LIKE's wildcards in names too
+SYMBOLS = ("UPRO", "TMF", "TECL", "USFR")
+
+
+def _like(prefix: str) -> str:
+    escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"{escaped}%"
+
+
+@dataclass
+class OldJournal:
+    """A tracker file as the previous version wrote it, and what was asked of it."""
+
+    path: Path
+    prefixes: dict[str, set[str]]  # per strategy: prefixes worth asking about
+    order_ids: set[str]
+    sessions: list[date]
+
+
+def write_old_journal(path: Path, seed: int, days: int = 120) -> OldJournal:
+    """A seeded random journal written with the old schema and the old INSERT (json sorted,
+    ISO times): cycles, decisions, journaled/refused/retried orders, forced rebalances, dry
+    runs, daemon rows, rows without an id or with a null one, and equity snapshots."""
+    rng = random.Random(seed)
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.executescript(OLD_SCHEMA)
+    prefixes: dict[str, set[str]] = {s: {""} for s in STRATEGIES}
+    order_ids: set[str] = set()
+    sessions = [date(2023, 1, 2) + timedelta(days=d) for d in range(days)]
+
+    def put(at: datetime, run_id: str, strategy: str, kind: EventKind, **payload: object) -> None:
+        db.execute(
+            "INSERT INTO events (at, run_id, strategy, kind, payload) VALUES (?, ?, ?, ?, ?)",
+            (at.isoformat(), run_id, strategy, kind.value, json.dumps(payload, sort_keys=True)),
+        )
+
+    for day in sessions:
+        at = datetime.combine(day, time(15, 45), NEW_YORK)
+        if rng.random() < 0.1:
+            put(at, "daemon", "hfea", EventKind.MISSED_RUN, session=day.isoformat())
+        for strategy in STRATEGIES:
+            if rng.random() < 0.2:
+                continue
+            run_id = f"{day:%Y%m%d}-{rng.getrandbits(32):08x}"
+            key = rng.choice([f"{day:%Y%m%d}", f"{day:%Y%m%d}F", f"{day.year}Q{rng.randint(1, 4)}"])
+            prefixes[strategy] |= {
+                f"{strategy}-{key}-",
+                f"{strategy}-{key}",
+                f"{strategy}-{key[:4]}",
+            }
+            put(at, run_id, strategy, EventKind.CYCLE_STARTED, session=day.isoformat())
+            put(at, run_id, strategy, EventKind.DECISION, rebalance_key=key, trade=True)
+            for symbol in rng.sample(SYMBOLS, rng.randint(0, len(SYMBOLS))):
+                cid = f"{strategy}-{key}-{symbol}-{rng.choice(['buy', 'sell'])}"
+                if rng.random() < 0.2:
+                    cid += f"-a{rng.randint(2, 3)}"
+                order_ids.add(cid)
+                put(at, run_id, strategy, EventKind.ORDER_SUBMITTING, client_order_id=cid)
+                put(at, run_id, strategy, EventKind.ORDER_SUBMITTED, client_order_id=cid)
+                if rng.random() < 0.2:
+                    refused = rng.choice([True, False, None])
+                    extra = {} if refused is None else {"refused_at_submit": refused}
+                    put(
+                        at, run_id, strategy, EventKind.ORDER_REJECTED, client_order_id=cid, **extra
+                    )
+            if rng.random() < 0.02:
+                put(at, run_id, strategy, EventKind.ORDER_SUBMITTING, client_order_id=None)
+            forced = rng.random() < 0.1
+            put(at, run_id, strategy, EventKind.REBALANCE_DONE, rebalance_key=key, forced=forced)
+            outcome = rng.choice(["traded", "held", "planned", "error"])
+            put(at, run_id, strategy, EventKind.CYCLE_FINISHED, outcome=outcome)
+            db.execute(
+                "INSERT INTO equity (at, session, run_id, strategy, equity, sleeve_equity)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (at.isoformat(), day.isoformat(), run_id, strategy, "100000.00", "100000.00"),
+            )
+    db.close()
+    return OldJournal(path, prefixes, order_ids, sessions)
+
+
+def raw_rows(path: Path) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
+    """Every stored row of both tables, column by column as the old schema had them."""
+    db = sqlite3.connect(path)
+    try:
+        events = db.execute(
+            "SELECT id, at, run_id, strategy, kind, payload FROM events ORDER BY id"
+        ).fetchall()
+        equity = db.execute("SELECT * FROM equity ORDER BY id").fetchall()
+    finally:
+        db.close()
+    return events, equity
+
+
+@pytest.fixture(scope="module")
+def old_journal(tmp_path_factory: pytest.TempPathFactory) -> OldJournal:
+    """A few thousand events in a file of the old layout (each test copies it)."""
+    return write_old_journal(tmp_path_factory.mktemp("old") / "tracker.sqlite3", seed=20240304)
+
+
+@pytest.fixture
+def migrated(old_journal: OldJournal, tmp_path: Path) -> Iterator[tuple[Tracker, OldJournal]]:
+    """The old file, copied, opened (and so migrated) by this version's tracker."""
+    path = tmp_path / "tracker.sqlite3"
+    shutil.copyfile(old_journal.path, path)
+    opened = Tracker(path)
+    yield opened, replace(old_journal, path=path)
+    opened.close()
+
+
+def test_an_old_file_opens_migrated_and_keeps_every_row(
+    old_journal: OldJournal, path: Path
+) -> None:
+    """Opening a file of the old layout adds the order-id column and indexes; every row of both
+    tables reads back unchanged; rows stay append-only; a second open changes nothing."""
+    path.parent.mkdir(parents=True)
+    shutil.copyfile(old_journal.path, path)
+    before = raw_rows(path)
+    assert len(before[0]) > 2000
+
+    for _ in range(2):
+        Tracker(path).close()
+        assert raw_rows(path) == before
+
+    raw = sqlite3.connect(path, isolation_level=None)
+    try:
+        columns = [row[1] for row in raw.execute("PRAGMA table_xinfo(events)")]
+        names = {row[0] for row in raw.execute("SELECT name FROM sqlite_master")}
+        with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+            raw.execute("UPDATE events SET payload = '{}'")
+        with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+            raw.execute("DELETE FROM events WHERE id = 1")
+    finally:
+        raw.close()
+    assert columns == ["id", "at", "run_id", "strategy", "kind", "payload", "client_order_id"]
+    assert {"events_by_order_id", "events_by_kind", "events_append_only_u"} <= names
+    assert raw_rows(path) == before
+
+
+def test_indexed_look_ups_answer_as_the_old_scans_and_a_brute_force_filter(
+    migrated: tuple[Tracker, OldJournal],
+) -> None:
+    """Every journal query of the migrated file, for every strategy and many prefixes, ids and
+    sessions, equals the old version's SQL on the same file and a plain filter of events()."""
+    tracker, journal = migrated
+    everything = tracker.events()
+    raw = sqlite3.connect(journal.path)
+
+    def ids(rows: list[tuple[Any, ...]]) -> set[str]:
+        return {str(r[0]) for r in rows}
+
+    def of(strategy: str, kind: EventKind) -> list[EventRow]:
+        return [e for e in everything if e.strategy == strategy and e.kind == kind.value]
+
+    try:
+        for strategy in (*STRATEGIES, "nobody"):
+            submitting = of(strategy, EventKind.ORDER_SUBMITTING)
+            rejected = of(strategy, EventKind.ORDER_REJECTED)
+            for prefix in journal.prefixes.get(strategy, {""}) | {"x", f"{strategy}-9"}:
+                journaled = tracker.journaled_order_ids(strategy, prefix)
+                assert journaled == {
+                    e.payload["client_order_id"]
+                    for e in submitting
+                    if isinstance(e.payload["client_order_id"], str)
+                    and e.payload["client_order_id"].startswith(prefix)
+                }
+                old = (strategy, EventKind.ORDER_SUBMITTING.value, _like(prefix))
+                assert journaled == ids(raw.execute(OLD_JOURNALED, old).fetchall())
+                refused = tracker.refused_order_ids(strategy, prefix)
+                assert refused == {
+                    e.payload["client_order_id"]
+                    for e in rejected
+                    if e.payload.get("refused_at_submit") is True
+                    and e.payload["client_order_id"].startswith(prefix)
+                }
+                old = (strategy, EventKind.ORDER_REJECTED.value, _like(prefix))
+                assert refused == ids(raw.execute(OLD_REFUSED, old).fetchall())
+            for cid in [*sorted(journal.order_ids), "hfea-never-sent"]:
+                entry = tracker.journal_entry(strategy, cid)
+                first = next((e for e in submitting if e.payload["client_order_id"] == cid), None)
+                assert entry == (None if first is None else (first.id, first.run_id))
+                old_entry = raw.execute(OLD_ENTRY, (strategy, "order_submitting", cid)).fetchall()
+                assert entry == (tuple(old_entry[0]) if old_entry else None)
+            finished = of(strategy, EventKind.CYCLE_FINISHED)
+            for day in [journal.sessions[0] - timedelta(days=1), *journal.sessions]:
+                answer = tracker.finished_cycle_on(strategy, day)
+                assert answer == any(
+                    e.run_id.startswith(f"{day:%Y%m%d}-") and e.payload["outcome"] != "planned"
+                    for e in finished
+                )
+                old = (strategy, "cycle_finished", f"{day:%Y%m%d}-%")
+                assert answer == bool(raw.execute(OLD_FINISHED, old).fetchall())
+            done = [e for e in of(strategy, EventKind.REBALANCE_DONE) if not e.payload["forced"]]
+            key = tracker.last_rebalance_key(strategy)
+            assert key == (done[-1].payload["rebalance_key"] if done else None)
+            for kind in (EventKind.CYCLE_FINISHED, EventKind.ORDER_REJECTED):
+                rows = of(strategy, kind)
+                assert tracker.last_event(strategy, kind) == (rows[-1] if rows else None)
+                assert tracker.events(kind=kind) == [e for e in everything if e.kind == kind]
+    finally:
+        raw.close()
+
+
+def test_rows_an_old_version_appends_after_the_migration_are_indexed(
+    migrated: tuple[Tracker, OldJournal],
+) -> None:
+    """An older bot still running on the same file inserts with the old statement; SQLite keeps
+    the index current, so the new look-ups see its journal entries at once."""
+    tracker, journal = migrated
+    raw = sqlite3.connect(journal.path, isolation_level=None)
+    try:
+        raw.execute(
+            "INSERT INTO events (at, run_id, strategy, kind, payload) VALUES (?, ?, ?, ?, ?)",
+            (AT.isoformat(), "r9", "hfea", "order_submitting", '{"client_order_id": "hfea-K-X"}'),
+        )
+    finally:
+        raw.close()
+
+    assert "hfea-K-X" in tracker.journaled_order_ids("hfea", "hfea-K-")
+    entry = tracker.journal_entry("hfea", "hfea-K-X")
+    assert entry is not None
+    assert entry[1] == "r9"
+
+
+def test_a_row_that_is_not_json_does_not_stop_the_migration(path: Path) -> None:
+    """A payload the tracker never wrote (not JSON) is kept as it is; the file still opens."""
+    path.parent.mkdir(parents=True)
+    db = sqlite3.connect(path, isolation_level=None)
+    db.executescript(OLD_SCHEMA)
+    db.execute(
+        "INSERT INTO events (at, run_id, strategy, kind, payload) VALUES (?, ?, ?, ?, ?)",
+        (AT.isoformat(), "r1", "hfea", "order_submitting", "not json {"),
+    )
+    db.close()
+
+    tracker = Tracker(path)
+    try:
+        tracker.record(AT, "r2", "hfea", EventKind.ORDER_SUBMITTING, client_order_id="hfea-k-A")
+        assert tracker.journaled_order_ids("hfea") == {"hfea-k-A"}
+    finally:
+        tracker.close()
+    assert raw_rows(path)[0][0][5] == "not json {"
+
+
+def test_two_processes_opening_an_old_file_at_once_both_succeed(
+    old_journal: OldJournal, path: Path
+) -> None:
+    """The migration is one write transaction that checks again: racing openers never fail
+    (e.g. on adding the column twice) and the rows are untouched."""
+    path.parent.mkdir(parents=True)
+    shutil.copyfile(old_journal.path, path)
+    before = raw_rows(path)
+    barrier = threading.Barrier(4)
+    failures: list[BaseException] = []
+
+    def open_it() -> None:
+        barrier.wait()
+        try:
+            Tracker(path).close()
+        except BaseException as exc:  # collected for the assertion
+            failures.append(exc)
+
+    threads = [threading.Thread(target=open_it) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert failures == []
+    assert raw_rows(path) == before
+
+
+def query_plans(tracker: Tracker, ask: Callable[[], object]) -> list[str]:
+    """The query plan of every statement ``ask`` makes the tracker run (as it ran it)."""
+    statements: list[str] = []
+    tracker._db.set_trace_callback(statements.append)  # the statements as the tracker ran them
+    try:
+        ask()
+    finally:
+        tracker._db.set_trace_callback(None)
+    raw = sqlite3.connect(tracker.path)
+    try:
+        return [
+            " / ".join(str(row[-1]) for row in raw.execute(f"EXPLAIN QUERY PLAN {statement}"))
+            for statement in statements
+        ]
+    finally:
+        raw.close()
+
+
+@pytest.mark.parametrize(
+    "ask",
+    [
+        pytest.param(lambda t: t.journaled_order_ids("all_in", "all_in-20230301-"), id="journaled"),
+        pytest.param(lambda t: t.journaled_order_ids("all_in"), id="journaled-all"),
+        pytest.param(lambda t: t.refused_order_ids("all_in", "all_in-20230301-"), id="refused"),
+        pytest.param(lambda t: t.journal_entry("all_in", "all_in-20230301-TMF-buy"), id="entry"),
+        pytest.param(lambda t: t.finished_cycle_on("all_in", date(2023, 3, 1)), id="finished"),
+        pytest.param(lambda t: t.last_rebalance_key("all_in"), id="last_rebalance_key"),
+        pytest.param(lambda t: t.last_event("all_in", EventKind.POSITIONS), id="last_event"),
+        pytest.param(lambda t: t.run_events("20230301-0000abcd"), id="run_events"),
+        pytest.param(lambda t: t.events(kind=EventKind.ALERT_QUEUED), id="events-of-a-kind"),
+    ],
+)
+def test_the_journal_queries_search_an_index_never_scan(
+    migrated: tuple[Tracker, OldJournal], ask: Callable[[Tracker], object]
+) -> None:
+    """SQLite's own plan for each query the cycle makes on every send and every day: a search
+    of an index (the order-id index for order ids), never a scan of the table or a sort."""
+    tracker, _ = migrated
+    [plan] = query_plans(tracker, lambda: ask(tracker))
+
+    assert plan.startswith("SEARCH events USING ")
+    assert "INDEX" in plan
+    assert "SCAN" not in plan
+    assert "TEMP B-TREE" not in plan
+
+
+def test_order_id_look_ups_use_the_order_id_index(migrated: tuple[Tracker, OldJournal]) -> None:
+    """journaled_order_ids, refused_order_ids and journal_entry search events_by_order_id by
+    strategy, kind and an id range (or the exact id)."""
+    tracker, _ = migrated
+    plans = query_plans(
+        tracker,
+        lambda: (
+            tracker.journaled_order_ids("hfea", "hfea-2023Q1-"),
+            tracker.refused_order_ids("hfea", "hfea-2023Q1-"),
+            tracker.journal_entry("hfea", "hfea-2023Q1-TMF-buy"),
+        ),
+    )
+
+    assert len(plans) == 3
+    for plan in plans[:2]:
+        assert "USING INDEX events_by_order_id (strategy=? AND kind=? AND client_order_id>?" in plan
+    assert (
+        "USING INDEX events_by_order_id (strategy=? AND kind=? AND client_order_id=?)" in plans[2]
+    )
+
+
+EDGES = st.sampled_from("a-.Z_%\\z\x7f\x80\xff\u07ff\u0800\ud7ff\ue000\U0010ffff")
+
+
+@settings(max_examples=300, deadline=None)
+@given(prefix=st.text(alphabet=EDGES, max_size=4), value=st.text(alphabet=EDGES, max_size=6))
+def test_a_prefix_range_matches_exactly_the_strings_with_that_prefix(
+    prefix: str, value: str
+) -> None:
+    """The range SQLite searches for a prefix holds a string iff it starts with the prefix, at
+    the edges of UTF-8 (the last code point, the surrogate gap) and with LIKE's wildcards."""
+    condition, bounds = _prefix_range("v", prefix)
+    db = sqlite3.connect(":memory:")
+    try:
+        [(inside,)] = db.execute(f"SELECT {condition} FROM (SELECT ? AS v)", (*bounds, value))
+    finally:
+        db.close()
+    assert bool(inside) == value.startswith(prefix)
+
+
+def test_prefixes_are_case_sensitive_unlike_the_old_like(tracker: Tracker) -> None:
+    """An id differing only in case is another id (the old LIKE matched both)."""
+    tracker.record(AT, "r1", "hfea", EventKind.ORDER_SUBMITTING, client_order_id="hfea-2024Q1-A")
+    tracker.record(AT, "r1", "hfea", EventKind.ORDER_SUBMITTING, client_order_id="hfea-2024q1-B")
+
+    assert tracker.journaled_order_ids("hfea", "hfea-2024Q1-") == {"hfea-2024Q1-A"}
