@@ -14,9 +14,10 @@ from typing import Protocol
 
 from bot.alerts import Alert, Severity
 from bot.cycle import CycleResult
+from bot.journal import EventKind
+from bot.ports import Journal
 from bot.report import quarterly_lines
 from bot.splits import SplitRatio
-from bot.tracker import EventKind, Tracker
 
 
 class AlertSender(Protocol):
@@ -48,7 +49,7 @@ def missed_alert(strategy: str, day: date, why: str) -> Alert:
     )
 
 
-def cycle_alert(result: CycleResult, tracker: Tracker) -> Alert | None:
+def cycle_alert(result: CycleResult, tracker: Journal) -> Alert | None:
     """One message per run that traded or failed: targets, fills and the drift left after."""
     if result.outcome == "error":
         return Alert(
@@ -86,7 +87,7 @@ def cycle_alert(result: CycleResult, tracker: Tracker) -> Alert | None:
     )
 
 
-def external_change_alert(result: CycleResult, tracker: Tracker) -> Alert | None:
+def external_change_alert(result: CycleResult, tracker: Journal) -> Alert | None:
     """Holdings that changed since the bot's last cycle: a manual trade, a liquidation, a
     split. The cycle records it and its rules carry on; the user must hear about it.
 
@@ -146,7 +147,7 @@ def _split_alert(result: CycleResult, splits: list[dict]) -> Alert:  # type: ign
     )
 
 
-def cycle_alerts(result: CycleResult, tracker: Tracker) -> list[Alert]:
+def cycle_alerts(result: CycleResult, tracker: Journal) -> list[Alert]:
     """Everything one finished cycle has to say, in order: holdings changed outside the bot,
     the cycle's trades or failure, and the latest quarter's tracker line. The daemon and
     ``bot once`` send the same ones; their keys make a repeat a no-op."""
@@ -158,7 +159,7 @@ def cycle_alerts(result: CycleResult, tracker: Tracker) -> list[Alert]:
     return [alert for alert in found if alert is not None]
 
 
-def quarter_alert(strategy: str, tracker: Tracker) -> Alert | None:
+def quarter_alert(strategy: str, tracker: Journal) -> Alert | None:
     """The forum-style tracker line of the latest quarter, once per quarter."""
     lines = [line for line in quarterly_lines(tracker.equity_history(strategy)) if not line.latest]
     if not lines:

@@ -52,6 +52,7 @@ class Bot:
     runtime: StrategyRuntime
     adapters: Adapters
     synthetic: bool
+    tracker: Tracker  # adapters.tracker, as the shell needs it (alert delivery, closing)
 
 
 def build_strategy(config: StrategyConfig) -> Strategy:
@@ -211,7 +212,7 @@ def _simulated_bot(
         book_path=settings.state_dir / f"sim_broker_{config.name}.json",
     )
     adapters = Adapters(broker, FrameMarketData(frame), XnysCalendar(), tracker, clock, stop=stop)
-    return Bot(config, runtime, adapters, synthetic)
+    return Bot(config, runtime, adapters, synthetic, tracker)
 
 
 def alpaca_endpoints(
@@ -260,4 +261,4 @@ def _alpaca_bot(
     broker = AlpacaBroker(reads, orders, live=endpoints.live)
     market = AlpacaMarketData(data_client(endpoints), clock, feed=broker_config.feed)
     adapters = Adapters(broker, market, AlpacaCalendar(reads), tracker, clock, stop=stop)
-    return Bot(config, runtime, adapters, synthetic=False)
+    return Bot(config, runtime, adapters, synthetic=False, tracker=tracker)

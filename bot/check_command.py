@@ -107,7 +107,7 @@ def _alert_external_change(
     try:
         simulated = bot.config.clock.kind == "simulated"
         alerts = dispatcher_from_settings(
-            bot.adapters.tracker, settings, bot.adapters.clock, simulated=simulated
+            bot.tracker, settings, bot.adapters.clock, simulated=simulated
         )
     except ConfigError as exc:
         report.add("alerts", {"error": str(exc)}, [f"alerts: {exc}"])

@@ -12,9 +12,9 @@ from bot.config import AlpacaBrokerConfig, BotConfig
 from bot.cycle import NEW_YORK
 from bot.daemon import next_wake
 from bot.errors import BotError
+from bot.ports import Journal
 from bot.report import quarterly_lines
 from bot.settings import LIVE_URL, PAPER_URL, Settings
-from bot.tracker import Tracker
 
 EXIT_ERROR = 2
 
@@ -74,7 +74,7 @@ def jsonable(value: Any) -> Any:
     return value
 
 
-def print_tracker(tracker: Tracker, name: str) -> None:
+def print_tracker(tracker: Journal, name: str) -> None:
     """The forum-style account tracker of one strategy, on stdout."""
     print(f"account tracker — {name}")
     lines = quarterly_lines(tracker.equity_history(name))

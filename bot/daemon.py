@@ -19,8 +19,8 @@ import structlog
 from bot.alerting import AlertSender, cycle_alerts, missed_alert, started_alert
 from bot.alerts import Alert
 from bot.cycle import NEW_YORK, Adapters, CycleResult, StrategyRuntime, run_cycle
-from bot.ports import Clock, MarketCalendar
-from bot.tracker import EventKind, Tracker
+from bot.journal import EventKind
+from bot.ports import Clock, Journal, MarketCalendar
 from bot.triggers import CalendarRule, calendar_decision
 
 log = structlog.get_logger()
@@ -68,7 +68,7 @@ class Daemon:
     """Every configured strategy, woken together each market day."""
 
     members: Sequence[Member]
-    tracker: Tracker
+    tracker: Journal
     before_close: timedelta
     alerts: AlertSender | None = None
     heartbeat: Beat | None = None

@@ -46,9 +46,9 @@ from bot.errors import (
     TransientBrokerError,
     UnknownOrderStateError,
 )
-from bot.ports import Broker, Clock
+from bot.journal import EventKind
+from bot.ports import Broker, Clock, Journal
 from bot.stopping import StopRequested, StopToken
-from bot.tracker import EventKind, Tracker
 
 Recorder = Callable[..., None]
 STOP_CANCEL_WAIT = timedelta(seconds=20)  # for all cancels together, once a stop was requested
@@ -117,7 +117,7 @@ class Execution:
     def __init__(
         self,
         broker: Broker,
-        tracker: Tracker,
+        tracker: Journal,
         record: Recorder,
         key: str,
         reports: list[OrderReport],

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from bot.tracker import EquityRow
+from bot.journal import EquityRow
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,7 @@ from bot.errors import ConfigError
 from bot.health import HealthServer, Heartbeat, heartbeat_path
 from bot.logs import register_secret
 from bot.market.synthetic import SYNTHETIC_LABEL
+from bot.ports import Journal
 from bot.scheduler import run_forever, stop_on_signals
 from bot.settings import Settings
 from bot.state_lock import state_lock
@@ -143,7 +144,7 @@ def _run_simulated(
     return 0 if failed == 0 else 1
 
 
-def _print_summary(summary: DaemonSummary, config: BotConfig, tracker: Tracker) -> None:
+def _print_summary(summary: DaemonSummary, config: BotConfig, tracker: Journal) -> None:
     if summary.cycles == 0:
         print(f"the simulated period up to {config.clock.end} is already complete in this state")
         print("directory; set BOT_STATE_DIR to an empty directory to replay it")

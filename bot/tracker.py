@@ -10,16 +10,17 @@ from __future__ import annotations
 import json
 import sqlite3
 import sys
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 from bot.errors import StateError
+from bot.journal import EquityRow, EventKind, EventRow
+
+__all__ = ["EquityRow", "EventKind", "EventRow", "Tracker"]  # the values live in bot.journal
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -67,62 +68,6 @@ CREATE INDEX IF NOT EXISTS events_by_order_id ON events (strategy, kind, client_
     WHERE client_order_id IS NOT NULL;
 CREATE INDEX IF NOT EXISTS events_by_kind ON events (kind, id);
 """
-
-
-class EventKind(StrEnum):
-    """Every kind of state change the bot records."""
-
-    CYCLE_STARTED = "cycle_started"
-    BARS_LOADED = "bars_loaded"
-    TARGETS_COMPUTED = "targets_computed"
-    DRIFT_MEASURED = "drift_measured"
-    DECISION = "decision"
-    ORDERS_PLANNED = "orders_planned"
-    ORDER_SUBMITTING = "order_submitting"  # the journal entry, written before the order is sent
-    ORDER_SUBMITTED = "order_submitted"
-    ORDER_FILLED = "order_filled"
-    ORDER_REJECTED = "order_rejected"
-    ORDER_FOUND = "order_found"  # looked up at the broker instead of being re-sent
-    ORDER_RETRY = "order_retry"  # a submit failed and the lookup proved it never arrived
-    ORDER_CANCEL_REQUESTED = "order_cancel_requested"
-    ORDER_CANCELED = "order_canceled"  # confirmed final after a cancel (may hold a partial fill)
-    CHECK_FAILED = "check_failed"  # a pre-trade check refused to trade
-    POSITIONS = "positions"  # the strategy's holdings as the cycle left them
-    EXTERNAL_CHANGE = "external_change"  # holdings changed by someone else since the last cycle
-    SPLIT_DETECTED = "split_detected"  # a held fund split between two wakes (bot/splits.py)
-    SPLIT_ADJUSTED = "split_adjusted"  # unadjusted bars restated for a known split (#780)
-    ALERT_QUEUED = "alert_queued"  # an alert handed to delivery (sent at the next start if lost)
-    ALERT_SENT = "alert_sent"  # one alert delivered on one channel (never sent twice)
-    ALERT_FAILED = "alert_failed"  # a channel gave up on an alert after its retries
-    DAEMON_STARTED = "daemon_started"
-    DAEMON_STOPPED = "daemon_stopped"
-    MISSED_RUN = "missed_run"  # a market day's cycle did not complete by its wake + margin
-    REBALANCE_DONE = "rebalance_done"
-    CYCLE_FINISHED = "cycle_finished"
-    ERROR = "error"
-
-
-@dataclass(frozen=True, slots=True)
-class EventRow:
-    """One recorded event as read back."""
-
-    id: int
-    at: str
-    run_id: str
-    strategy: str
-    kind: str
-    payload: Mapping[str, Any]
-
-
-@dataclass(frozen=True, slots=True)
-class EquityRow:
-    """One equity snapshot as read back."""
-
-    at: str
-    session: date
-    strategy: str
-    equity: Decimal
-    sleeve_equity: Decimal
 
 
 def _prefix_range(column: str, prefix: str) -> tuple[str, list[str]]:
