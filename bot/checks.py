@@ -15,10 +15,11 @@ from decimal import Decimal
 import numpy as np
 import pandas as pd
 
+from bot import messages
 from bot.domain import AccountState, AssetInfo, OrderReport, PlannedOrder
 from bot.splits import price_ratios
 
-MIN_EQUITY_TO_SHORT = Decimal(2000)
+MIN_EQUITY_TO_SHORT = messages.MIN_EQUITY_TO_SHORT
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +46,7 @@ def account_problems(state: AccountState, equity: Decimal, shorts: Iterable[str]
     if short_list and not state.shorting_enabled:
         problems.append(f"targets short {', '.join(short_list)} but shorting is not enabled")
     if short_list and equity < MIN_EQUITY_TO_SHORT:
-        problems.append(f"shorting needs equity ≥ $2,000; the account has ${equity:,.2f}")
+        problems.append(messages.short_equity(equity))
     return problems
 
 

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 import structlog
 
+from bot import messages
 from bot.checks import (
     CheckSettings,
     account_problems,
@@ -29,12 +30,13 @@ from bot.checks import (
     data_problems,
     wash_trade_problems,
 )
-from bot.domain import Account, Leg, OrderReport, PlannedOrder, to_decimal
+from bot.domain import EXACT_COSTS, Account, Leg, OrderReport, PlannedOrder, to_decimal
 from bot.errors import BotError, BrokerError, DataError, PlanningError, PreTradeCheckError
 from bot.execution import Execution, ExecutionPolicy, PhaseOutcome, Refusal
+from bot.journal import EventKind
 from bot.logs import bind_cycle
 from bot.planner import Plan, PlannerRules, capacity_shortfall, fit_to_capacity, plan_orders
-from bot.ports import Broker, Clock, MarketCalendar, MarketData
+from bot.ports import Broker, Clock, Journal, MarketCalendar, MarketData
 from bot.splits import (
     Jump,
     KnownSplit,
@@ -45,7 +47,6 @@ from bot.splits import (
     split_shaped_jumps,
 )
 from bot.stopping import StopToken
-from bot.tracker import EventKind, Tracker
 from bot.triggers import (
     CalendarRule,
     Decision,
@@ -100,7 +101,7 @@ class Adapters:
     broker: Broker
     market: MarketData
     calendar: MarketCalendar
-    tracker: Tracker
+    tracker: Journal
     clock: Clock
     stop: StopToken = field(default_factory=StopToken)  # set by SIGTERM: cancel, journal, end
 
@@ -215,9 +216,12 @@ class _Cycle:
         if dry_run:
             others = self.adapters.broker.open_orders()
         else:
-            others, cancelled = execution.cancel_own_open_orders(self.runtime.name)
-            if cancelled:
-                account = self._read_account()
+            others, _ = execution.cancel_own_open_orders(self.runtime.name)
+            # Read again *after* listing the open orders: an order of an earlier (crashed) run
+            # that filled before the listing is in this read, one still open was just cancelled.
+            # The first read may predate such a fill: planning from it would buy it twice.
+            account = self._read_account()
+            targets = self._reachable(targets, prices, account)
         plan = self._checked_plan(targets, prices, account, others)
         if dry_run:
             self.planned = plan.orders
@@ -255,7 +259,7 @@ class _Cycle:
     def _refuse_if(self, problems: list[str]) -> None:
         if problems:
             self.record(EventKind.CHECK_FAILED, problems=problems)
-            msg = "pre-trade checks failed: " + "; ".join(problems)
+            msg = messages.pre_trade_failed(problems)
             raise PreTradeCheckError(msg)
 
     def _execution(self, key: str) -> Execution:
@@ -449,11 +453,9 @@ class _Cycle:
             raise PlanningError(msg)
         if scale >= 1.0:
             return targets
-        problem = "the targets need more gross exposure than the account's margin allows"
         if self.rules.over_capacity != "scale":
-            msg = f"{problem} (they would fit at {scale:.1%}); over_capacity = 'skip': no trade"
-            raise PlanningError(msg)
-        note = f"{problem}: every weight scaled by {scale:.4f}"
+            raise PlanningError(messages.over_capacity_skipped(scale))
+        note = f"{messages.OVER_CAPACITY}: every weight scaled by {scale:.4f}"
         self.scaled_note = (
             f"; targets scaled to {scale:.1%} to fit the account's margin"
             f" ({account.multiplier}×; over_capacity = 'scale')"
@@ -504,13 +506,11 @@ class _Cycle:
         key = decision.rebalance_key
         reducing = execution.send(plan.exposure_reducing, self.runtime.name)
         _raise_if_unsent(reducing, "the buys of this rebalance were not sent")
+        first = plan
         if plan.exposure_reducing and plan.exposure_adding:
             # Size the buys from what the sells actually raised, not from the estimate.
-            replan = self._plan(targets, prices, self._read_account(), phase="add")
-            adding = replan.exposure_adding
-        else:
-            adding = plan.exposure_adding
-        unresolved = self._add_exposure(adding, targets, prices, execution)
+            first = self._plan(targets, prices, self._read_account(), phase="add")
+        unresolved, resized = self._add_exposure(first, targets, prices, execution)
         account = self.adapters.broker.account()
         sleeve = account.equity * self.runtime.rules.capital_fraction
         held = {s: q for s, q in account.positions.items() if s in prices}
@@ -518,18 +518,12 @@ class _Cycle:
         worst, residual = max_drift(current_weights(held, prices, sleeve), wanted)
         tolerance = self.runtime.rules.residual_tolerance
         if unresolved is not None:
-            msg = (
-                f"{unresolved.describe()}; re-sized and sent again up to {MAX_RESIZES} times and"
-                f" still refused: {worst} is {residual * 100:.2f} pp off target; the rebalance"
-                " stays due"
-            )
-            raise BrokerError(msg)
+            off = f"{worst} is {residual * 100:.2f} pp off target"
+            if resized:
+                raise BrokerError(messages.still_refused(unresolved.describe(), resized, off))
+            raise BrokerError(f"{unresolved.describe()}; {off}; the rebalance stays due")
         if residual > tolerance:
-            msg = (
-                f"rebalance {key} incomplete: {worst} is still {residual * 100:.2f} pp off target"
-                f" (tolerance {tolerance * 100} pp); it will be retried on the next run"
-            )
-            raise BrokerError(msg)
+            raise BrokerError(messages.incomplete(key, worst, residual, tolerance))
         self.record(
             EventKind.REBALANCE_DONE,
             rebalance_key=key,
@@ -541,29 +535,47 @@ class _Cycle:
 
     def _add_exposure(
         self,
-        adding: tuple[PlannedOrder, ...],
+        plan: Plan,
         targets: TargetWeights,
         prices: Mapping[str, Decimal],
         execution: Execution,
-    ) -> Refusal | None:
-        """Send the buys and new shorts; a refused one is re-sized from a fresh account read
-        and sent under the next journaled suffix, at most ``MAX_RESIZES`` times. Returns the
-        refusal still standing after that, if any.
+    ) -> tuple[Refusal | None, int]:
+        """Send the buys and new shorts, in rounds. Returns the refusal still standing, if
+        any, and how many times the buys were re-sized for it.
 
-        A broker refuses a buy that does not fit its own valuation of buying power (Alpaca's
-        collar, open orders holding funds); sending the same order again would be refused
-        again, every run, forever. Re-reading what the account can now afford is the fix.
+        * A buy refused for buying power is re-sized from a fresh account read, valued
+          ``RESIZE_MARKUP`` higher each time, and sent under the next journaled suffix, at most
+          ``MAX_RESIZES`` times: the broker values it above our model, and sending the same
+          order again would be refused again, every run, forever. Any other refusal (not
+          fractionable, a wash trade) is final for this run.
+        * On a broker that holds more than an order's value while it is open (Alpaca's collar),
+          buys that had to be scaled to the funds leave that hold behind in cash once they
+          fill: a top-up round buys what is still missing (at most ``MAX_RESIZES`` rounds in
+          all). The simulated broker holds exactly the fill, so it never tops up.
         """
-        for resize in range(MAX_RESIZES + 1):
+        adding = plan.exposure_adding
+        scaled = bool(plan.notes)
+        collared = self.rules.costs != EXACT_COSTS
+        for round_ in range(MAX_RESIZES + 1):
             outcome = execution.send(adding, self.runtime.name)
-            if not outcome.refused:
+            refused = outcome.refused
+            if refused and not any(
+                messages.INSUFFICIENT_BUYING_POWER in r.reason for r in refused
+            ):
+                return refused[0], 0  # re-sizing cannot help
+            if not refused:
                 _raise_if_unsent(outcome, "the rest of the plan was sent")
-                return None
-            first = outcome.refused[0]
-            if resize == MAX_RESIZES:
-                break
+                if not (scaled and collared) or round_ == MAX_RESIZES:
+                    self._note_scaled_buys(scaled)
+                    return None, 0
+            if round_ == MAX_RESIZES:
+                return refused[0], MAX_RESIZES
             account = self._read_account()
-            costs = self.rules.costs.widened(RESIZE_MARKUP * (resize + 1))
+            costs = self.rules.costs
+            phase = "add, topped up after the fills released the collar's hold"
+            if refused:
+                costs = costs.widened(RESIZE_MARKUP * (round_ + 1))
+                phase = f"add, re-sized after {refused[0].client_order_id}"
             replan = plan_orders(
                 targets.weights,
                 self.runtime.strategy.symbols,
@@ -571,11 +583,19 @@ class _Cycle:
                 prices,
                 replace(self.rules, costs=costs),
             )
-            self._record_plan(replan, phase=f"add, re-sized after {first.client_order_id}")
-            adding = replan.exposure_adding
+            self._record_plan(replan, phase=phase)
+            adding, scaled = replan.exposure_adding, bool(replan.notes)
             if not adding:
-                break
-        return first
+                if refused:
+                    return refused[0], round_ + 1
+                self._note_scaled_buys(False)
+                return None, 0
+        return None, 0  # pragma: no cover - the loop always returns
+
+    def _note_scaled_buys(self, scaled: bool) -> None:
+        """Say so in the result when the last buys were scaled down to the funds left."""
+        if scaled:
+            self.scaled_note += "; buys scaled down to the buying power left"
 
     def _finish(self, outcome: Outcome, reason: str, account: Account | None = None) -> CycleResult:
         return self.result(outcome, reason, self._snapshot(account))
@@ -686,7 +706,7 @@ def check_weights(weights: Mapping[str, float]) -> None:
 
 
 def find_splits(
-    tracker: Tracker,
+    tracker: Journal,
     strategy: str,
     jumps: Sequence[Jump],
     positions: Callable[[], Mapping[str, Decimal]],

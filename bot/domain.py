@@ -13,11 +13,12 @@ from dataclasses import dataclass, field, replace
 from decimal import ROUND_DOWN, Decimal
 from enum import StrEnum
 
+from bot import messages
 from bot.errors import PlanningError
 
 QTY_STEP = Decimal("0.000000001")  # Alpaca accepts at most 9 decimals of a share
 CENT = Decimal("0.01")
-MAX_ID_LENGTH = 48  # Alpaca's documented limit on client_order_id
+MAX_ID_LENGTH = messages.MAX_ID_LENGTH
 
 
 def to_decimal(value: float | int | str | Decimal, what: str) -> Decimal:
@@ -234,7 +235,7 @@ def client_order_id(strategy: str, rebalance_key: str, order: PlannedOrder) -> s
 
     Form ``{strategy}-{key}-{symbol}-{leg}``; at most 48 characters (Alpaca's limit).
     """
-    cid = f"{strategy}-{rebalance_key}-{order.symbol}-{order.leg.value}"
+    cid = messages.client_order_id(strategy, rebalance_key, order.symbol, order.leg.value)
     if len(cid) > MAX_ID_LENGTH:
         msg = f"client_order_id {cid!r} is longer than 48 characters: shorten the strategy name"
         raise PlanningError(msg)

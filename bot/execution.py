@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from bot import messages
 from bot.domain import (
     MAX_ID_LENGTH,
     OrderReport,
@@ -78,9 +79,14 @@ class Refusal:
 
     def describe(self) -> str:
         """``order ID (leg QTY SYMBOL) ended rejected: reason`` — the wording of every report."""
-        return (
-            f"order {self.client_order_id} ({self.order.leg.value} {self.order.qty} "
-            f"{self.order.symbol}) {self.ended}: {self.reason}"
+        order = self.order
+        return messages.order_ended(
+            self.client_order_id,
+            order.leg.value,
+            order.qty,
+            order.symbol,
+            ended=self.ended,
+            reason=self.reason,
         )
 
 
@@ -266,7 +272,7 @@ class Execution:
         cid = base_id
         for attempt in range(2, MAX_ATTEMPTS + 2):
             if cid in refused:
-                cid = f"{base_id}-a{attempt}"  # refused at submit: that id is never sent again
+                cid = messages.attempt_id(base_id, attempt)  # refused at submit: never again
                 if len(cid) > MAX_ID_LENGTH:
                     break
                 continue
@@ -281,7 +287,7 @@ class Execution:
                 return found  # still working at the broker: adopt it, never send a second
             if found.filled_qty > 0:
                 self._refuse_if_filled_after_the_read(cid)
-            cid = f"{base_id}-a{attempt}"
+            cid = messages.attempt_id(base_id, attempt)
             if len(cid) > MAX_ID_LENGTH:
                 break
         msg = f"{base_id} was attempted {attempt - 1} times; not retrying again"
@@ -335,7 +341,12 @@ class Execution:
                 if found is not None:
                     self._record(EventKind.ORDER_FOUND, **_payload(found), after=str(exc))
                     return found
-                if not isinstance(exc, TransientBrokerError | DuplicateOrderError):
+                if isinstance(exc, DuplicateOrderError):
+                    # "client_order_id must be unique" proves the order exists, yet the lookup
+                    # cannot find it: its state is unknown, so nothing else may be sent.
+                    msg = f"{cid}: {exc}, but the lookup does not find it; nothing else is sent"
+                    raise UnknownOrderStateError(msg) from exc
+                if not isinstance(exc, TransientBrokerError):
                     self._record_refusal(order, cid, exc)
                     refused.add(cid)
                     raise _RefusedError(cid, _reason(exc)) from exc
@@ -347,6 +358,8 @@ class Execution:
                     EventKind.ORDER_RETRY, client_order_id=cid, attempt=attempt, after=str(exc)
                 )
                 self._clock.sleep_until(retry_at)
+                if self._stop.requested:  # woken by the stop: never POST after a SIGTERM
+                    raise _NotSentError(cid, f"stopped ({self._stop.reason})") from exc
                 backoff *= 2
                 continue
             self._record(EventKind.ORDER_SUBMITTED, **_payload(report))

@@ -20,6 +20,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from decimal import ROUND_DOWN, Decimal
 
+from bot import messages
 from bot.domain import (
     EXACT_COSTS,
     Account,
@@ -116,9 +117,12 @@ def fit_to_capacity(
     shortfall, not a property of the account, and :func:`capacity_shortfall` refuses it.
     Returns (weights, scale ≤ 1).
     """
+    if not account.multiplier >= 1:
+        msg = f"the account's margin multiplier is {account.multiplier}: refusing to size on it"
+        raise PlanningError(msg)
     capacity = account.equity * account.multiplier / (1 + rules.funds_headroom)
     wanted = _wanted_gross(targets, account, rules)
-    if wanted <= capacity or wanted == 0:
+    if wanted <= capacity * (1 + ROUNDING_SLACK) or wanted == 0:
         return dict(targets), 1.0
     scale = float(max(capacity, ZERO) / wanted)
     return {s: w * scale for s, w in targets.items()}, scale
@@ -165,7 +169,7 @@ def _wanted_gross(targets: Mapping[str, float], account: Account, rules: Planner
 def _check_shorts(weights: Mapping[str, Decimal], rules: PlannerRules) -> None:
     shorts = sorted(s for s, w in weights.items() if w < 0)
     if shorts and not rules.allow_shorts:
-        msg = f"target shorts {', '.join(shorts)} but shorts are not allowed for this strategy"
+        msg = messages.shorts_not_allowed(shorts)
         raise PlanningError(msg)
 
 
@@ -175,7 +179,7 @@ def _sleeve_equity(account: Account, rules: PlannerRules) -> Decimal:
             msg = f"account {name} is {value}: refusing to plan on a broken account snapshot"
             raise PlanningError(msg)
     if not account.equity.is_finite() or not account.equity > 0:
-        msg = f"account equity is {account.equity}: nothing to rebalance"
+        msg = messages.no_equity(account.equity)
         raise PlanningError(msg)
     if not ZERO < rules.capital_fraction <= 1:
         msg = f"capital_fraction {rules.capital_fraction} must be in (0, 1]"

@@ -57,14 +57,19 @@ def test_a_clean_run_records_as_many_events_as_there_are_kill_points(tmp_path: P
     assert len(events) == EVENTS_IN_A_CLEAN_RUN, [e.kind for e in events]
 
 
-@pytest.mark.parametrize("kind", ["margin", "cash"])
+@pytest.mark.parametrize(
+    ("kind", "policy"), [("margin", "immediate"), ("cash", "immediate"), ("margin", "on_poll")]
+)
 @pytest.mark.parametrize("step", range(1, EVENTS_IN_A_CLEAN_RUN + 1))
 def test_kill_9_at_any_step_then_restart_never_duplicates(
-    tmp_path: Path, step: int, kind: str
+    tmp_path: Path, step: int, kind: str, policy: str
 ) -> None:
     """Killed after event ``step``: the restart finishes the rebalance, each intent filled once
-    (on a cash account too, where every buy must fit the collar)."""
+    — on a cash account too, where every buy must fit the collar, and with orders that fill
+    only when next looked at ("on_poll"), so the crashed run's orders fill while the restart
+    is already running: after its first account read, before it lists the open orders."""
     world = start_world(tmp_path, ["UPRO", "TMF"], account_kind=kind)  # type: ignore[arg-type]
+    world.fake.fill_policy = policy  # type: ignore[assignment]
     try:
         child = multiprocessing.get_context("fork").Process(target=crash_at, args=(world, step))
         child.start()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 import numpy as np
@@ -15,7 +15,7 @@ from bot.cycle import Adapters, DriftRule, StrategyRuntime, run_cycle
 from bot.daemon import run_daemon
 from bot.domain import Account, OrderReport, OrderRequest, OrderStatus, Side
 from bot.domain import Leg as OrderLeg
-from bot.errors import BrokerError
+from bot.errors import BrokerError, TransientBrokerError
 from bot.market.sessions import xnys_sessions
 from bot.market.synthetic import synthetic_closes
 from bot.planner import PlannerRules
@@ -759,3 +759,59 @@ def test_a_stop_cancels_unfilled_orders_within_one_time_budget(
     assert len(requested) == 2
     # One poll (which stops), then 1 s polls until the 20 s budget is spent: 21 s in all.
     assert world.clock.now() - started <= timedelta(seconds=21)
+
+
+class FirstPostLostBroker:
+    """Our Broker port over the simulated one: the first POST never reaches it (a timeout)."""
+
+    def __init__(self, inner: object) -> None:
+        self.inner = inner
+        self.submits = 0
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.inner, name)
+
+    def submit(self, order: OrderRequest) -> OrderReport:
+        self.submits += 1
+        if self.submits == 1:
+            msg = "submit: no answer from Alpaca (ReadTimeout)"
+            raise TransientBrokerError(msg)
+        return self.inner.submit(order)  # type: ignore[attr-defined,no-any-return]
+
+
+class SignalDuringSleepClock:
+    """The cycle's clock; SIGTERM arrives while it sleeps (the retry's backoff)."""
+
+    def __init__(self, inner: object, stop: StopToken) -> None:
+        self.inner, self.stop = inner, stop
+
+    def now(self) -> datetime:
+        return self.inner.now()  # type: ignore[attr-defined,no-any-return]
+
+    def sleep_until(self, moment: datetime) -> None:
+        self.stop.request("SIGTERM")
+        self.inner.sleep_until(moment)  # type: ignore[attr-defined]
+
+
+def test_a_stop_during_a_submit_retry_never_posts_again(
+    make_world: Callable[..., World],
+) -> None:
+    """The first POST times out and the lookup proves it never arrived; SIGTERM wakes the
+    backoff sleep. The order is not POSTed again after the signal, nothing else is sent."""
+    world = make_world(
+        flat_closes({"UPRO": 100.0, "TMF": 50.0}, date(2026, 3, 2), date(2026, 4, 30))
+    )
+    stop = StopToken()
+    lost = FirstPostLostBroker(world.broker)
+    clock = SignalDuringSleepClock(world.clock, stop)
+    adapters = Adapters(
+        lost, world.adapters.market, world.adapters.calendar, world.tracker, clock, stop  # type: ignore[arg-type]
+    )
+    world.at(date(2026, 4, 1))
+
+    result = run_cycle(adapters, HFEA)
+
+    assert result.outcome == "error"
+    assert result.reason.startswith("stopped (SIGTERM)")
+    assert lost.submits == 1
+    assert world.broker.account().positions == {}

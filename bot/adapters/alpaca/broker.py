@@ -82,6 +82,16 @@ def _decimal(value: Any, name: str, default: Decimal = ZERO) -> Decimal:
     return result
 
 
+def _multiplier(value: Any) -> Decimal:
+    """Alpaca's margin multiplier: "1" (cash, IRA, under $2,000), "2" (overnight margin) or "4".
+    A missing or out-of-range value is refused, never defaulted: sizing on a wrong one would
+    scale every target (to 0 for "0") or silently cap a margin account at 1×."""
+    multiplier = _decimal(value, "multiplier", Decimal(-1))
+    if not Decimal(1) <= multiplier <= Decimal(4):
+        raise BadFieldError("multiplier", "missing or outside 1 to 4")
+    return multiplier
+
+
 def _enum_value(value: Any) -> str:
     return str(getattr(value, "value", value))
 
@@ -198,7 +208,7 @@ class AlpacaBroker:
                 equity=_decimal(account.equity, "equity"),
                 buying_power=_decimal(account.buying_power, "buying_power"),
                 positions=held,
-                multiplier=_decimal(account.multiplier, "multiplier", Decimal(1)),
+                multiplier=_multiplier(account.multiplier),
                 gross_exposure=_decimal(account.long_market_value, "long_market_value")
                 + short_value,
             )

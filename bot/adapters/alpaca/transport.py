@@ -68,6 +68,7 @@ class RetryPolicy:
     base_delay: float = 0.5
     max_delay: float = 8.0
     sleep: Callable[[float], None] = time.sleep
+    stopped: Callable[[], bool] = lambda: False  # a stop request ends the retries at once
 
 
 def harden(client: RESTClient, endpoints: Endpoints) -> None:
@@ -285,8 +286,8 @@ def with_retries(
             with translated(what, endpoint=endpoint):
                 return call()
         except TransientBrokerError:
-            if attempt == policy.attempts - 1:
-                raise
+            if attempt == policy.attempts - 1 or policy.stopped():
+                raise  # a SIGTERM must not wait out a flaky broker's retries
             delay = min(policy.max_delay, policy.base_delay * 2**attempt)
             policy.sleep(random.uniform(0, delay))  # jitter, not cryptography
     msg = f"{what}: no attempts configured"
