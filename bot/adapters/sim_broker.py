@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
+from bot import messages
 from bot.domain import (
     CENT,
     EXACT_COSTS,
@@ -261,7 +262,7 @@ class SimulatedBroker:
         if order.leg in (Leg.ADD_LONG, Leg.ADD_SHORT) and price is not None:
             needed = order.qty * price * (1 + self._slippage)
             if needed > self.account().buying_power:
-                return "insufficient buying power"
+                return messages.INSUFFICIENT_BUYING_POWER
         return ""
 
     def _reject(self, order: OrderRequest, reason: str) -> OrderReport:
