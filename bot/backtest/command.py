@@ -144,9 +144,9 @@ def backtest_command(args: argparse.Namespace) -> int:
     if args.equity_csv:
         _write_csv(report, args.equity_csv)
     if args.plot:
-        from bot.backtest.plot import plot_report  # noqa: PLC0415 - matplotlib only when asked
+        from bot.backtest.plot import plot_curves  # noqa: PLC0415 - matplotlib only when asked
 
-        plot_report(report, args.plot)
+        plot_curves(_curves(report), report.strategy, report.notes, args.plot)
     print(json.dumps(as_json(report), indent=2) if args.json else render(report))
     return 0
 

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+
+import pandas as pd
 
 from bot.backtest.stats import drawdowns
 from bot.errors import ConfigError
 
-if TYPE_CHECKING:
-    from bot.backtest.command import Report
 
-
-def plot_report(report: Report, path: Path) -> None:
-    """Write a PNG with two panels (matplotlib, headless)."""
+def plot_curves(
+    curves: Mapping[str, pd.Series], strategy: str, notes: Sequence[str], path: Path
+) -> None:
+    """Write a PNG with two panels (matplotlib, headless): the equity ``curves`` (the strategy's
+    first, then the benchmark's) on a log scale, and their drawdowns. ``notes`` are the report's
+    (a note saying "… is SIMULATED …" puts that fund in the title)."""
     try:
         import matplotlib as mpl  # noqa: PLC0415 - optional dependency, imported on use
 
@@ -25,21 +28,16 @@ def plot_report(report: Report, path: Path) -> None:
     figure, (top, bottom) = plt.subplots(
         2, 1, figsize=(10, 7), sharex=True, gridspec_kw={"height_ratios": [3, 1]}
     )
-    curves = {report.strategy: report.result.equity}
-    if report.benchmark is not None:
-        curves[report.benchmark_symbol] = report.benchmark
     for name, curve in curves.items():
         top.plot(curve.index, curve.to_numpy(), label=name)
         bottom.plot(curve.index, 100 * drawdowns(curve).to_numpy(), label=name)
     top.set_yscale("log")
     top.set_ylabel("equity ($, log scale)")
-    title = f"{report.strategy} backtest (the bot's own rules)"
-    if report.notes:  # a simulated stretch must be visible on the picture itself
-        title += "\nPARTLY SIMULATED: " + "; ".join(
-            n.split(" is SIMULATED")[0] for n in report.notes
-        )
+    title = f"{strategy} backtest (the bot's own rules)"
+    if notes:  # a simulated stretch must be visible on the picture itself
+        title += "\nPARTLY SIMULATED: " + "; ".join(n.split(" is SIMULATED")[0] for n in notes)
         title += " (leveraged-ETF formula)"
-    top.set_title(title, fontsize=10 if report.notes else None)
+    top.set_title(title, fontsize=10 if notes else None)
     top.legend()
     bottom.set_ylabel("drawdown (%)")
     figure.tight_layout()
