@@ -29,9 +29,9 @@ import pandas as pd
 from bot.adapters.sim_broker import NO_FEES
 from bot.backtest.engine import BacktestCosts
 from bot.checks import CheckSettings
-from bot.cycle import DriftRule, StrategyRuntime
+from bot.cycle import StrategyRuntime
 from bot.planner import PlannerRules
-from bot.triggers import CalendarRule, Schedule
+from bot.triggers import CalendarRule, DriftRule, Schedule
 from strategies.fixed import FixedWeights
 from strategies.inverse_vol import InverseVolatility
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import tomllib
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self
 
@@ -23,7 +24,7 @@ from pydantic import (
 )
 
 from bot.errors import ConfigError
-from bot.triggers import Schedule
+from bot.triggers import CalendarRule, DriftRule, RelativeDriftRule, Schedule, Trigger
 
 Symbol = Annotated[str, Field(pattern=r"^\^?[A-Z][A-Z0-9.]{0,9}$")]
 SUM_TOLERANCE = 1e-9
@@ -122,6 +123,13 @@ class CalendarTriggerConfig(_Strict):
     mid_month_rule: Literal["on_or_before", "on_or_after"] = "on_or_before"
 
 
+    def build(self) -> Trigger:
+        """The calendar rule this section describes."""
+        return CalendarRule(
+            self.schedule, self.quarter_anchor, self.mid_month_day, self.mid_month_rule
+        )
+
+
 class DriftTriggerConfig(_Strict):
     """Trade the whole book when any weight is more than ``width`` (absolute) off target."""
 
@@ -129,8 +137,28 @@ class DriftTriggerConfig(_Strict):
     width: float = Field(default=0.01, gt=0.0, lt=1.0)
     inclusive: bool = False
 
+    def build(self) -> Trigger:
+        """The absolute corridor this section describes."""
+        return DriftRule(Decimal(repr(self.width)), self.inclusive)
 
-TriggerConfig = Annotated[CalendarTriggerConfig | DriftTriggerConfig, Field(discriminator="kind")]
+
+class RelativeDriftTriggerConfig(_Strict):
+    """Trade the whole book when any weight is more than ``width`` of its own target off
+    (0.25: a 40% target may move between 30% and 50%)."""
+
+    kind: Literal["relative_drift"]
+    width: float = Field(default=0.25, gt=0.0, lt=10.0)
+    inclusive: bool = False
+
+    def build(self) -> Trigger:
+        """The relative corridor this section describes."""
+        return RelativeDriftRule(Decimal(repr(self.width)), self.inclusive)
+
+
+TriggerConfig = Annotated[
+    CalendarTriggerConfig | DriftTriggerConfig | RelativeDriftTriggerConfig,
+    Field(discriminator="kind"),
+]
 
 
 class SizingConfig(_Strict):

@@ -48,11 +48,10 @@ from bot.splits import (
 )
 from bot.stopping import StopToken
 from bot.triggers import (
-    CalendarRule,
     Decision,
-    calendar_decision,
+    Trigger,
+    TriggerInput,
     current_weights,
-    drift_decision,
     max_drift,
 )
 from strategies.base import NoDecisionError, Strategy, StrategyError, TargetWeights
@@ -62,14 +61,6 @@ MAX_RESIZES = 3  # a refused buy is re-sized from a fresh account read at most t
 RESIZE_MARKUP = Decimal("0.025")  # each re-size values buys this much higher again
 log = structlog.get_logger()
 Outcome = Literal["traded", "held", "error", "closed", "planned"]
-
-
-@dataclass(frozen=True, slots=True)
-class DriftRule:
-    """The drift corridor: absolute weight points, strictly greater unless ``inclusive``."""
-
-    width: Decimal
-    inclusive: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +79,7 @@ class StrategyRuntime:
 
     name: str
     strategy: Strategy
-    trigger: CalendarRule | DriftRule
+    trigger: Trigger
     rules: PlannerRules
     execution: ExecutionSettings = field(default_factory=ExecutionSettings)
     checks: CheckSettings = field(default_factory=CheckSettings)
@@ -420,7 +411,16 @@ class _Cycle:
             symbol=worst,
             equity=account.equity,
         )
-        decision = self._trigger(sessions, worst, drift)
+        name, journal = self.runtime.name, self.adapters.tracker
+        decision = self.runtime.trigger.decide(
+            TriggerInput(
+                today=self.today,
+                sessions=sessions,
+                current=current,
+                target=wanted,
+                last_done_key=lambda: journal.last_rebalance_key(name),
+            )
+        )
         if force and not decision.trade:
             decision = Decision(
                 True, f"forced ({decision.reason})", f"{self.today:%Y%m%d}F", forced=True
@@ -433,13 +433,6 @@ class _Cycle:
             late=decision.late,
         )
         return decision
-
-    def _trigger(self, sessions: tuple[date, ...], worst: str, drift: Decimal) -> Decision:
-        rule = self.runtime.trigger
-        if isinstance(rule, DriftRule):
-            return drift_decision(worst, drift, rule.width, self.today, rule.inclusive)
-        last = self.adapters.tracker.last_rebalance_key(self.runtime.name)
-        return calendar_decision(sessions, self.today, rule, last)
 
     def _reachable(
         self, targets: TargetWeights, prices: Mapping[str, Decimal], account: Account

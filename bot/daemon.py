@@ -21,7 +21,7 @@ from bot.alerts import Alert
 from bot.cycle import NEW_YORK, Adapters, CycleResult, StrategyRuntime, run_cycle
 from bot.journal import EventKind
 from bot.ports import Clock, Journal, MarketCalendar
-from bot.triggers import CalendarRule, calendar_decision
+from bot.triggers import TriggerInput
 
 log = structlog.get_logger()
 DEAD_MAN_MARGIN = timedelta(minutes=10)
@@ -220,15 +220,15 @@ class Daemon:
             self._send(missed_alert(name, self.today(), f"{why}: catching up at the next wake"))
 
     def _late_calendar_key(self, member: Member) -> str | None:
-        rule = member.runtime.trigger
-        if not isinstance(rule, CalendarRule):
-            return None
         today = self.today()
         sessions = self._calendar.sessions(today - timedelta(days=130), today + timedelta(days=45))
         if today not in sessions:
             return None
-        last = self.tracker.last_rebalance_key(member.runtime.name)
-        decision = calendar_decision(sessions, today, rule, last)
+        name = member.runtime.name
+        # Only a schedule can be late: with no weights to compare, a corridor never trades.
+        decision = member.runtime.trigger.decide(
+            TriggerInput(today, sessions, {}, {}, lambda: self.tracker.last_rebalance_key(name))
+        )
         return decision.rebalance_key if decision.trade and decision.late else None
 
     def _finished_on(self, member: Member, day: date) -> bool:

@@ -21,11 +21,12 @@ from bot.backtest.fast import run_fast_backtest
 from bot.backtest.screen import History
 from bot.bootstrap import build_runtime
 from bot.config import load_config
-from bot.cycle import DriftRule, StrategyRuntime
+from bot.cycle import StrategyRuntime
 from bot.errors import StateError
 from bot.market.csv_source import load_closes_dir
 from bot.market.sessions import xnys_sessions
 from bot.market.synthetic import synthetic_closes
+from bot.triggers import DriftRule
 from strategies.fixed import FixedWeights
 from strategies.inverse_vol import InverseVolatility
 

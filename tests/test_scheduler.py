@@ -14,7 +14,7 @@ from bot.adapters.sim_broker import NO_FEES, CloseTable, SimulatedBroker
 from bot.adapters.xnys_calendar import XnysCalendar
 from bot.alerts import Alert, Severity
 from bot.clock import SimulatedClock
-from bot.cycle import NEW_YORK, Adapters, DriftRule, StrategyRuntime
+from bot.cycle import NEW_YORK, Adapters, StrategyRuntime
 from bot.daemon import Daemon, Member
 from bot.domain import Leg, OrderRequest, Side
 from bot.market.sessions import xnys_sessions
@@ -22,7 +22,7 @@ from bot.market.synthetic import synthetic_closes
 from bot.planner import PlannerRules
 from bot.scheduler import JOB_DEFAULTS, MarketWakeTrigger, build_scheduler
 from bot.tracker import EventKind, Tracker
-from bot.triggers import CalendarRule, Schedule
+from bot.triggers import CalendarRule, DriftRule, Schedule
 from strategies import FixedWeights, InverseVolatility
 
 FIFTEEN = timedelta(minutes=15)

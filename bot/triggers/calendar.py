@@ -1,4 +1,4 @@
-"""When to trade: calendar schedules and the drift corridor. Pure functions of their inputs.
+"""The calendar trigger: HFEA's quarters, UISx3's month-ends, Max Yield's twice a month.
 
 A calendar trigger never asks "is today the day?" alone: it asks "which scheduled rebalance is
 the latest one due, and has it been done?". That single question covers the normal case, a
@@ -7,14 +7,13 @@ missed rebalance (the bot was down: catch up on the next run, flagged late), and
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
-from decimal import ROUND_HALF_EVEN, Decimal
 from enum import StrEnum
 from itertools import groupby
 
-DRIFT_PRECISION = Decimal("0.000000001")  # drift is compared at 1e-9 so 0.56 − 0.55 is 0.01
+from bot.triggers.base import Decision, TriggerInput
 
 
 class Schedule(StrEnum):
@@ -34,16 +33,14 @@ class CalendarRule:
     mid_month_day: int = 15
     mid_month_rule: str = "on_or_before"  # or "on_or_after"
 
+    @property
+    def kind(self) -> str:
+        """``[trigger] kind = "calendar"``."""
+        return "calendar"
 
-@dataclass(frozen=True, slots=True)
-class Decision:
-    """Whether to trade now, the rebalance key that names the trade, and a readable reason."""
-
-    trade: bool
-    reason: str
-    rebalance_key: str
-    late: bool = False
-    forced: bool = False  # a manual --force: never counts as the schedule's rebalance
+    def decide(self, now: TriggerInput) -> Decision:
+        """The latest scheduled rebalance due on or before today, unless it was done."""
+        return calendar_decision(now.sessions, now.today, self, now.last_done_key())
 
 
 def scheduled_rebalances(sessions: Sequence[date], rule: CalendarRule) -> list[tuple[date, str]]:
@@ -115,40 +112,3 @@ def calendar_decision(
     if day < today:
         return Decision(True, f"missed rebalance {key} due {day}: catching up", key, late=True)
     return Decision(True, f"scheduled rebalance {key}", key)
-
-
-def current_weights(
-    positions: Mapping[str, Decimal], prices: Mapping[str, Decimal], sleeve_equity: Decimal
-) -> dict[str, Decimal]:
-    """Weights of the given positions in the sleeve; a symbol with no position weighs 0."""
-    return {s: q * prices[s] / sleeve_equity for s, q in positions.items() if q != 0}
-
-
-def max_drift(current: Mapping[str, Decimal], target: Mapping[str, Decimal]) -> tuple[str, Decimal]:
-    """Return the symbol with the largest |current − target| and that drift, rounded to 1e-9."""
-    symbols = sorted(set(current) | set(target))
-    if not symbols:
-        return "", Decimal(0)
-    drifts = {
-        s: abs(current.get(s, Decimal(0)) - target.get(s, Decimal(0))).quantize(
-            DRIFT_PRECISION, rounding=ROUND_HALF_EVEN
-        )
-        for s in symbols
-    }
-    worst = max(symbols, key=lambda s: (drifts[s], s))
-    return worst, drifts[worst]
-
-
-def drift_decision(
-    symbol: str, drift: Decimal, width: Decimal, today: date, inclusive: bool = False
-) -> Decision:
-    """Trade the whole book when the worst drift is beyond the corridor (strictly, by default)."""
-    key = f"{today:%Y%m%d}"
-    beyond = drift >= width if inclusive else drift > width
-    if beyond:
-        return Decision(
-            True, f"{symbol} drifted {drift * 100:.3f} pp (corridor {width * 100} pp)", key
-        )
-    return Decision(
-        False, f"max drift {drift * 100:.3f} pp ({symbol}) within {width * 100} pp", key
-    )

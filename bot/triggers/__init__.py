@@ -1,0 +1,38 @@
+"""When to trade. One module per kind of trigger, each a pure :class:`Trigger`:
+
+* ``calendar`` — scheduled rebalances (quarter start, month end, twice a month), caught up
+  when missed;
+* ``corridor`` — the absolute drift corridor (any weight more than ``width`` points off);
+* ``relative`` — the relative corridor (any weight more than ``width`` of its own target off).
+"""
+
+from __future__ import annotations
+
+from bot.triggers.base import (
+    DRIFT_PRECISION,
+    Decision,
+    Trigger,
+    TriggerInput,
+    current_weights,
+    max_drift,
+)
+from bot.triggers.calendar import CalendarRule, Schedule, calendar_decision, scheduled_rebalances
+from bot.triggers.corridor import DriftRule, drift_decision
+from bot.triggers.relative import RelativeDriftRule, max_relative_drift
+
+__all__ = [
+    "DRIFT_PRECISION",
+    "CalendarRule",
+    "Decision",
+    "DriftRule",
+    "RelativeDriftRule",
+    "Schedule",
+    "Trigger",
+    "TriggerInput",
+    "calendar_decision",
+    "current_weights",
+    "drift_decision",
+    "max_drift",
+    "max_relative_drift",
+    "scheduled_rebalances",
+]

@@ -1,0 +1,67 @@
+"""The relative corridor: trade the whole book when any weight is more than ``width`` *of its
+own target* away from it — 0.25 means a 40% target may move between 30% and 50%, a 10% target
+between 7.5% and 12.5%.
+
+An absolute corridor treats every fund alike, so a small weight can halve before it trades while
+a large one trades on noise; a relative one scales with the weight (Swedroe's 5/25 rule uses
+both). A symbol held with a zero target is off by all of itself: it always trades.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import ROUND_HALF_EVEN, Decimal
+
+from bot.triggers.base import DRIFT_PRECISION, Decision, TriggerInput
+
+INFINITE = Decimal("Infinity")
+
+
+@dataclass(frozen=True, slots=True)
+class RelativeDriftRule:
+    """Trade when |weight − target| / |target| exceeds ``width`` (strictly, unless
+    ``inclusive``) for any symbol of the strategy."""
+
+    width: Decimal
+    inclusive: bool = False
+
+    @property
+    def kind(self) -> str:
+        """``[trigger] kind = "relative_drift"``."""
+        return "relative_drift"
+
+    def decide(self, now: TriggerInput) -> Decision:
+        """Trade when the worst relative drift is beyond the corridor."""
+        key = f"{now.today:%Y%m%d}"
+        symbol, drift = max_relative_drift(now.current, now.target)
+        beyond = drift >= self.width if self.inclusive else drift > self.width
+        corridor = f"corridor {self.width * 100}% of target"
+        if not beyond:
+            return Decision(
+                False, f"max drift {drift * 100:.3f}% of target ({symbol}) within {corridor}", key
+            )
+        if drift == INFINITE:
+            return Decision(True, f"{symbol} is held but its target is 0 ({corridor})", key)
+        why = f"{symbol} drifted {drift * 100:.3f}% of its target ({corridor})"
+        return Decision(True, why, key)
+
+
+def max_relative_drift(
+    current: Mapping[str, Decimal], target: Mapping[str, Decimal]
+) -> tuple[str, Decimal]:
+    """The symbol with the largest |current − target| / |target|, and that drift rounded to
+    1e-9 (infinite for a symbol held with a zero target; 0 for one neither held nor wanted)."""
+    symbols = sorted(set(current) | set(target))
+    if not symbols:
+        return "", Decimal(0)
+    drifts = {s: _relative(current.get(s, Decimal(0)), target.get(s, Decimal(0))) for s in symbols}
+    worst = max(symbols, key=lambda s: (drifts[s], s))
+    return worst, drifts[worst]
+
+
+def _relative(current: Decimal, target: Decimal) -> Decimal:
+    if target == 0:
+        return Decimal(0) if current == 0 else INFINITE
+    off = abs(current - target) / abs(target)
+    return off.quantize(DRIFT_PRECISION, rounding=ROUND_HALF_EVEN)
