@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from bot.triggers.base import (
     DRIFT_PRECISION,
+    Corridor,
     Decision,
+    Scheduled,
     Trigger,
     TriggerInput,
     current_weights,
@@ -23,10 +25,12 @@ from bot.triggers.relative import RelativeDriftRule, max_relative_drift
 __all__ = [
     "DRIFT_PRECISION",
     "CalendarRule",
+    "Corridor",
     "Decision",
     "DriftRule",
     "RelativeDriftRule",
     "Schedule",
+    "Scheduled",
     "Trigger",
     "TriggerInput",
     "calendar_decision",

@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_EVEN, Decimal
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 DRIFT_PRECISION = Decimal("0.000000001")  # drift is compared at 1e-9 so 0.56 − 0.55 is 0.01
 
@@ -49,6 +49,37 @@ class Trigger(Protocol):
 
     def decide(self, now: TriggerInput) -> Decision:
         """Trade now or not, and why."""
+        ...
+
+
+@runtime_checkable
+class Scheduled(Protocol):
+    """A trigger that trades on dates known in advance: the fast backtester lays them out."""
+
+    def rebalance_dates(self, sessions: Sequence[date]) -> list[tuple[date, str]]:
+        """(session, rebalance key) of every scheduled rebalance within ``sessions``."""
+        ...
+
+
+@runtime_checkable
+class Corridor(Protocol):
+    """A trigger that trades when a weight drifts beyond ``width``: absolute weight points,
+    or (``relative``) a fraction of the weight's own target. The fast backtester's loop
+    measures both the same way as :func:`max_drift` and ``max_relative_drift``."""
+
+    @property
+    def width(self) -> Decimal:
+        """The corridor's half-width."""
+        ...
+
+    @property
+    def inclusive(self) -> bool:
+        """True: a drift of exactly ``width`` trades too."""
+        ...
+
+    @property
+    def relative(self) -> bool:
+        """True: ``width`` is a fraction of each target, not weight points."""
         ...
 
 

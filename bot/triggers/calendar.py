@@ -42,6 +42,10 @@ class CalendarRule:
         """The latest scheduled rebalance due on or before today, unless it was done."""
         return calendar_decision(now.sessions, now.today, self, now.last_done_key())
 
+    def rebalance_dates(self, sessions: Sequence[date]) -> list[tuple[date, str]]:
+        """Every scheduled rebalance within ``sessions`` (the fast backtester's form)."""
+        return scheduled_rebalances(sessions, self)
+
 
 def scheduled_rebalances(sessions: Sequence[date], rule: CalendarRule) -> list[tuple[date, str]]:
     """List (session, rebalance key) pairs of the schedule within ``sessions``.

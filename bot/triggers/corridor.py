@@ -22,6 +22,11 @@ class DriftRule:
         """``[trigger] kind = "drift"``."""
         return "drift"
 
+    @property
+    def relative(self) -> bool:
+        """Absolute weight points."""
+        return False
+
     def decide(self, now: TriggerInput) -> Decision:
         """Trade when the worst absolute drift is beyond the corridor."""
         worst, drift = max_drift(now.current, now.target)

@@ -31,6 +31,11 @@ class RelativeDriftRule:
         """``[trigger] kind = "relative_drift"``."""
         return "relative_drift"
 
+    @property
+    def relative(self) -> bool:
+        """A fraction of each target."""
+        return True
+
     def decide(self, now: TriggerInput) -> Decision:
         """Trade when the worst relative drift is beyond the corridor."""
         key = f"{now.today:%Y%m%d}"
