@@ -95,10 +95,16 @@ def _after_prefix(prefix: str) -> str | None:
 
 
 def _json_default(value: object) -> str:
+    if type(value) is Decimal:  # by far the most common: quantities, prices, weights
+        return str(value)
     if isinstance(value, Decimal | date | datetime):
         return str(value) if isinstance(value, Decimal) else value.isoformat()
     msg = f"cannot record {type(value).__name__} in the tracker"
     raise TypeError(msg)
+
+
+# One encoder for every event (json.dumps would build one per call): the same text.
+_ENCODER = json.JSONEncoder(default=_json_default, sort_keys=True)
 
 
 class Tracker:
@@ -164,7 +170,7 @@ class Tracker:
         self, at: datetime, run_id: str, strategy: str, kind: EventKind, **payload: Any
     ) -> None:
         """Append one event; raises StateError if it could not be stored (then do not act)."""
-        text = json.dumps(payload, default=_json_default, sort_keys=True)
+        text = _ENCODER.encode(payload)
         with self._writing() as db:
             db.execute(
                 "INSERT INTO events (at, run_id, strategy, kind, payload) VALUES (?, ?, ?, ?, ?)",

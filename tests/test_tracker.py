@@ -707,3 +707,30 @@ def test_prefixes_are_case_sensitive_unlike_the_old_like(tracker: Tracker) -> No
     tracker.record(AT, "r1", "hfea", EventKind.ORDER_SUBMITTING, client_order_id="hfea-2024q1-B")
 
     assert tracker.journaled_order_ids("hfea", "hfea-2024Q1-") == {"hfea-2024Q1-A"}
+
+
+def test_the_stored_text_is_the_sorted_json_the_previous_version_wrote(
+    tracker: Tracker, path: Path
+) -> None:
+    """Payload text byte for byte as ``json.dumps(..., sort_keys=True)`` with Decimal as str
+    and dates as ISO (rows of old and new versions read and compare alike)."""
+    payload: dict[str, Any] = {
+        "z": Decimal("-0.000000001"),
+        "a": {"TMF": Decimal("12.5"), "UPRO": [Decimal(1), None, True, 2.5]},
+        "when": datetime(2024, 3, 4, 20, 45, tzinfo=UTC),
+        "session": date(2024, 3, 4),
+        "text": "naïve — ünïcode",
+    }
+    tracker.record(AT, "r1", "hfea", EventKind.DECISION, **payload)
+
+    def previous(value: object) -> str:
+        return str(value) if isinstance(value, Decimal) else value.isoformat()  # type: ignore[attr-defined]
+
+    raw = sqlite3.connect(path)
+    try:
+        [(text,)] = raw.execute("SELECT payload FROM events").fetchall()
+    finally:
+        raw.close()
+    assert text == json.dumps(payload, default=previous, sort_keys=True)
+    with pytest.raises(TypeError, match="cannot record set"):
+        tracker.record(AT, "r1", "hfea", EventKind.DECISION, bad={1})
