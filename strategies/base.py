@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
@@ -65,6 +65,31 @@ class Strategy(Protocol):
 
     def target_weights(self, closes: pd.DataFrame, as_of: date) -> TargetWeights:
         """Return target weights from ``closes`` (DatetimeIndex rows, one column per symbol)."""
+        ...
+
+
+FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
+
+
+@runtime_checkable
+class BatchStrategy(Protocol):
+    """A strategy that computes every day's targets at once (the fast backtester's form)."""
+
+    def batch_targets(self, prices: FloatArray) -> tuple[FloatArray, BoolArray] | None:
+        """Row ``i``: the targets from the closes up to row ``i`` (columns in ``symbols``
+        order; NaN rows before there is enough history) and whether the strategy declines
+        that day; None when ``prices`` is too short for the batch form."""
+        ...
+
+
+@runtime_checkable
+class WindowStrategy(Protocol):
+    """A strategy whose targets can be computed from a plain array of its closes."""
+
+    def window_targets(self, window: FloatArray) -> TargetWeights:
+        """Targets from the last ``history_closes`` closes (columns in ``symbols`` order),
+        already checked usable by the caller."""
         ...
 
 

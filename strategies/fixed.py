@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from datetime import date
 from types import MappingProxyType
 
+import numpy as np
 import pandas as pd
 
-from strategies.base import TargetWeights, closes_window
+from strategies.base import BoolArray, FloatArray, TargetWeights, closes_window
 
 MAX_GROSS_EXPOSURE = 5.0
 """Σ|w| above this is treated as a configuration typo (e.g. 55 meant as 0.55), not a strategy."""
@@ -45,6 +46,12 @@ class FixedWeights:
         """Return the configured weights once today's closes are known to be usable."""
         closes_window(closes, self.symbols, self.history_closes, as_of)
         return TargetWeights(weights=dict(self.weights))
+
+    def batch_targets(self, prices: FloatArray) -> tuple[FloatArray, BoolArray]:
+        """The same weights on every row; never declines."""
+        n = len(prices)
+        row = np.array([self.weights[s] for s in self.symbols], dtype=float)
+        return np.tile(row, (n, 1)), np.zeros(n, dtype=bool)
 
 
 def validate_weights(weights: Mapping[str, float], *, what: str) -> None:

@@ -23,7 +23,13 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from strategies.base import NoDecisionError, TargetWeights, closes_window, validate_lookback
+from strategies.base import (
+    BoolArray,
+    NoDecisionError,
+    TargetWeights,
+    closes_window,
+    validate_lookback,
+)
 from strategies.fixed import validate_weights
 
 ZeroVolPolicy = Literal["skip_day", "floor", "equal_weight", "exclude"]
@@ -143,6 +149,26 @@ class InverseVolatility:
         else:
             scores = np.where(any_zero, np.nan, inverse)
         return sigma, scores
+
+    def batch_targets(self, prices: FloatArray) -> tuple[FloatArray, BoolArray] | None:
+        """Every day's weights at once, from sliding windows of the basket's closes: the same
+        ``basket_scores`` and ``basket_weights`` as :meth:`target_weights`. A day whose scores
+        are undefined (the zero-volatility policy declines) is flagged declined."""
+        n, h, k = len(prices), self.history_closes, len(self.basket)
+        if n < h:
+            return None
+        views = np.lib.stride_tricks.sliding_window_view(prices[:, :k], h, axis=0)
+        windows = np.ascontiguousarray(views.transpose(0, 2, 1))  # (n - h + 1, h, k)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            _, scores = self.basket_scores(windows)
+            weights = self.basket_weights(scores)
+        fixed = np.array([self.fixed[s] for s in self.symbols[k:]], dtype=float)
+        table = np.full((n, len(self.symbols)), np.nan)
+        table[h - 1 :, :k] = weights
+        table[:, k:] = fixed
+        declined = np.zeros(n, dtype=bool)
+        declined[h - 1 :] = np.isnan(scores).any(axis=1)
+        return table, declined
 
     def basket_weights(self, scores: FloatArray) -> FloatArray:
         """Scores (days × basket) normalised to ``basket_weight`` per day."""

@@ -250,6 +250,10 @@ class ModifiedSharpeMix:
         """Return per-symbol weights of the chosen mix, with notes on how it was chosen."""
         return self.weights_from_returns(self.leg_returns(closes, as_of))
 
+    def window_targets(self, window: FloatArray) -> TargetWeights:
+        """The same choice from a plain array of the last ``history_closes`` closes."""
+        return self.weights_from_returns(self.leg_returns_from_closes(window))
+
     def weights_from_returns(self, returns: FloatArray) -> TargetWeights:
         """Score every mix on ``returns`` (n_legs × lookback_days) and return the best one."""
         mixes = self.grid
