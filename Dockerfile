@@ -1,11 +1,12 @@
 # The bot as a long-running daemon. State (tracker, heartbeat, simulated broker book) lives in
 # /state; keys and alert settings come from the environment (an env file), never the image.
+# It installs only what trading needs: no extras (the backtest extra's numba and matplotlib are
+# for backtests; `bot backtest` still runs here, without --plot).
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
-    BOT_STATE_DIR=/state \
-    NUMBA_CACHE_DIR=/tmp/numba-cache
+    BOT_STATE_DIR=/state
 
 RUN useradd --create-home --uid 10001 bot && mkdir /state && chown bot:bot /state
 WORKDIR /app

@@ -2,7 +2,9 @@
 
     .venv/bin/python -m benchmarks.backtest_benchmark [--runs 9]
 
-Needs ../shared/data (real closes) and bt. For HFEA quarterly 2009–2026 and the inverse-vol
+Needs ../shared/data (real closes), bt and numba (the ``backtest`` extra): "ours" is the loop
+compiled by numba (``compiled=True``); the plain-Python loop that ``bot backtest`` runs (same
+numbers) is timed too. For HFEA quarterly 2009–2026 and the inverse-vol
 basket with the 1-point corridor 2017–2026 (benchmarks/parity.py: same rules, same closes, no
 costs) it prints, in one run:
 
@@ -86,6 +88,11 @@ def compare(  # noqa: PLR0917 - one row of the benchmark table
     bt_closes = closes.iloc[bt_from:]
 
     def ours() -> pd.Series:
+        return run_fast_backtest(
+            runtime, closes, start, end, costs=FRICTIONLESS, compiled=True
+        ).equity
+
+    def plain() -> pd.Series:
         return run_fast_backtest(runtime, closes, start, end, costs=FRICTIONLESS).equity
 
     backtests: list[Any] = []
@@ -104,13 +111,17 @@ def compare(  # noqa: PLR0917 - one row of the benchmark table
         theirs_timed()
     bt_seconds = statistics.median(bt_times[1:])
     our_seconds = median_seconds(ours, runs)
+    plain_seconds = median_seconds(plain, max(runs // 3, 1))
     curve = ours()
+    assert curve.equals(plain()), "the compiled and the plain loop differ"
     bt_curve = bt_peers.equity(backtests[-1]).loc[curve.index]
     relative = float(np.abs(curve.to_numpy() / bt_curve.to_numpy() - 1).max())
 
     def ours_loading() -> None:
         frame = load()
-        run_fast_backtest(runtime, frame, frame.index[ours_from].date(), end, costs=FRICTIONLESS)
+        run_fast_backtest(
+            runtime, frame, frame.index[ours_from].date(), end, costs=FRICTIONLESS, compiled=True
+        )
 
     def theirs_loading() -> None:
         frame = load()
@@ -124,6 +135,10 @@ def compare(  # noqa: PLR0917 - one row of the benchmark table
     print(
         f"  excluding loading: ours {our_seconds * 1000:7.2f} ms   bt {bt_seconds * 1000:7.1f} ms"
         f"   bt/ours = {bt_seconds / our_seconds:5.0f}×"
+    )
+    print(
+        f"  plain-Python loop (bot backtest): {plain_seconds * 1000:7.2f} ms"
+        f"   bt/plain = {bt_seconds / plain_seconds:5.1f}×   (the same curve, bit for bit)"
     )
     print(
         f"  including loading: ours {our_loaded * 1000:7.2f} ms   bt {bt_loaded * 1000:7.1f} ms"
@@ -153,7 +168,9 @@ def sweep(runs: int) -> None:
         for lookback, f in grid:
             strategy = replace(base.strategy, lookback_days=lookback, f=f)  # type: ignore[type-var]
             runtime = replace(base, strategy=strategy)
-            equity = run_fast_backtest(runtime, closes, start, end, costs=costs).equity
+            equity = run_fast_backtest(
+                runtime, closes, start, end, costs=costs, compiled=True
+            ).equity
             results.append((compute_stats(equity, Conventions()).cagr, lookback, f))
 
     seconds = median_seconds(run_all, max(runs // 3, 1))
@@ -183,9 +200,13 @@ def main() -> None:
         common_closes(load_closes_dir(REAL, list(HFEA_WEIGHTS)), *HFEA_RANGE),
         date(2020, 1, 2),
         date(2020, 12, 31),
+        compiled=True,
     )
     first = time.perf_counter() - start
-    print(f"first fast backtest in this process (numba loads its cache or compiles): {first:.2f} s")
+    print(
+        f"first compiled backtest in this process (imports numba, loads its cache or compiles "
+        f"it: python -m bot.backtest.warm does that ahead): {first:.2f} s"
+    )
     compare(
         "HFEA 55/45 quarterly",
         list(HFEA_WEIGHTS),

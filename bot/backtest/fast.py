@@ -6,8 +6,9 @@ same strategy code, fast enough to sweep parameters and to beat bt by two orders
 
 * what does not depend on the account is computed for every day at once (``screen.History``):
   the data checks, and the targets through the strategies' own batch methods;
-* what does (drift, trigger, orders, fills, financing) is ``kernel.run_days``, a compiled loop
-  that mirrors the cycle, the planner and the simulated broker step for step.
+* what does (drift, trigger, orders, fills, financing) is ``kernel.run_days``, a tight loop
+  that mirrors the cycle, the planner and the simulated broker step for step: plain Python, or
+  compiled by numba when asked (``compiled=True``, ``bot.backtest.compiled``).
 
 tests/test_fast_backtest.py proves the two engines equal: the same outcome every day, the same
 refusals, and equity within 1e-9 relative, on synthetic histories built to hit every rule and on
@@ -17,6 +18,7 @@ the real funds.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 from functools import lru_cache
@@ -26,6 +28,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from bot.backtest import kernel
+from bot.backtest.compiled import run_days as compiled_run_days
 from bot.backtest.engine import OUTCOMES, BacktestCosts, BacktestResult
 from bot.backtest.progress import Progress
 from bot.backtest.screen import FloatArray, History, Verdict, as_date
@@ -50,14 +53,20 @@ def run_fast_backtest(
     *,
     costs: BacktestCosts | None = None,
     progress: Progress | None = None,
+    compiled: bool = False,
 ) -> BacktestResult:
-    """Backtest ``runtime`` on the sessions of ``closes`` between ``start`` and ``end``."""
+    """Backtest ``runtime`` on the sessions of ``closes`` between ``start`` and ``end``.
+
+    ``compiled``: run the loop compiled by numba (the ``backtest`` extra), for many backtests in
+    one process; the first call in a process costs about 1 s (``bot.backtest.compiled``). The
+    plain loop gives the same numbers and suits one backtest."""
+    loop = compiled_run_days() if compiled else kernel.run_days
     costs = costs or BacktestCosts()
     if costs.round_cents:
         msg = "the fast engine keeps money at full precision: use run_backtest to book cents"
         raise ValueError(msg)
     history = History(runtime, closes, start, end)
-    return _FastRun(runtime, history, costs).run(progress)
+    return _FastRun(runtime, history, costs).run(progress, loop)
 
 
 class _FastRun:
@@ -123,11 +132,11 @@ class _FastRun:
         due[:] = np.searchsorted(when, self.days, side="right") - 1
         return keys, due
 
-    def run(self, progress: Progress | None) -> BacktestResult:
+    def run(self, progress: Progress | None, loop: Callable[..., int]) -> BacktestResult:
         """Call the kernel until the last session, computing on-demand targets in between."""
         n, first = len(self.days), 0
         while first < n:
-            first = kernel.run_days(
+            first = loop(
                 first, self.prices, self.marks, self.status, self.targets, self.known,
                 self.due, self.nights, self.params, self.whole, self.rank, self.state,
                 self.nano, self.out_cash, self.out_nano, self.out_code, self.out_error,

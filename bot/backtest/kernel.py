@@ -1,8 +1,10 @@
 """The fast backtester's path-dependent core: drift, trigger, orders and fills, day by day.
 
 Everything here depends on the account, so it cannot be vectorised; it is instead a tight loop
-over plain numbers, compiled by numba. Each step mirrors one of ``run_cycle`` on the simulated
-broker, in the same order (``bot.cycle``, ``bot.planner``, ``bot.adapters.sim_broker``):
+over plain numbers. Imported, it is plain Python (what ``bot backtest`` runs); numba compiles
+the same functions on request (``bot.backtest.compiled``). Each step mirrors one of
+``run_cycle`` on the simulated broker, in the same order (``bot.cycle``, ``bot.planner``,
+``bot.adapters.sim_broker``):
 
 * before the day: the financing charge for the nights since the last session;
 * a short target needs $2,000 of equity (``checks.account_problems``);
@@ -25,34 +27,11 @@ Numbers are floats, quantities integers; the Decimal path and this one agree to 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from typing import Any, TypeVar, cast
 
 import numpy as np
 import numpy.typing as npt
 
-F = TypeVar("F", bound=Callable[..., Any])
-
-try:
-    from numba import njit as _njit
-
-    def compiled(function: F) -> F:
-        """Compile with numba (cached on disk, so a new process does not pay for it again)."""
-        return cast(F, _njit(cache=True, nogil=True)(function))
-
-    def inlined(function: F) -> F:
-        """Compile into each caller: a call passing arrays costs reference counting per array,
-        which on the per-day path costs more than the work."""
-        return cast(F, _njit(cache=True, nogil=True, inline="always")(function))
-
-except ImportError:  # pragma: no cover - numba is a dependency; this keeps the logic importable
-
-    def compiled(function: F) -> F:
-        """Without numba the same code runs as plain Python, only slower."""
-        return function
-
-    inlined = compiled
-
+from bot.compilable import compiled, inlined
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
