@@ -7,6 +7,7 @@ daemon's catch-up check, with no trigger-specific code outside its module.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 from fractions import Fraction
@@ -15,6 +16,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from bot.backtest.engine import BacktestCosts
 from bot.bootstrap import build_runtime
 from bot.config import BotConfig
 from bot.cycle import StrategyRuntime, run_cycle
@@ -23,6 +25,7 @@ from bot.triggers import RelativeDriftRule, TriggerInput, max_relative_drift
 from strategies import FixedWeights
 from tests.conftest import World
 from tests.test_cycle import flat_closes
+from tests.test_fast_backtest import assert_same, both, defective_closes, runtime_of
 
 D = Decimal
 TODAY = date(2026, 4, 1)
@@ -56,10 +59,19 @@ def test_inclusive_trades_on_the_edge() -> None:
     assert decide(rule, {"A": "0.50", "B": "0.50"}, {"A": "0.40", "B": "0.60"})
 
 
+def test_a_symbol_wanted_and_not_held_opens_whatever_the_width() -> None:
+    """From cash every target is 100% off: a width of 1 (or more) must still open the book."""
+    assert decide(RelativeDriftRule(D("1")), {}, {"A": "0.55", "B": "0.45"})
+    assert decide(RelativeDriftRule(D("3")), {"A": "0.55"}, {"A": "0.55", "B": "0.45"})
+    assert not decide(RelativeDriftRule(D("3")), {"A": "1"}, {"A": "1", "B": "0"})
+
+
 def test_a_symbol_held_with_a_zero_target_always_trades() -> None:
     rule = RelativeDriftRule(D("5"))
     result = rule.decide(
-        TriggerInput(TODAY, (), {"A": D("0.001")}, {"A": D(0), "B": D(1)}, lambda: None)
+        TriggerInput(
+            TODAY, (), {"A": D("0.001"), "B": D("0.999")}, {"A": D(0), "B": D(1)}, lambda: None
+        )
     )
     assert result.trade
     assert "target is 0" in result.reason
@@ -91,6 +103,9 @@ def test_property_the_worst_relative_drift_matches_exact_fractions(
             exact.append(Fraction(0) if c_dec == 0 else None)
         else:
             exact.append(abs(Fraction(c_dec) - Fraction(t_dec)) / abs(Fraction(t_dec)))
+    for c, t in pairs.values():  # wanted but not held at all: infinitely off too
+        if c == 0 and t != 0:
+            exact.append(None)
     if any(e is None for e in exact):
         assert drift == D("Infinity")
     else:
@@ -135,3 +150,16 @@ def test_the_cycle_trades_on_it_on_the_simulated_broker(
     world.at(date(2026, 4, 6))  # back on target, prices flat (04-03 is Good Friday)
     third = run_cycle(world.adapters, runtime)
     assert third.outcome == "held", third.reason
+
+
+@pytest.mark.parametrize(("name", "width"), [("all_in", "1"), ("hfea", "0.1")])
+def test_the_fast_backtester_runs_it_as_the_cycle_does(name: str, width: str) -> None:
+    """The fast engine's loop measures the relative corridor as the cycle does: the same
+    outcome every day (traded, held, refused), the same trades, book and equity — on synthetic
+    closes with the defects the cycle must refuse."""
+    runtime = replace(runtime_of(name), trigger=RelativeDriftRule(D(width)))
+    closes = defective_closes(runtime.strategy.symbols)
+    fast, slow = both(runtime, closes, date(2023, 7, 5), date(2024, 12, 31), BacktestCosts())
+    assert_same(fast, slow)
+    assert fast.outcomes["traded"] > 0
+    assert fast.outcomes["held"] > 0

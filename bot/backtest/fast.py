@@ -27,15 +27,20 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from bot import messages
 from bot.backtest import kernel
 from bot.backtest.compiled import run_days as compiled_run_days
 from bot.backtest.engine import OUTCOMES, BacktestCosts, BacktestResult
 from bot.backtest.progress import Progress
 from bot.backtest.screen import FloatArray, History, Verdict, as_date
 from bot.checks import MIN_EQUITY_TO_SHORT
-from bot.cycle import DriftRule, StrategyRuntime
+from bot.cycle import StrategyRuntime
+from bot.domain import Leg
 from bot.errors import StateError
-from bot.triggers import CalendarRule, scheduled_rebalances
+from bot.triggers import Corridor, Scheduled, Trigger
+
+# The kernel's leg codes (REDUCE, COVER, BUY, SHORT = 0…3) as the domain's legs.
+KERNEL_LEGS = (Leg.REDUCE_LONG, Leg.COVER_SHORT, Leg.ADD_LONG, Leg.ADD_SHORT)
 
 STATUS = {
     "ok": kernel.OK,
@@ -126,7 +131,7 @@ class _FastRun:
         """For each session, the latest scheduled rebalance due on or before it (-1: none)."""
         rule = self.runtime.trigger
         due = np.full(len(self.days), -1, dtype=np.int64)
-        if not isinstance(rule, CalendarRule):
+        if not isinstance(rule, Scheduled):
             return [], due
         keys, when = _schedule(self.h.sessions, rule)
         due[:] = np.searchsorted(when, self.days, side="right") - 1
@@ -194,46 +199,37 @@ class _FastRun:
         code, detail = int(self.out_error[i]), self.out_detail[i]
         symbol = self.h.symbols[int(detail[1])]
         if code == kernel.E_SHORT_EQUITY:
-            return (
-                "pre-trade checks failed: shorting needs equity ≥ $2,000; "
-                f"the account has ${detail[0]:,.2f}"
-            )
+            return messages.pre_trade_failed([messages.short_equity(detail[0])])
         if code == kernel.E_NO_EQUITY:
-            return f"account equity is {detail[0]}: nothing to rebalance"
+            return messages.no_equity(detail[0])
         if code == kernel.E_SHORTS_NOT_ALLOWED:
-            return f"target shorts {symbol} but shorts are not allowed for this strategy"
+            return messages.shorts_not_allowed([symbol])
         if code == kernel.E_OVER_CAPACITY:
-            return (
-                "the targets need more gross exposure than the account's margin allows "
-                f"(they would fit at {detail[0]:.1%}); over_capacity = 'skip': no trade"
-            )
+            return messages.over_capacity_skipped(detail[0])
         if code == kernel.E_REJECTED:
-            leg = ("reduce", "cover", "buy", "short")[int(detail[2])]  # as bot.domain.Leg
-            cid = f"{self.runtime.name}-{self._key(i)}-{symbol}-{leg}"  # domain.client_order_id
-            return (
-                f"order {cid} ({leg} {detail[0]} {symbol}) ended rejected: insufficient buying "
-                f"power; re-sized and sent again up to {kernel.MAX_RESIZES} times and still "
-                "refused; the rebalance stays due"
+            leg = KERNEL_LEGS[int(detail[2])].value
+            cid = messages.client_order_id(self.runtime.name, self._key(i), symbol, leg)
+            why = messages.INSUFFICIENT_BUYING_POWER
+            order = messages.order_ended(
+                cid, leg, detail[0], symbol, ended="ended rejected", reason=why
             )
-        key = self._key(i)
-        tolerance = float(self.runtime.rules.residual_tolerance)
-        return (
-            f"rebalance {key} incomplete: {symbol} is still {detail[0] * 100:.2f} pp off target"
-            f" (tolerance {tolerance * 100} pp); it will be retried on the next run"
+            return messages.still_refused(order, kernel.MAX_RESIZES)
+        return messages.incomplete(
+            self._key(i), symbol, detail[0], self.runtime.rules.residual_tolerance
         )
 
     def _key(self, i: int) -> str:
-        if isinstance(self.runtime.trigger, DriftRule):
+        if isinstance(self.runtime.trigger, Corridor):
             return f"{as_date(self.days[i]):%Y%m%d}"
         return self.keys[int(self.due[i])]
 
 
 @lru_cache(maxsize=16)
 def _schedule(
-    sessions: tuple[date, ...], rule: CalendarRule
+    sessions: tuple[date, ...], rule: Scheduled
 ) -> tuple[list[str], npt.NDArray[np.datetime64]]:
     """The scheduled rebalances (keys, days) over ``sessions``; cached for parameter sweeps."""
-    scheduled = scheduled_rebalances(sessions, rule)
+    scheduled = rule.rebalance_dates(sessions)
     when = np.array([d for d, _ in scheduled], dtype="datetime64[D]")
     return [key for _, key in scheduled], when
 
@@ -257,14 +253,27 @@ def _params(runtime: StrategyRuntime, costs: BacktestCosts) -> FloatArray:
         (kernel.P_TAF_CAP, fees.taf_cap),
         (kernel.P_BORROW, costs.borrow_rate),
         (kernel.P_MARGIN_RATE, costs.margin_rate),
-        (kernel.P_DRIFT, isinstance(trigger, DriftRule)),
-        (kernel.P_WIDTH, trigger.width if isinstance(trigger, DriftRule) else 0),
-        (kernel.P_INCLUSIVE, isinstance(trigger, DriftRule) and trigger.inclusive),
+        (kernel.P_DRIFT, _drift_mode(trigger)),
+        (kernel.P_WIDTH, trigger.width if isinstance(trigger, Corridor) else 0),
+        (kernel.P_INCLUSIVE, isinstance(trigger, Corridor) and trigger.inclusive),
         (kernel.P_MIN_EQUITY_SHORT, MIN_EQUITY_TO_SHORT),
         (kernel.P_TAF_MICRO, _whole_or_minus_one(fees.taf_per_share * 1_000_000)),
     ):
         params[index] = float(value)
     return params
+
+
+def _drift_mode(trigger: Trigger) -> int:
+    """How the kernel decides: on the schedule, or on an absolute or a relative corridor."""
+    if isinstance(trigger, Corridor):
+        return kernel.RELATIVE if trigger.relative else kernel.ABSOLUTE
+    if isinstance(trigger, Scheduled):
+        return kernel.CALENDAR
+    msg = (
+        f"the fast backtester has no form of the {trigger.kind!r} trigger (neither a schedule "
+        "nor a corridor): run it with --engine cycle"
+    )
+    raise ValueError(msg)
 
 
 def _whole_or_minus_one(value: Decimal) -> Decimal:

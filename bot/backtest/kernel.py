@@ -47,12 +47,14 @@ REDUCE, COVER, BUY, SHORT = 0, 1, 2, 3
 E_NONE, E_SHORT_EQUITY, E_NO_EQUITY, E_SHORTS_NOT_ALLOWED, E_OVER_CAPACITY = 0, 1, 2, 3, 4
 E_REJECTED, E_RESIDUAL = 5, 6
 MAX_RESIZES = 3  # as bot.cycle.MAX_RESIZES: a refused buy is re-sized this many times
+ROUNDING_SLACK = 1e-9  # as bot.planner.ROUNDING_SLACK: float sums a hair above capacity fit
 RESIZE_MARKUP = 0.025  # as bot.cycle.RESIZE_MARKUP: each re-size values buys this much higher
 
 # Indices of the parameter vector.
 P_CF, P_BUFFER, P_MIN_ORDER, P_ALLOW_SHORTS, P_HEADROOM, P_SCALE_OVER = 0, 1, 2, 3, 4, 5
 P_RESIDUAL, P_MARGIN, P_SLIP, P_SEC, P_TAF, P_TAF_CAP, P_BORROW, P_MARGIN_RATE = range(6, 14)
 P_DRIFT, P_WIDTH, P_INCLUSIVE, P_MIN_EQUITY_SHORT = 14, 15, 16, 17
+CALENDAR, ABSOLUTE, RELATIVE = 0, 1, 2  # P_DRIFT: a schedule, or how a corridor measures drift
 P_TAF_MICRO = 18  # the TAF per share in millionths of a dollar when whole (166), else −1
 P_RESIZE_MARKUP = 19  # 0, or the extra markup of a re-sized plan after a refusal
 N_PARAMS = 20
@@ -88,6 +90,23 @@ def _drift(nano: IntArray, prices: FloatArray, weights: FloatArray, sleeve: floa
     for k in range(len(nano)):
         current = (nano[k] / NANO * prices[k]) / sleeve if nano[k] != 0 else 0.0
         worst = max(worst, abs(current - weights[k]))
+    return worst
+
+
+@inlined
+def _relative_drift(
+    nano: IntArray, prices: FloatArray, weights: FloatArray, sleeve: float
+) -> float:
+    """max |current − target| / |target| (``triggers.max_relative_drift``); infinite when a
+    symbol is held with a zero target or wanted and not held at all."""
+    worst = 0.0
+    for k in range(len(nano)):
+        current = (nano[k] / NANO * prices[k]) / sleeve if nano[k] != 0 else 0.0
+        if weights[k] == 0 or current == 0:  # held and unwanted, or wanted and not held at all
+            if current != weights[k]:
+                return math.inf
+            continue
+        worst = max(worst, abs(current - weights[k]) / abs(weights[k]))
     return worst
 
 
@@ -365,7 +384,7 @@ def _rebalance(
     capacity = max(equity * params[P_MARGIN], 0.0) / (1 + params[P_HEADROOM])
     wanted = gross_weight * sleeve
     goal[:] = weights
-    if wanted > capacity and wanted != 0:
+    if wanted > capacity * (1 + ROUNDING_SLACK) and wanted != 0:
         scale = capacity / wanted
         if params[P_SCALE_OVER] == 0:
             detail[0] = scale
@@ -505,7 +524,12 @@ def _day(
             return
     if params[P_DRIFT] != 0:
         sleeve = equity * params[P_CF]
-        drift = _round9(_drift(nano, prices[i], weights, sleeve)) if sleeve > 0 else 1.0
+        drift = 1.0
+        if sleeve > 0 and params[P_DRIFT] == RELATIVE:
+            drift = _relative_drift(nano, prices[i], weights, sleeve)
+            drift = drift if math.isinf(drift) else _round9(drift)
+        elif sleeve > 0:
+            drift = _round9(_drift(nano, prices[i], weights, sleeve))
         trade = drift >= params[P_WIDTH] if params[P_INCLUSIVE] != 0 else drift > params[P_WIDTH]
     else:
         trade = due[i] >= 0 and due[i] != state[S_LAST_KEY]

@@ -1,6 +1,7 @@
 """The relative corridor: trade the whole book when any weight is more than ``width`` *of its
 own target* away from it — 0.25 means a 40% target may move between 30% and 50%, a 10% target
-between 7.5% and 12.5%.
+between 7.5% and 12.5%. A symbol wanted but not held at all is infinitely off, so whatever the
+width, a position is opened from cash.
 
 An absolute corridor treats every fund alike, so a small weight can halve before it trades while
 a large one trades on noise; a relative one scales with the weight (Swedroe's 5/25 rule uses
@@ -46,8 +47,10 @@ class RelativeDriftRule:
             return Decision(
                 False, f"max drift {drift * 100:.3f}% of target ({symbol}) within {corridor}", key
             )
-        if drift == INFINITE:
+        if drift == INFINITE and now.current.get(symbol, Decimal(0)) != 0:
             return Decision(True, f"{symbol} is held but its target is 0 ({corridor})", key)
+        if drift == INFINITE:
+            return Decision(True, f"{symbol} has a target but is not held ({corridor})", key)
         why = f"{symbol} drifted {drift * 100:.3f}% of its target ({corridor})"
         return Decision(True, why, key)
 
@@ -56,7 +59,8 @@ def max_relative_drift(
     current: Mapping[str, Decimal], target: Mapping[str, Decimal]
 ) -> tuple[str, Decimal]:
     """The symbol with the largest |current − target| / |target|, and that drift rounded to
-    1e-9 (infinite for a symbol held with a zero target; 0 for one neither held nor wanted)."""
+    1e-9 — infinite for a symbol held with a zero target, or wanted and not held at all (so a
+    corridor of any width opens a position from cash); 0 for one neither held nor wanted."""
     symbols = sorted(set(current) | set(target))
     if not symbols:
         return "", Decimal(0)
@@ -66,7 +70,7 @@ def max_relative_drift(
 
 
 def _relative(current: Decimal, target: Decimal) -> Decimal:
-    if target == 0:
-        return Decimal(0) if current == 0 else INFINITE
+    if target == 0 or current == 0:  # held but not wanted, or wanted but not held at all
+        return Decimal(0) if current == target else INFINITE
     off = abs(current - target) / abs(target)
     return off.quantize(DRIFT_PRECISION, rounding=ROUND_HALF_EVEN)
