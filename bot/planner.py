@@ -31,8 +31,11 @@ from bot.domain import (
     to_decimal,
 )
 from bot.errors import PlanningError
+from bot.rules import NANO as NANO_PER_SHARE
+from bot.rules import add_long, add_short, cover_short, reduce_long
 
 ZERO = Decimal(0)
+NANO = Decimal(NANO_PER_SHARE)
 ROUNDING_SLACK = Decimal("1e-9")  # targets scaled through a float land a hair above capacity
 
 
@@ -212,21 +215,29 @@ def _round_long(symbol: str, qty: Decimal, rules: PlannerRules) -> Decimal:
 
 
 def _legs(symbol: str, current: Decimal, target: Decimal, price: Decimal) -> list[PlannedOrder]:
-    """Split the move current -> target into orders that never cross zero."""
-    legs: list[PlannedOrder] = []
-    if current > 0 and target < current:
-        legs.append(
-            _order(symbol, Leg.REDUCE_LONG, current - max(target, ZERO), price, target <= 0)
-        )
-    if current < 0 and target > current:
-        legs.append(
-            _order(symbol, Leg.COVER_SHORT, min(target, ZERO) - current, price, target >= 0)
-        )
-    if target > 0 and target > current:
-        legs.append(_order(symbol, Leg.ADD_LONG, target - max(current, ZERO), price, False))
-    if target < 0 and target < current:
-        legs.append(_order(symbol, Leg.ADD_SHORT, min(current, ZERO) - target, price, False))
-    return legs
+    """Split the move current -> target into orders that never cross zero (``bot.rules``, in
+    nano-shares: the arithmetic the fast backtester's loop runs too)."""
+    held, wanted = _nano(current, symbol), _nano(target, symbol)
+    sizes = (
+        (Leg.REDUCE_LONG, reduce_long(held, wanted), wanted <= 0),
+        (Leg.COVER_SHORT, cover_short(held, wanted), wanted >= 0),
+        (Leg.ADD_LONG, add_long(held, wanted), False),
+        (Leg.ADD_SHORT, add_short(held, wanted), False),
+    )
+    return [
+        _order(symbol, leg, Decimal(size) / NANO, price, closes)
+        for leg, size, closes in sizes
+        if size > 0
+    ]
+
+
+def _nano(qty: Decimal, symbol: str) -> int:
+    """A quantity in whole nano-shares; a finer one (no broker holds it) is refused."""
+    nano = qty * NANO
+    if nano != nano.to_integral_value():
+        msg = f"{symbol}: quantity {qty} is finer than a billionth of a share"
+        raise PlanningError(msg)
+    return int(nano)
 
 
 def _order(symbol: str, leg: Leg, qty: Decimal, price: Decimal, closes: bool) -> PlannedOrder:

@@ -35,7 +35,7 @@ from typing import Any
 from bot.compilable import numba_options
 
 # Every module with marked functions the loop calls (a module listed later may use an earlier).
-MODULES = ("bot.backtest.kernel",)
+MODULES = ("bot.rules", "bot.backtest.kernel")
 ENTRY = ("bot.backtest.kernel", "run_days")
 INSTALL_HINT = "pip install 'letf-rebalancer[backtest]'"
 

@@ -31,6 +31,7 @@ import math
 import numpy as np
 import numpy.typing as npt
 
+from bot import rules
 from bot.compilable import compiled, inlined
 
 FloatArray = npt.NDArray[np.float64]
@@ -185,10 +186,10 @@ def _plan(
             continue
         target = _target_nano(weights[k] * investable / prices[k], whole[k])
         moves = (
-            (REDUCE, current_minus(held, target), target <= 0),
-            (COVER, cover_amount(held, target), target >= 0),
-            (BUY, buy_amount(held, target), False),
-            (SHORT, short_amount(held, target), False),
+            (REDUCE, rules.reduce_long(held, target), target <= 0),
+            (COVER, rules.cover_short(held, target), target >= 0),
+            (BUY, rules.add_long(held, target), False),
+            (SHORT, rules.add_short(held, target), False),
         )
         for kind, amount, closes in moves:
             if amount > 0 and (closes or _big_enough(amount, prices[k], params[P_MIN_ORDER])):
@@ -197,30 +198,6 @@ def _plan(
     count = _fit_buys(count, prices, nano, cash, params, whole, sym, leg, qty)
     _sort(count, rank, sym, leg, qty, keys)
     return count
-
-
-@inlined
-def current_minus(held: int, target: int) -> int:
-    """A sell of part or all of a long."""
-    return held - max(target, 0) if held > 0 and target < held else 0
-
-
-@inlined
-def cover_amount(held: int, target: int) -> int:
-    """A buy back of part or all of a short."""
-    return min(target, 0) - held if held < 0 and target > held else 0
-
-
-@inlined
-def buy_amount(held: int, target: int) -> int:
-    """A buy that opens or adds to a long."""
-    return target - max(held, 0) if target > 0 and target > held else 0
-
-
-@inlined
-def short_amount(held: int, target: int) -> int:
-    """A sale that opens or adds to a short."""
-    return min(held, 0) - target if target < 0 and target < held else 0
 
 
 @inlined
