@@ -2,7 +2,8 @@
 
 Every alert has a deterministic key (strategy, run id, session, period), so the dispatcher can
 refuse to send one twice, across restarts too. Composition is pure apart from reading the
-tracker; delivery (Slack, email, retries) lives in ``bot.alerts`` and ``bot.adapters``.
+tracker; what an alert is lives in ``bot.alert_port``, its delivery (Slack, email, retries) in
+``bot.alerts`` and ``bot.adapters``.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Protocol
 
-from bot.alerts import Alert, Severity
+from bot.alert_port import Alert, Severity
 from bot.cycle import CycleResult
 from bot.journal import EventKind
 from bot.ports import Journal

@@ -29,75 +29,31 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from enum import StrEnum
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any
 
 import structlog
 
-from bot.errors import ConfigError, StateError
+from bot.alert_port import Alert, AlertDeliveryError, Channel, Severity
+from bot.errors import StateError
 from bot.ports import Clock
 from bot.tracker import EventKind, EventRow, Tracker
 
-if TYPE_CHECKING:
-    from bot.settings import Settings
+# The values live in bot.alert_port (the channels import them from there); they are re-exported
+# here for the callers that think of them as "the alerts".
+__all__ = [
+    "EXIT_FLUSH_SECONDS",
+    "Alert",
+    "AlertDeliveryError",
+    "AlertDispatcher",
+    "Channel",
+    "Severity",
+    "channel_health",
+]
 
 log = structlog.get_logger()
 
-REDACTED = "[redacted]"
 EXIT_FLUSH_SECONDS = 30.0  # what is still queued when a command ends gets this long (then: resent)
-DEFAULT_SMTP_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
-
-
-class Severity(StrEnum):
-    """How loudly to say it; channels use it for the subject prefix or the emoji."""
-
-    INFO = "info"
-    WARNING = "warning"
-    ERROR = "error"
-
-
-class AlertDeliveryError(Exception):
-    """A channel could not deliver an alert; the message is safe to log and record (no secrets)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Alert:
-    """One message for a human.
-
-    ``key`` is deterministic (e.g. ``"trades:hfea:20260401-ab12cd34"`` or ``"banner:<start iso>"``)
-    because it is what makes a restart not repeat an alert already sent. ``strategy`` is ``""`` for
-    daemon-wide alerts; ``run_id`` (optional) ties the alert's tracker rows to its cycle.
-    """
-
-    key: str
-    severity: Severity
-    title: str
-    text: str
-    strategy: str = ""
-    run_id: str = ""
-
-
-class Channel(Protocol):
-    """A way to reach a human (Slack, email); ``name`` identifies it in the tracker and health."""
-
-    name: str
-
-    def send(self, alert: Alert) -> None:
-        """Deliver once; raise AlertDeliveryError (with no secret in its message) on failure."""
-        ...
-
-
-def redact(text: str, secrets: Iterable[str | None]) -> str:
-    """Remove every non-empty secret from ``text``: error text can echo what the client sent."""
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, REDACTED)
-    return text
-
-
-def one_line(text: str) -> str:
-    """Collapse whitespace: titles go into headers and bold lines, where a newline breaks things."""
-    return " ".join(text.split())
+STOP_FLUSH_SECONDS = 10.0  # … or this long after a SIGTERM, which has 60 s for everything
 
 
 @dataclass(slots=True)
@@ -441,91 +397,3 @@ def _health(rows: list[EventRow]) -> dict[str, object]:
         "last_error": last_bad.payload.get("error") if last_bad else None,
         "consecutive_failures": sum(1 for r in failures if last_ok is None or r.id > last_ok.id),
     }
-
-
-# --- configuration -----------------------------------------------------------------------------
-
-
-def channels_from_settings(settings: Settings) -> list[Channel]:
-    """The channels the environment configures: Slack and/or email, or none (``[]``).
-
-    A half-configured email channel is a ConfigError rather than silently no email: the user
-    believes alerts reach them.
-    """
-    channels: list[Channel] = []
-    slack = _slack_from_settings(settings)
-    if slack is not None:
-        channels.append(slack)
-    email = _email_from_settings(settings)
-    if email is not None:
-        channels.append(email)
-    return channels
-
-
-def dispatcher_from_settings(
-    tracker: Tracker, settings: Settings, clock: Clock, *, simulated: bool
-) -> AlertDispatcher:
-    """The dispatcher every command uses: one background worker per channel on the wall clock;
-    inline, without real backoff sleeps, on a simulated clock (a demo runs months in seconds)."""
-    return AlertDispatcher(
-        tracker,
-        channels_from_settings(settings),
-        clock,
-        background=not simulated,
-        sleep=(lambda _seconds: None) if simulated else time.sleep,
-    )
-
-
-def _slack_from_settings(settings: Settings) -> Channel | None:
-    # Imported here: the adapters import this module for Alert and AlertDeliveryError.
-    from bot.adapters.slack import SlackChannel  # noqa: PLC0415
-
-    if settings.slack_webhook_url is None:
-        return None
-    url = settings.slack_webhook_url.get_secret_value().strip()
-    if not url.startswith(("https://", "http://")):
-        msg = "SLACK_WEBHOOK_URL must be an http(s) URL (an incoming-webhook URL from Slack)"
-        raise ConfigError(msg)
-    return SlackChannel(url)
-
-
-def _email_from_settings(settings: Settings) -> Channel | None:
-    from bot.adapters.email_alerts import EmailChannel  # noqa: PLC0415
-
-    fields = {
-        "SMTP_HOST": settings.smtp_host,
-        "ALERT_EMAIL_FROM": settings.alert_email_from,
-        "ALERT_EMAIL_TO": settings.alert_email_to,
-    }
-    if not any(fields.values()):
-        return None
-    _require_email_settings(fields, settings)
-    security = settings.smtp_security
-    password = settings.smtp_password
-    return EmailChannel(
-        str(settings.smtp_host),
-        settings.smtp_port or DEFAULT_SMTP_PORTS[security],
-        security=security,
-        user=settings.smtp_user,
-        password=password.get_secret_value() if password is not None else None,
-        sender=str(settings.alert_email_from),
-        recipients=_recipients(str(settings.alert_email_to)),
-    )
-
-
-def _require_email_settings(fields: dict[str, str | None], settings: Settings) -> None:
-    missing = [name for name, value in fields.items() if not value]
-    if missing:
-        msg = f"email alerts need {', '.join(missing)} too (or unset the other SMTP_* settings)"
-        raise ConfigError(msg)
-    if (settings.smtp_user is None) != (settings.smtp_password is None):
-        msg = "SMTP_USER and SMTP_PASSWORD go together: set both, or neither for no login"
-        raise ConfigError(msg)
-
-
-def _recipients(text: str) -> list[str]:
-    recipients = [address.strip() for address in text.split(",") if address.strip()]
-    if not recipients:
-        msg = "ALERT_EMAIL_TO holds no address (comma-separated addresses expected)"
-        raise ConfigError(msg)
-    return recipients

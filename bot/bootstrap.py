@@ -1,36 +1,41 @@
 """The composition root: turn a config file and settings into a strategy and its adapters.
 
-This is the only place that knows which concrete adapters exist; everything else talks to ports.
+This is the only place that builds concrete adapters (brokers, market data, calendars, clocks,
+the tracker, alert channels, the heartbeat and its HTTP server); the commands ask it for them
+and everything else talks to ports. ``tests/test_architecture.py`` holds every other module to
+that. The Alpaca adapters are imported when an Alpaca account is asked for: a simulated run, a
+backtest on CSV files and ``bot --help`` never load the SDK.
 """
 
 from __future__ import annotations
 
+import time as time_module
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from bot.adapters.alpaca.broker import AlpacaBroker
-from bot.adapters.alpaca.market import AlpacaCalendar, AlpacaMarketData
-from bot.adapters.alpaca.transport import Endpoints, data_client, trading_client
 from bot.adapters.frame_market import FrameMarketData
-from bot.adapters.sim_broker import FEE_SCHEDULES, CloseTable, SimulatedBroker
+from bot.adapters.sim_broker import FEE_SCHEDULES, CloseTable, FeeSchedule, SimulatedBroker
 from bot.adapters.xnys_calendar import XnysCalendar
+from bot.alert_port import Channel
+from bot.alerts import AlertDispatcher
 from bot.checks import CheckSettings
 from bot.clock import SimulatedClock, WallClock
 from bot.config import (
     AlpacaBrokerConfig,
     BotConfig,
-    CalendarTriggerConfig,
     FixedStrategyConfig,
     InverseVolatilityConfig,
     SimulatedBrokerConfig,
     StrategyConfig,
 )
-from bot.cycle import NEW_YORK, Adapters, DriftRule, ExecutionSettings, StrategyRuntime
+from bot.cycle import NEW_YORK, Adapters, ExecutionSettings, StrategyRuntime
 from bot.errors import ConfigError, DataError
+from bot.health import HealthServer, Heartbeat
 from bot.market.csv_source import MarketDataError, load_closes_dir
 from bot.market.synthetic import synthetic_closes_for_range
 from bot.planner import PlannerRules
@@ -38,8 +43,11 @@ from bot.ports import Clock
 from bot.settings import Settings
 from bot.stopping import StopToken
 from bot.tracker import Tracker
-from bot.triggers import CalendarRule
 from strategies import FixedWeights, InverseVolatility, Leg, ModifiedSharpeMix, Strategy
+
+if TYPE_CHECKING:
+    from bot.adapters.alpaca.market import AlpacaMarketData
+    from bot.adapters.alpaca.transport import Endpoints
 
 WARMUP_SESSIONS = 120
 
@@ -85,16 +93,7 @@ def build_strategy(config: StrategyConfig) -> Strategy:
 
 def build_runtime(config: BotConfig) -> StrategyRuntime:
     """Strategy, trigger and planner rules of one config."""
-    trigger: CalendarRule | DriftRule
-    if isinstance(config.trigger, CalendarTriggerConfig):
-        trigger = CalendarRule(
-            config.trigger.schedule,
-            config.trigger.quarter_anchor,
-            config.trigger.mid_month_day,
-            config.trigger.mid_month_rule,
-        )
-    else:
-        trigger = DriftRule(Decimal(repr(config.trigger.width)), config.trigger.inclusive)
+    trigger = config.trigger.build()
     sizing = config.sizing
     rules = PlannerRules(
         capital_fraction=Decimal(repr(sizing.capital_fraction)),
@@ -135,6 +134,25 @@ def load_market(
         raise DataError(str(exc)) from exc
 
 
+def open_tracker(settings: Settings) -> Tracker:
+    """The state directory's tracker (the journal every command reads and writes)."""
+    return Tracker(settings.tracker_path)
+
+
+def offline_calendar() -> XnysCalendar:
+    """The XNYS calendar from exchange_calendars' tables: sessions and closes, no network."""
+    return XnysCalendar()
+
+
+def _wait(stop: StopToken, seconds: float) -> None:
+    stop.wait(seconds)  # returns early (True) when a stop is requested
+
+
+def wall_clock(stop: StopToken | None = None) -> WallClock:
+    """Real time: what the shell reads for "today" and "now" (the core never does)."""
+    return WallClock(stop)
+
+
 def build_clock(config: BotConfig, tracker: Tracker, stop: StopToken | None = None) -> Clock:
     """The wall clock (its sleeps end when ``stop`` is requested), or a simulated one that
     resumes after the last finished cycle."""
@@ -163,7 +181,7 @@ def build_bot(
     ``stop`` is the token the shell's SIGTERM/SIGINT handler sets; pass the same one (and the
     same clock) to every strategy of one process. Without it the bot gets a token nobody sets.
     """
-    tracker = tracker or Tracker(settings.tracker_path)
+    tracker = tracker or open_tracker(settings)
     runtime = build_runtime(config)
     stop = stop or StopToken()
     if isinstance(config.broker, AlpacaBrokerConfig):
@@ -219,6 +237,8 @@ def alpaca_endpoints(
     broker_config: AlpacaBrokerConfig, settings: Settings, *, live: bool
 ) -> Endpoints:
     """Credentials and URLs from the environment; live only with both opt-ins."""
+    from bot.adapters.alpaca.transport import Endpoints  # noqa: PLC0415 - the SDK on use
+
     if settings.api_key_id is None or settings.api_secret_key is None:
         msg = (
             "Alpaca credentials missing: set APCA_API_KEY_ID and APCA_API_SECRET_KEY "
@@ -255,10 +275,193 @@ def _alpaca_bot(
     if config.clock.kind != "wall":
         msg = "an Alpaca account runs on the wall clock: remove the [clock] section"
         raise ConfigError(msg)
+    from bot.adapters.alpaca.broker import AlpacaBroker  # noqa: PLC0415 - the SDK on use
+    from bot.adapters.alpaca.market import AlpacaCalendar, AlpacaMarketData  # noqa: PLC0415
+    from bot.adapters.alpaca.transport import (  # noqa: PLC0415
+        RetryPolicy,
+        data_client,
+        trading_client,
+    )
+
     endpoints = alpaca_endpoints(broker_config, settings, live=live)
     reads, orders = trading_client(endpoints), trading_client(endpoints)
     clock = clock or WallClock(stop)
-    broker = AlpacaBroker(reads, orders, live=endpoints.live)
+    # Read retries back off in sleeps a stop request wakes, and end once it is requested.
+    retry = RetryPolicy(sleep=lambda seconds: _wait(stop, seconds), stopped=lambda: stop.requested)
+    broker = AlpacaBroker(reads, orders, live=endpoints.live, retry=retry)
     market = AlpacaMarketData(data_client(endpoints), clock, feed=broker_config.feed)
     adapters = Adapters(broker, market, AlpacaCalendar(reads), tracker, clock, stop=stop)
     return Bot(config, runtime, adapters, synthetic=False, tracker=tracker)
+
+
+# --- backtests ---------------------------------------------------------------------------------
+
+
+def fee_schedule(name: str) -> FeeSchedule:
+    """The simulated broker's regulatory fees by name: ``current``, ``legacy`` or ``none``."""
+    return FEE_SCHEDULES[name]
+
+
+@dataclass(frozen=True, slots=True)
+class BacktestWorld:
+    """The cycle's adapters for a backtest, and the simulated pieces the engine drives itself
+    (it charges financing to the broker, moves the clock and reads the run's events)."""
+
+    adapters: Adapters
+    broker: SimulatedBroker
+    clock: SimulatedClock
+    tracker: Tracker
+
+
+def build_backtest_world(
+    closes: pd.DataFrame,
+    first_session: date,
+    *,
+    initial_cash: Decimal,
+    slippage_bps: Decimal,
+    fees: FeeSchedule,
+    margin_multiplier: Decimal,
+    round_cents: bool,
+) -> BacktestWorld:
+    """A simulated broker filling at ``closes``, a clock at 9:00 New York on the first session,
+    the offline XNYS calendar, and a tracker in memory (the result is the curve, not the
+    journal)."""
+    clock = SimulatedClock(datetime.combine(first_session, time(9, 0), NEW_YORK))
+    broker = SimulatedBroker(
+        CloseTable(closes, clock),
+        initial_cash,
+        slippage_bps=slippage_bps,
+        fees=fees,
+        margin_multiplier=margin_multiplier,
+        round_cents=round_cents,
+    )
+    tracker = Tracker(Path(":memory:"))
+    adapters = Adapters(broker, FrameMarketData(closes), XnysCalendar(), tracker, clock)
+    return BacktestWorld(adapters, broker, clock, tracker)
+
+
+def alpaca_history(
+    config: BotConfig, settings: Settings, *, feed: str
+) -> tuple[AlpacaMarketData, Clock]:
+    """Alpaca's adjusted daily bars for ``bot backtest --data alpaca`` (the keys from the
+    environment, paper endpoints: nothing is traded), and the wall clock that dates "yesterday".
+    """
+    from bot.adapters.alpaca.market import AlpacaMarketData  # noqa: PLC0415 - the SDK on use
+    from bot.adapters.alpaca.transport import data_client  # noqa: PLC0415
+
+    broker = config.broker if isinstance(config.broker, AlpacaBrokerConfig) else None
+    broker = broker or AlpacaBrokerConfig(kind="alpaca")
+    endpoints = alpaca_endpoints(broker, settings, live=False)
+    clock = WallClock()
+    return AlpacaMarketData(data_client(endpoints), clock, feed=feed), clock
+
+
+# --- alerts ------------------------------------------------------------------------------------
+
+
+def channels_from_settings(settings: Settings) -> list[Channel]:
+    """The channels the environment configures: Slack and/or email, or none (``[]``).
+
+    A half-configured email channel is a ConfigError rather than silently no email: the user
+    believes alerts reach them.
+    """
+    channels: list[Channel] = []
+    slack = _slack_from_settings(settings)
+    if slack is not None:
+        channels.append(slack)
+    email = _email_from_settings(settings)
+    if email is not None:
+        channels.append(email)
+    return channels
+
+
+def dispatcher_from_settings(
+    tracker: Tracker, settings: Settings, clock: Clock, *, simulated: bool
+) -> AlertDispatcher:
+    """The dispatcher every command uses: one background worker per channel on the wall clock;
+    inline, without real backoff sleeps, on a simulated clock (a demo runs months in seconds)."""
+    return AlertDispatcher(
+        tracker,
+        channels_from_settings(settings),
+        clock,
+        background=not simulated,
+        sleep=(lambda _seconds: None) if simulated else time_module.sleep,
+    )
+
+
+def _slack_from_settings(settings: Settings) -> Channel | None:
+    if settings.slack_webhook_url is None:
+        return None
+    from bot.adapters.slack import SlackChannel  # noqa: PLC0415 - requests only when configured
+
+    url = settings.slack_webhook_url.get_secret_value().strip()
+    if not url.startswith(("https://", "http://")):
+        msg = "SLACK_WEBHOOK_URL must be an http(s) URL (an incoming-webhook URL from Slack)"
+        raise ConfigError(msg)
+    return SlackChannel(url)
+
+
+def _email_from_settings(settings: Settings) -> Channel | None:
+    fields = {
+        "SMTP_HOST": settings.smtp_host,
+        "ALERT_EMAIL_FROM": settings.alert_email_from,
+        "ALERT_EMAIL_TO": settings.alert_email_to,
+    }
+    if not any(fields.values()):
+        return None
+    from bot.adapters.email_alerts import DEFAULT_PORTS, EmailChannel  # noqa: PLC0415 - smtplib
+
+    _require_email_settings(fields, settings)
+    security = settings.smtp_security
+    password = settings.smtp_password
+    return EmailChannel(
+        str(settings.smtp_host),
+        settings.smtp_port or DEFAULT_PORTS[security],
+        security=security,
+        user=settings.smtp_user,
+        password=password.get_secret_value() if password is not None else None,
+        sender=str(settings.alert_email_from),
+        recipients=_recipients(str(settings.alert_email_to)),
+    )
+
+
+def _require_email_settings(fields: dict[str, str | None], settings: Settings) -> None:
+    missing = [name for name, value in fields.items() if not value]
+    if missing:
+        msg = f"email alerts need {', '.join(missing)} too (or unset the other SMTP_* settings)"
+        raise ConfigError(msg)
+    if (settings.smtp_user is None) != (settings.smtp_password is None):
+        msg = "SMTP_USER and SMTP_PASSWORD go together: set both, or neither for no login"
+        raise ConfigError(msg)
+
+
+def _recipients(text: str) -> list[str]:
+    recipients = [address.strip() for address in text.split(",") if address.strip()]
+    if not recipients:
+        msg = "ALERT_EMAIL_TO holds no address (comma-separated addresses expected)"
+        raise ConfigError(msg)
+    return recipients
+
+
+# --- liveness ----------------------------------------------------------------------------------
+
+
+def heartbeat_path(settings: Settings) -> Path:
+    """Where the daemon's heartbeat file is: ``BOT_HEARTBEAT_FILE``, else ``heartbeat.json`` in
+    the state directory, so the daemon, ``bot health`` and ``bot status`` agree without setup."""
+    return settings.heartbeat_file or settings.state_dir / "heartbeat.json"
+
+
+def build_heartbeat(settings: Settings) -> Heartbeat:
+    """The daemon's heartbeat file. The heartbeat is about the process, not the market: always
+    wall-clock time, whatever clock the strategies run on."""
+    return Heartbeat(heartbeat_path(settings), WallClock())
+
+
+def start_health_server(settings: Settings, heartbeat: Heartbeat) -> HealthServer | None:
+    """``GET /healthz`` on ``BOT_HEALTH_PORT`` (loopback), started; None when no port is set."""
+    if settings.health_port is None:
+        return None
+    server = HealthServer(heartbeat, port=settings.health_port)
+    server.start()
+    return server

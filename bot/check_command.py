@@ -17,8 +17,8 @@ from typing import Any, TypeVar
 import pandas as pd
 
 from bot.alerting import external_change_alert
-from bot.alerts import EXIT_FLUSH_SECONDS, dispatcher_from_settings
-from bot.bootstrap import Bot, build_bot
+from bot.alerts import EXIT_FLUSH_SECONDS
+from bot.bootstrap import Bot, build_bot, dispatcher_from_settings
 from bot.checks import account_problems, asset_problems, data_problems
 from bot.cli_support import (
     EXIT_ERROR,

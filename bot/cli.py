@@ -19,9 +19,18 @@ from typing import Any
 import structlog
 
 from bot.alerting import cycle_alerts, missed_alert
-from bot.alerts import EXIT_FLUSH_SECONDS, AlertDispatcher, dispatcher_from_settings
+from bot.alerts import EXIT_FLUSH_SECONDS, STOP_FLUSH_SECONDS, AlertDispatcher
 from bot.backtest.command import add_backtest_parser
-from bot.bootstrap import Bot, build_bot, build_runtime, load_market
+from bot.bootstrap import (
+    Bot,
+    build_bot,
+    build_runtime,
+    dispatcher_from_settings,
+    heartbeat_path,
+    load_market,
+    open_tracker,
+    wall_clock,
+)
 from bot.check_command import check_command
 from bot.cli_support import (
     EXIT_ERROR,
@@ -30,11 +39,10 @@ from bot.cli_support import (
     print_tracker,
     to_next_simulated_wake,
 )
-from bot.clock import WallClock
 from bot.config import BotConfig, load_config
 from bot.cycle import NEW_YORK, CycleResult, run_cycle
 from bot.errors import BotError
-from bot.health import healthcheck_main, heartbeat_path
+from bot.health import healthcheck_main
 from bot.logs import configure_logging
 from bot.report import quarterly_lines
 from bot.run_command import register_secrets, run_command
@@ -127,7 +135,8 @@ def _live_flag(parser: argparse.ArgumentParser) -> None:
 
 def _health(args: argparse.Namespace) -> int:
     settings = Settings()
-    return healthcheck_main(heartbeat_path(settings), timedelta(minutes=args.max_age_minutes))
+    max_age = timedelta(minutes=args.max_age_minutes)
+    return healthcheck_main(heartbeat_path(settings), max_age, clock=wall_clock())
 
 
 def _once(args: argparse.Namespace) -> int:
@@ -140,7 +149,7 @@ def _once(args: argparse.Namespace) -> int:
         # Before anything reads the state (a dry run records its plan too): one at a time.
         state_lock(settings.state_dir, "bot once", wait_seconds=lock_wait_seconds(), stop=stop),
     ):
-        tracker = Tracker(settings.tracker_path)
+        tracker = open_tracker(settings)
         try:
             return _once_locked(args, config, settings, tracker, stop)
         finally:
@@ -173,7 +182,7 @@ def _once_locked(
             print(f"error: {result.reason}", file=sys.stderr)
     finally:
         # Bounded: a channel still failing after this is retried by the next run or start.
-        alerts.close(timeout=EXIT_FLUSH_SECONDS)
+        alerts.close(timeout=STOP_FLUSH_SECONDS if stop.requested else EXIT_FLUSH_SECONDS)
     return EXIT_ERROR if result.outcome == "error" else 0
 
 
@@ -240,7 +249,7 @@ def _targets(args: argparse.Namespace) -> int:
 
 def _today() -> date:
     # The shell may read the real clock; the core never does.
-    return WallClock().now().astimezone(NEW_YORK).date()
+    return wall_clock().now().astimezone(NEW_YORK).date()
 
 
 def _tracker(args: argparse.Namespace) -> int:
@@ -248,7 +257,7 @@ def _tracker(args: argparse.Namespace) -> int:
     if not settings.tracker_path.exists():
         msg = f"no tracker at {settings.tracker_path}: run the bot first, or set BOT_STATE_DIR"
         raise BotError(msg)
-    tracker = Tracker(settings.tracker_path)
+    tracker = open_tracker(settings)
     if args.events:
         events = tracker.events(strategy=args.strategy)
         if args.json:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -23,19 +24,10 @@ from urllib.parse import urlsplit
 
 import structlog
 
-from bot.clock import WallClock
-from bot.settings import Settings
-
 DEFAULT_MAX_AGE = timedelta(minutes=10)
 HEALTH_PATH = "/healthz"
 
 log = structlog.get_logger()
-
-
-def heartbeat_path(settings: Settings) -> Path:
-    """Where the daemon's heartbeat file is: ``BOT_HEARTBEAT_FILE``, else ``heartbeat.json`` in
-    the state directory, so the daemon, ``bot health`` and ``bot status`` agree without setup."""
-    return settings.heartbeat_file or settings.state_dir / "heartbeat.json"
 
 
 class NowSource(Protocol):
@@ -98,6 +90,22 @@ class Heartbeat:
             "age_seconds": None if age is None else round(age.total_seconds(), 3),
             "max_age_seconds": max_age.total_seconds(),
         }
+
+
+def heartbeat_status(path: Path, now: datetime, max_age: timedelta) -> dict[str, Any]:
+    """``Heartbeat.status`` of the file at ``path`` as of ``now``, read-only (for ``bot status``,
+    which must not write a beat of its own)."""
+    return Heartbeat(path, _At(now)).status(now, max_age)
+
+
+@dataclass(frozen=True, slots=True)
+class _At:
+    """A clock stopped at one moment: reading a heartbeat needs no real time."""
+
+    moment: datetime
+
+    def now(self) -> datetime:
+        return self.moment
 
 
 def _beat_time(beat: dict[str, Any]) -> datetime | None:
@@ -216,14 +224,15 @@ class HealthServer:
 
 
 def healthcheck_main(
-    path: Path | None, max_age: timedelta = DEFAULT_MAX_AGE, *, clock: NowSource | None = None
+    path: Path | None, max_age: timedelta = DEFAULT_MAX_AGE, *, clock: NowSource
 ) -> int:
     """The Docker ``HEALTHCHECK``: exit 0 when the heartbeat file is fresh, else 1, with one
-    line saying why (Docker keeps it in ``docker inspect``)."""
+    line saying why (Docker keeps it in ``docker inspect``). ``clock`` is the wall clock (the
+    composition root's), or a test's."""
     if path is None:
         print("unhealthy: no heartbeat file configured (set BOT_HEARTBEAT_FILE)")
         return 1
-    heartbeat = Heartbeat(path, clock or WallClock())
+    heartbeat = Heartbeat(path, clock)
     now = heartbeat.clock.now()
     age = heartbeat.age(now)
     if age is None:

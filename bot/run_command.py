@@ -11,14 +11,19 @@ import argparse
 from datetime import timedelta
 from pathlib import Path
 
-from bot.alerts import EXIT_FLUSH_SECONDS, AlertDispatcher, dispatcher_from_settings
-from bot.bootstrap import Bot, build_bot
+from bot.alerts import EXIT_FLUSH_SECONDS, STOP_FLUSH_SECONDS, AlertDispatcher
+from bot.bootstrap import (
+    Bot,
+    build_bot,
+    build_heartbeat,
+    dispatcher_from_settings,
+    open_tracker,
+    start_health_server,
+)
 from bot.cli_support import banner, print_tracker
-from bot.clock import WallClock
 from bot.config import BotConfig, load_config
 from bot.daemon import Daemon, DaemonSummary, Member
 from bot.errors import ConfigError
-from bot.health import HealthServer, Heartbeat, heartbeat_path
 from bot.logs import register_secret
 from bot.market.synthetic import SYNTHETIC_LABEL
 from bot.ports import Journal
@@ -36,7 +41,7 @@ def run_command(args: argparse.Namespace) -> int:
     configs = _load(args.config)
     # Before anything reads the state: another process on it refuses this one at once.
     with state_lock(settings.state_dir, "bot run"):
-        tracker = Tracker(settings.tracker_path)
+        tracker = open_tracker(settings)
         try:
             return _run_locked(args, settings, configs, tracker)
         finally:
@@ -56,8 +61,7 @@ def _run_locked(
     clock = bots[0].adapters.clock
     simulated = configs[0].clock.kind == "simulated"
     alerts = dispatcher_from_settings(tracker, settings, clock, simulated=simulated)
-    # The heartbeat is about the process, not the market: always wall-clock time.
-    heartbeat = Heartbeat(heartbeat_path(settings), WallClock())
+    heartbeat = build_heartbeat(settings)  # wall-clock time, whatever the strategies' clock
     daemon = Daemon(
         [Member(bot.runtime, bot.adapters) for bot in bots],
         tracker,
@@ -68,12 +72,12 @@ def _run_locked(
     if simulated:
         with stop_on_signals(stop, lambda: setattr(daemon, "stop_requested", True)):
             return _run_simulated(daemon, configs, "; ".join(banners), alerts)
-    server = _health_server(settings, heartbeat)
+    server = start_health_server(settings, heartbeat)
     alerts.resend_unsent()  # what a previous run queued but could not deliver before it stopped
     try:
         run_forever(daemon, bots[0].adapters.calendar, "; ".join(banners), stop)
     finally:
-        alerts.close(timeout=EXIT_FLUSH_SECONDS)
+        alerts.close(timeout=STOP_FLUSH_SECONDS if stop.requested else EXIT_FLUSH_SECONDS)
         if server is not None:
             server.stop()
     return 0
@@ -122,14 +126,6 @@ def register_secrets(settings: Settings) -> None:
     for secret in (settings.api_secret_key, settings.slack_webhook_url, settings.smtp_password):
         if secret is not None:
             register_secret(secret.get_secret_value())
-
-
-def _health_server(settings: Settings, heartbeat: Heartbeat) -> HealthServer | None:
-    if settings.health_port is None:
-        return None
-    server = HealthServer(heartbeat, port=settings.health_port)
-    server.start()
-    return server
 
 
 def _run_simulated(

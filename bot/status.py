@@ -16,16 +16,21 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bot.adapters.xnys_calendar import XnysCalendar
-from bot.alerts import channel_health, channels_from_settings
-from bot.bootstrap import build_clock
+from bot.alerts import channel_health
+from bot.bootstrap import (
+    build_clock,
+    channels_from_settings,
+    heartbeat_path,
+    offline_calendar,
+    open_tracker,
+    wall_clock,
+)
 from bot.cli_support import EXIT_ERROR, jsonable
-from bot.clock import WallClock
 from bot.config import BotConfig, load_config
 from bot.cycle import NEW_YORK
 from bot.daemon import next_wake
 from bot.errors import BotError, ConfigError
-from bot.health import DEFAULT_MAX_AGE, Heartbeat, heartbeat_path
+from bot.health import DEFAULT_MAX_AGE, heartbeat_status
 from bot.ports import MarketCalendar
 from bot.settings import Settings
 from bot.tracker import EventKind, EventRow, Tracker
@@ -45,12 +50,12 @@ def status_command(args: argparse.Namespace) -> int:
         if not settings.tracker_path.exists():
             msg = f"no tracker at {settings.tracker_path}: run the bot first, or set BOT_STATE_DIR"
             raise BotError(msg)
-        tracker = Tracker(settings.tracker_path)
+        tracker = open_tracker(settings)
         try:
             status = build_status(
                 tracker,
                 config,
-                WallClock().now(),
+                wall_clock().now(),
                 heartbeat_file=heartbeat_path(settings),
                 alert_channel_names=configured_channels(settings),
             )
@@ -85,7 +90,7 @@ def build_status(
         "now": now.isoformat(),
         "last_cycle": last,
         "unfinished_cycle": unfinished,
-        "next_wake": wake_section(config, tracker, now, calendar or XnysCalendar()),
+        "next_wake": wake_section(config, tracker, now, calendar or offline_calendar()),
         "positions": positions_section(tracker, name),
         "last_error": error,
         "alerts": alert_channels(tracker, alert_channel_names),
@@ -263,9 +268,7 @@ def heartbeat_section(path: Path | None, now: datetime, max_age: timedelta) -> S
     """The daemon's last heartbeat and its age, when a heartbeat file is configured."""
     if path is None:
         return {"configured": False, "file": None}
-    return {"configured": True, "file": str(path)} | Heartbeat(path, WallClock()).status(
-        now, max_age
-    )
+    return {"configured": True, "file": str(path)} | heartbeat_status(path, now, max_age)
 
 
 # ---- text rendering -------------------------------------------------------------------------

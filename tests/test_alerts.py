@@ -36,8 +36,8 @@ from bot.alerts import (
     Channel,
     Severity,
     channel_health,
-    channels_from_settings,
 )
+from bot.bootstrap import channels_from_settings
 from bot.errors import ConfigError
 from bot.settings import Settings
 from bot.tracker import EventKind, Tracker

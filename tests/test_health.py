@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 from structlog.testing import capture_logs
 
-from bot.health import HealthServer, Heartbeat, healthcheck_main, heartbeat_path
+from bot.bootstrap import heartbeat_path
+from bot.health import HealthServer, Heartbeat, healthcheck_main
 from bot.settings import Settings
 
 T = datetime(2026, 11, 27, 17, 45, tzinfo=UTC)

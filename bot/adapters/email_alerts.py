@@ -15,9 +15,10 @@ from email.message import EmailMessage
 from email.utils import formatdate, parseaddr
 from typing import Literal
 
-from bot.alerts import Alert, AlertDeliveryError, Severity, one_line, redact
+from bot.alert_port import Alert, AlertDeliveryError, Severity, one_line, redact
 
 Security = Literal["starttls", "ssl", "none"]
+DEFAULT_PORTS: dict[Security, int] = {"starttls": 587, "ssl": 465, "none": 25}
 
 
 def subject(alert: Alert) -> str:

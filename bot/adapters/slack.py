@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from bot.alerts import Alert, AlertDeliveryError, Severity, one_line, redact
+from bot.alert_port import Alert, AlertDeliveryError, Severity, one_line, redact
 
 EMOJI = {
     Severity.INFO: ":information_source:",

@@ -14,16 +14,12 @@ from typing import Any
 
 import pandas as pd
 
-from bot.adapters.alpaca.market import AlpacaMarketData
-from bot.adapters.alpaca.transport import data_client
-from bot.adapters.sim_broker import FEE_SCHEDULES
 from bot.backtest.engine import BacktestCosts, BacktestResult, run_backtest
 from bot.backtest.letf_sim import extend_closes
 from bot.backtest.progress import progress_bar
 from bot.backtest.stats import Conventions, Stats, compute_stats, trailing, yearly_returns
-from bot.bootstrap import alpaca_endpoints, build_runtime
-from bot.clock import WallClock
-from bot.config import AlpacaBrokerConfig, BotConfig, SimulatedBrokerConfig, load_config
+from bot.bootstrap import alpaca_history, build_runtime, fee_schedule
+from bot.config import BotConfig, SimulatedBrokerConfig, load_config
 from bot.errors import ConfigError, DataError
 from bot.logs import configure_logging
 from bot.market.csv_source import MarketDataError, load_closes_dir
@@ -166,11 +162,8 @@ def _load_alpaca(
     args: argparse.Namespace, config: BotConfig, symbols: list[str], history: int
 ) -> pd.DataFrame:
     """Alpaca's adjusted daily bars (keys from the environment; nothing is traded)."""
-    broker = config.broker if isinstance(config.broker, AlpacaBrokerConfig) else None
-    broker = broker or AlpacaBrokerConfig(kind="alpaca")
-    endpoints = alpaca_endpoints(broker, Settings(), live=False)
-    market = AlpacaMarketData(data_client(endpoints), WallClock(), feed=args.feed)
-    end = args.end or WallClock().now().date() - timedelta(days=1)
+    market, clock = alpaca_history(config, Settings(), feed=args.feed)
+    end = args.end or clock.now().date() - timedelta(days=1)
     first = args.start or ALPACA_FIRST_DAY
     start = first - timedelta(days=int(history * 1.6) + 10)  # the strategy's lookback
     closes = market.daily_closes(symbols, start, end)
@@ -223,7 +216,7 @@ def _costs_or_raise(config: BotConfig, args: argparse.Namespace) -> BacktestCost
     return BacktestCosts(
         initial_cash=Decimal(repr(broker.initial_cash)) if broker else Decimal(100_000),
         slippage_bps=Decimal(repr(args.slippage_bps)),
-        fees=FEE_SCHEDULES[args.fees],
+        fees=fee_schedule(args.fees),
         margin_multiplier=margin,
         borrow_rate=Decimal(repr(args.borrow_rate)) / 100,
         margin_rate=Decimal(repr(args.margin_rate)) / 100,

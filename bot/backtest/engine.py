@@ -14,19 +14,19 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
-from pathlib import Path
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 import pandas as pd
 
-from bot.adapters.frame_market import FrameMarketData
-from bot.adapters.sim_broker import CloseTable, FeeSchedule, SimulatedBroker
-from bot.adapters.xnys_calendar import XnysCalendar
+from bot.adapters.sim_broker import FeeSchedule
 from bot.backtest.progress import Progress
-from bot.clock import SimulatedClock
-from bot.cycle import NEW_YORK, Adapters, StrategyRuntime, run_cycle
+from bot.bootstrap import build_backtest_world
+from bot.cycle import NEW_YORK, StrategyRuntime, run_cycle
 from bot.market.sessions import is_session
-from bot.tracker import Tracker
+
+if TYPE_CHECKING:
+    from bot.adapters.sim_broker import SimulatedBroker
+    from bot.ports import MarketCalendar
 
 OUTCOMES = ["held", "traded", "error", "closed"]  # what run_cycle can conclude about a session
 
@@ -97,18 +97,17 @@ def run_backtest(
         msg = f"no data between {start} and {end}"
         raise ValueError(msg)
     costs = costs or BacktestCosts()
-    clock = SimulatedClock(datetime.combine(sessions[0], time(9, 0), NEW_YORK))
-    broker = SimulatedBroker(
-        CloseTable(closes, clock),
-        costs.initial_cash,
+    world = build_backtest_world(  # the journal is in memory: the result is the curve
+        closes,
+        sessions[0],
+        initial_cash=costs.initial_cash,
         slippage_bps=costs.slippage_bps,
         fees=costs.fees,
         margin_multiplier=costs.margin_multiplier,
         round_cents=costs.round_cents,
     )
-    tracker = Tracker(Path(":memory:"))  # the journal is not kept: the result is the curve
-    adapters = Adapters(broker, FrameMarketData(closes), XnysCalendar(), tracker, clock)
-    calendar = XnysCalendar()
+    adapters, broker, clock, tracker = world.adapters, world.broker, world.clock, world.tracker
+    calendar = adapters.calendar
     equity: dict[pd.Timestamp, float] = {}
     holdings: dict[pd.Timestamp, dict[str, float]] = {}
     by_day: dict[pd.Timestamp, str] = {}
@@ -190,7 +189,7 @@ def validated_closes(closes: pd.DataFrame) -> pd.DataFrame:
     return closes
 
 
-def _wake(calendar: XnysCalendar, day: date) -> datetime:
+def _wake(calendar: MarketCalendar, day: date) -> datetime:
     """15 minutes before the close; a row on a non-trading day (bad data) is still visited,
     and the cycle reports the market closed."""
     if not is_session(day):

@@ -22,7 +22,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from bot.adapters.frame_market import FrameMarketData
+from bot.adapters.frame_market import closes_window
 from bot.backtest.engine import validated_closes
 from bot.checks import data_problems
 from bot.cycle import StrategyRuntime, check_fresh, check_weights
@@ -160,7 +160,7 @@ class History:
         if position >= len(self.sessions) or self.sessions[position] != day:
             return Verdict("closed", f"{day} is not a trading day")
         nearby = self._frame.iloc[max(row - self._history - 1, 0) : row + 1]  # a small frame
-        window = FrameMarketData(nearby).closes(self.symbols, day, self._history + 1)
+        window = closes_window(nearby, self.symbols, day, self._history + 1)
         try:
             check_fresh(window, self.symbols, day)
             targets = self.runtime.strategy.target_weights(window, day)
