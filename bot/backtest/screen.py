@@ -28,10 +28,7 @@ from bot.checks import data_problems
 from bot.cycle import StrategyRuntime, check_fresh, check_weights
 from bot.errors import BotError
 from bot.market.sessions import calendar_range, xnys_sessions
-from strategies.base import NoDecisionError, StrategyError
-from strategies.fixed import FixedWeights
-from strategies.inverse_vol import InverseVolatility
-from strategies.modified_sharpe import ModifiedSharpeMix
+from strategies.base import BatchStrategy, NoDecisionError, StrategyError, WindowStrategy
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
@@ -118,28 +115,10 @@ class History:
     def _batch_targets(self) -> tuple[FloatArray | None, BoolArray | None]:
         """Every day's targets at once, for the strategies that have a batch form."""
         strategy = self.runtime.strategy
-        n = len(self.days)
-        if isinstance(strategy, FixedWeights):
-            weights = np.tile(np.array([strategy.weights[s] for s in self.symbols]), (n, 1))
-            return weights, np.zeros(n, dtype=bool)
-        if isinstance(strategy, InverseVolatility) and n >= self._history:
-            return self._inverse_vol_targets(strategy)
-        return None, None
-
-    def _inverse_vol_targets(self, strategy: InverseVolatility) -> tuple[FloatArray, BoolArray]:
-        n, h, k = len(self.days), self._history, len(strategy.basket)
-        basket = self.prices[:, :k]
-        views = np.lib.stride_tricks.sliding_window_view(basket, h, axis=0)  # (n-h+1, k, h)
-        windows = np.ascontiguousarray(views.transpose(0, 2, 1))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            _, scores = strategy.basket_scores(windows)
-            weights = strategy.basket_weights(scores)
-        fixed = np.array([strategy.fixed[s] for s in self.symbols[k:]], dtype=float)
-        table = np.full((n, len(self.symbols)), np.nan)
-        table[h - 1 :, :k] = weights
-        table[:, k:] = fixed
-        declined = np.zeros(n, dtype=bool)
-        declined[h - 1 :] = np.isnan(scores).any(axis=1)
+        batch = strategy.batch_targets(self.prices) if isinstance(strategy, BatchStrategy) else None
+        if batch is None:
+            return None, None
+        table, declined = batch
         usable = declined | np.isfinite(table).all(axis=1)
         self.clean = self.clean & usable  # a non-finite weight goes through the cycle's own check
         return table, declined
@@ -147,9 +126,8 @@ class History:
     def _lazy(self, row: int) -> Verdict:
         """A clean day of a strategy without a batch form: its own code on a numpy window."""
         strategy = self.runtime.strategy
-        if isinstance(strategy, ModifiedSharpeMix):
-            window = self.prices[row - self._history + 1 : row + 1]
-            targets = strategy.weights_from_returns(strategy.leg_returns_from_closes(window))
+        if isinstance(strategy, WindowStrategy):
+            targets = strategy.window_targets(self.prices[row - self._history + 1 : row + 1])
             return Verdict("ok", weights=tuple(targets.weights.get(s, 0.0) for s in self.symbols))
         return self._cycle_verdict(row)
 
