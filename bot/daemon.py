@@ -16,8 +16,8 @@ from typing import Protocol
 
 import structlog
 
+from bot.alert_port import Alert
 from bot.alerting import AlertSender, cycle_alerts, missed_alert, started_alert
-from bot.alerts import Alert
 from bot.cycle import NEW_YORK, Adapters, CycleResult, StrategyRuntime, run_cycle
 from bot.journal import EventKind
 from bot.ports import Clock, Journal, MarketCalendar

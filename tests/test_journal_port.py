@@ -79,22 +79,7 @@ def test_no_core_module_imports_sqlite_or_the_tracker(module: str) -> None:
     assert "bot.tracker" not in imported
 
 
-# bot.alerting and bot.daemon import Alert from bot.alerts, the dispatcher, which journals
-# deliveries in the tracker: they load sqlite3 until Alert is imported from bot.alert_port.
-VIA_ALERTS = ["bot.alerting", "bot.daemon"]
-
-
-@pytest.mark.parametrize(
-    "modules",
-    [
-        pytest.param([m for m in CORE if m not in VIA_ALERTS], id="core"),
-        pytest.param(
-            VIA_ALERTS,
-            id="alerting-and-daemon",
-            marks=pytest.mark.xfail(reason="Alert imported from bot.alerts (on the tracker)"),
-        ),
-    ],
-)
+@pytest.mark.parametrize("modules", [pytest.param(CORE, id="core")])
 def test_importing_the_core_does_not_load_sqlite(modules: list[str]) -> None:
     """Not even through another module: a fresh interpreter importing the core has no sqlite3."""
     script = (
