@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-import bot.cli
+import bot.commands
 from bot.cli import main
 from bot.clock import WallClock
 from bot.cycle import NEW_YORK
@@ -202,7 +202,7 @@ def test_delivery_is_bounded_when_the_webhook_hangs(
     hook = Webhook(gate)
     try:
         config = use(monkeypatch, world, hook, tmp_path)
-        monkeypatch.setattr(bot.cli, "EXIT_FLUSH_SECONDS", 0.5)
+        monkeypatch.setattr(bot.commands, "EXIT_FLUSH_SECONDS", 0.5)
         before = set(threading.enumerate())
         start = time.monotonic()
         assert once(config) == 0

@@ -160,3 +160,17 @@ def test_the_compiled_loop_without_numba_says_what_to_install_in_one_line(
     assert len(lines) == 1
     assert INSTALL_HINT in lines[0]
     assert lines[0].startswith("error: the compiled backtest loop needs numba")
+
+
+def test_the_parser_loads_nothing_heavy() -> None:
+    """`bot --help` builds the parser from argparse alone: each command's handler (pandas,
+    alpaca-py, the cycle) is imported when that command runs, so help is instant."""
+    script = (
+        "import sys\nfrom bot.cli import _parser\n_parser()\n"
+        "heavy = ('pandas', 'numpy', 'alpaca', 'requests', 'numba', 'bot.cycle', 'sqlite3')\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in heavy or m in heavy))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip() == "[]"

@@ -1,0 +1,195 @@
+"""The handlers of the ``bot`` commands that live in the CLI itself: once, targets, tracker,
+health. Imported only when one of them runs (``bot.cli`` stays light so ``bot --help`` is quick).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import asdict
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+import structlog
+
+from bot.alerting import cycle_alerts, missed_alert
+from bot.alerts import EXIT_FLUSH_SECONDS, STOP_FLUSH_SECONDS, AlertDispatcher
+from bot.bootstrap import (
+    Bot,
+    build_bot,
+    build_runtime,
+    dispatcher_from_settings,
+    heartbeat_path,
+    load_market,
+    open_tracker,
+    wall_clock,
+)
+from bot.cli_support import (
+    EXIT_ERROR,
+    banner,
+    jsonable,
+    print_tracker,
+    to_next_simulated_wake,
+)
+from bot.config import BotConfig, load_config
+from bot.cycle import NEW_YORK, CycleResult, run_cycle
+from bot.errors import BotError
+from bot.health import healthcheck_main
+from bot.report import quarterly_lines
+from bot.run_command import register_secrets
+from bot.scheduler import stop_on_signals
+from bot.settings import Settings
+from bot.state_lock import lock_wait_seconds, state_lock
+from bot.stopping import StopToken
+from bot.tracker import Tracker
+
+log = structlog.get_logger()
+
+
+def health_command(args: argparse.Namespace) -> int:
+    settings = Settings()
+    max_age = timedelta(minutes=args.max_age_minutes)
+    return healthcheck_main(heartbeat_path(settings), max_age, clock=wall_clock())
+
+
+def once_command(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    settings = Settings()
+    register_secrets(settings)
+    stop = StopToken()  # SIGTERM/SIGINT: cancel what is unfilled, journal it, exit
+    with (
+        stop_on_signals(stop),
+        # Before anything reads the state (a dry run records its plan too): one at a time.
+        state_lock(settings.state_dir, "bot once", wait_seconds=lock_wait_seconds(), stop=stop),
+    ):
+        tracker = open_tracker(settings)
+        try:
+            return _once_locked(args, config, settings, tracker, stop)
+        finally:
+            tracker.close()
+
+
+def _once_locked(
+    args: argparse.Namespace,
+    config: BotConfig,
+    settings: Settings,
+    tracker: Tracker,
+    stop: StopToken,
+) -> int:
+    bot = build_bot(
+        config, settings, data_dir=args.data, live=args.live, tracker=tracker, stop=stop
+    )
+    # With --json, stdout is the JSON document alone: the banner goes to stderr.
+    print(banner(bot, settings, live=args.live), file=sys.stderr if args.json else sys.stdout)
+    simulated = config.clock.kind == "simulated"
+    alerts = dispatcher_from_settings(tracker, settings, bot.adapters.clock, simulated=simulated)
+    try:
+        alerts.resend_unsent()  # what an earlier run queued but could not deliver
+        to_next_simulated_wake(bot)
+        if stop.requested:
+            msg = f"stopped ({stop.reason}) before the cycle started: nothing was sent"
+            raise BotError(msg)
+        result = _cycle_with_alerts(bot, alerts, force=args.force, dry_run=args.dry_run)
+        _print_result(result, as_json=args.json)
+        if result.outcome == "error":  # the one line a script or cron mail shows on stderr
+            print(f"error: {result.reason}", file=sys.stderr)
+    finally:
+        # Bounded: a channel still failing after this is retried by the next run or start.
+        alerts.close(timeout=STOP_FLUSH_SECONDS if stop.requested else EXIT_FLUSH_SECONDS)
+    return EXIT_ERROR if result.outcome == "error" else 0
+
+
+def _cycle_with_alerts(
+    bot: Bot, alerts: AlertDispatcher, *, force: bool, dry_run: bool
+) -> CycleResult:
+    """One cycle, alerted as the daemon alerts it (each alert once: the tracker remembers)."""
+    adapters, name = bot.adapters, bot.runtime.name
+    try:
+        result = run_cycle(adapters, bot.runtime, force=force, dry_run=dry_run)
+    except Exception:
+        today = adapters.clock.now().astimezone(NEW_YORK).date()
+        alerts.send(missed_alert(name, today, "the cycle crashed"))
+        raise
+    try:
+        for alert in cycle_alerts(result, adapters.tracker):
+            alerts.send(alert)
+    except Exception:  # composing an alert must not hide the cycle's result
+        log.exception("alert_compose_failed", strategy=name)
+    return result
+
+
+def _print_result(result: CycleResult, *, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(jsonable(asdict(result)), indent=2))
+        return
+    equity = "" if result.equity is None else f"; equity ${result.equity:,.2f}"
+    print(
+        f"{result.session} {result.strategy}: {result.outcome} — {result.reason}"
+        f" ({len(result.orders)} orders){equity}"
+    )
+    for order in result.orders:
+        price = order.filled_avg_price or Decimal(0)
+        print(f"  {order.side.value:4} {order.qty} {order.symbol} @ {price:.4f} {order.status}")
+
+
+def targets_command(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    runtime = build_runtime(config)
+    as_of = args.as_of or config.clock.end or _today()
+    symbols = runtime.strategy.symbols
+    frame, synthetic = load_market(config, symbols, as_of - timedelta(days=10), as_of, args.data)
+    targets = runtime.strategy.target_weights(frame, as_of)
+    prices_date = frame.loc[: str(as_of)].index[-1].date()
+    out = {
+        "as_of": as_of.isoformat(),
+        "prices_as_of": prices_date.isoformat(),
+        "weights": dict(targets.weights),
+        "cash": round(targets.cash, 12),
+        "notes": list(targets.notes),
+        "data": "synthetic" if synthetic else str(args.data or config.market.data_dir),
+    }
+    if args.json:
+        print(json.dumps(out, indent=2))
+        return 0
+    print(f"{config.name} targets as of {as_of} (prices of {prices_date}, {out['data']}):")
+    for symbol, weight in targets.weights.items():
+        print(f"  {symbol:6} {weight:+8.2%}")
+    print(f"  {'cash':6} {targets.cash:+8.2%}")
+    for note in targets.notes:
+        print(f"  note: {note}")
+    return 0
+
+
+def _today() -> date:
+    # The shell may read the real clock; the core never does.
+    return wall_clock().now().astimezone(NEW_YORK).date()
+
+
+def tracker_command(args: argparse.Namespace) -> int:
+    settings = Settings()
+    if not settings.tracker_path.exists():
+        msg = f"no tracker at {settings.tracker_path}: run the bot first, or set BOT_STATE_DIR"
+        raise BotError(msg)
+    tracker = open_tracker(settings)
+    if args.events:
+        events = tracker.events(strategy=args.strategy)
+        if args.json:
+            print(json.dumps([jsonable(asdict(e)) for e in events], indent=2))
+        else:
+            for e in events:
+                print(f"{e.id:>6} {e.at} {e.run_id} {e.strategy} {e.kind} {json.dumps(e.payload)}")
+        return 0
+    names = [args.strategy] if args.strategy else tracker.strategies()
+    if args.json:
+        data = {n: [jsonable(asdict(line)) for line in _lines(tracker, n)] for n in names}
+        print(json.dumps(data, indent=2))
+        return 0
+    for name in names:
+        print_tracker(tracker, name)
+    return 0
+
+
+def _lines(tracker: Tracker, name: str) -> list[Any]:
+    return quarterly_lines(tracker.equity_history(name))
