@@ -70,6 +70,9 @@ class History:
             min(last_visited + timedelta(days=45), last_known),
         )
         self._history = runtime.strategy.history_closes
+        # Asked once: a runtime-checkable protocol's isinstance costs microseconds per call.
+        strategy = runtime.strategy
+        self._window = strategy if isinstance(strategy, WindowStrategy) else None
         self.clean = self._screen()
         self._targets, self._declined = self._batch_targets()
         self._cache: dict[int, Verdict] = {}
@@ -125,8 +128,8 @@ class History:
 
     def _lazy(self, row: int) -> Verdict:
         """A clean day of a strategy without a batch form: its own code on a numpy window."""
-        strategy = self.runtime.strategy
-        if isinstance(strategy, WindowStrategy):
+        strategy = self._window
+        if strategy is not None:
             targets = strategy.window_targets(self.prices[row - self._history + 1 : row + 1])
             return Verdict("ok", weights=tuple(targets.weights.get(s, 0.0) for s in self.symbols))
         return self._cycle_verdict(row)
