@@ -191,8 +191,8 @@ class Zygote:
 
 def _serve(stdin: IO[bytes], stdout: IO[bytes]) -> None:
     """The zygote: import once, then fork a child per request line until stdin closes."""
-    import bot.cli  # noqa: F401, PLC0415 - the expensive imports, done once
-    import bot.commands  # noqa: F401, PLC0415
+    import bot.cli  # noqa: PLC0415 - the expensive imports, done once
+    import bot.commands  # noqa: PLC0415
     import bot.run_command  # noqa: F401, PLC0415
 
     def say(answer: dict[str, Any]) -> None:
