@@ -1,6 +1,6 @@
 """Composer "All In": an inverse-volatility basket (85%) plus a fixed sleeve (15% USFR).
 
-Rules (docs/STRATEGIES.md §1.2): σ_i is the standard deviation of the last ``lookback_days`` simple
+Rules (docs/STRATEGIES.md): σ_i is the standard deviation of the last ``lookback_days`` simple
 daily returns (``lookback_days + 1`` closes, counted in trading rows, never calendar days) and
 w_i = basket_weight · (1/σ_i) / Σ_j (1/σ_j). Population std is used; the choice cancels out of the
 weights and matters only for the ``vol_floor`` comparison.

@@ -1,6 +1,6 @@
 """Logical Invest's modified-Sharpe grid optimiser, shared by UISx3 and Maximum Yield Rotation.
 
-Rules (docs/STRATEGIES.md §2.3): score every composition of the legs in multiples of ``step`` by
+Rules (docs/STRATEGIES.md): score every composition of the legs in multiples of ``step`` by
 mean(r) / std(r)^f of the daily-rebalanced mix's daily returns over the last ``lookback_days``
 trading days, and hold the arg-max. No risk-free rate: LI says the score is only used for ranking.
 

@@ -47,7 +47,7 @@ QTY_STEP = Decimal("0.000000001")  # a split's result is kept to Alpaca's step
 
 @dataclass(frozen=True, slots=True)
 class FeeSchedule:
-    """Regulatory fees on sells (STRATEGIES.md §6), each rounded up to the cent per order."""
+    """Regulatory fees on sells (the SEC fee, FINRA TAF), each rounded up to the cent per order."""
 
     sec_per_million: Decimal = Decimal("27.80")
     taf_per_share: Decimal = Decimal("0.000166")

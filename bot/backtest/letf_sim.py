@@ -1,4 +1,4 @@
-"""Simulated leveraged-ETF history before a fund's inception (STRATEGIES.md §5).
+"""Simulated leveraged-ETF history before a fund's inception (docs/DATA.md lists its inputs).
 
 HFEA's thread backtests 55/45 UPRO/TMF from 1986, but UPRO and TMF only trade from 2009. The thread
 (EfficientInvestor's spreadsheet) extends them backwards from their index with a daily model::
@@ -14,8 +14,9 @@ The result is a model, not history: every caller must say so. That is why :func:
 returns one :class:`Extension` per fund, with the join date and a ready-to-print note, for the CLI
 to show next to any figure computed from the extended series.
 
-Data comes from the shared data directory (``data_dir``: the directory that holds ``etf_adjclose/``,
-``ohlcv/``, ``rates/`` and ``hfea_sim/``); it is read in place, never copied into the project.
+Data comes from a data directory (``data_dir``: the directory that holds ``etf_adjclose/``,
+``ohlcv/``, ``rates/`` and ``hfea_sim/``, laid out as docs/DATA.md describes); it is read in
+place, never copied into the project.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ import pandas as pd
 
 from bot.market.csv_source import MarketDataError, load_close_file
 
-# Files under data_dir (relative paths, see ../shared/data/README.md).
+# Files under data_dir (relative paths, see docs/DATA.md).
 LIBOR_FILE = Path("rates") / "USD1MTD156N.csv"  # FRED 1-month USD LIBOR, percent, '.' = no fixing
 IRX_FILE = Path("etf_adjclose") / "^IRX.csv"  # 13-week T-bill yield, percent
 SP500TR_FILE = Path("ohlcv") / "^SP500TR.csv"  # S&P 500 total return index, 1988-01-04 →
@@ -241,7 +242,7 @@ def splice(
 def _require(data_dir: Path, relative: Path, purpose: str) -> Path:
     data_dir = Path(data_dir)
     if not data_dir.is_dir():
-        msg = f"shared data directory does not exist: {data_dir} (needed for {purpose})"
+        msg = f"data directory does not exist: {data_dir} (needed for {purpose}; see docs/DATA.md)"
         raise MarketDataError(msg)
     path = data_dir / relative
     if not path.is_file():
@@ -339,7 +340,7 @@ def _load_index_described(data_dir: Path, name: str) -> tuple[pd.Series[float], 
 
 
 def load_index(data_dir: Path, name: str) -> pd.Series[float]:
-    """Total-return closes of the index a fund multiplies, as long as the shared data allows.
+    """Total-return closes of the index a fund multiplies, as long as the data directory allows.
 
     ``^SP500TR`` starts in 1988, so it is chain-linked to the returns of VFINX (an S&P 500 index
     fund; its Adj Close is a total return net of its ~0.2% fee) before that, to reach the thread's

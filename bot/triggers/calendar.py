@@ -26,7 +26,7 @@ class Schedule(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class CalendarRule:
-    """A schedule and its configurable anchors (STRATEGIES.md §3.3, §4)."""
+    """A schedule and its configurable anchors (docs/STRATEGIES.md)."""
 
     schedule: Schedule
     quarter_anchor: str = "first_trading_day"  # or "last_trading_day_prev_quarter"
