@@ -261,7 +261,7 @@ class _Cycle:
             poll_interval=settings.poll_interval,
             max_polls=settings.max_polls,
         )
-        execution = Execution(
+        return Execution(
             self.adapters.broker,
             self.adapters.tracker,
             self.record,
@@ -270,10 +270,9 @@ class _Cycle:
             clock=self.adapters.clock,
             policy=policy,
             stop=self.adapters.stop,
+            run_id=self.run_id,
+            read_mark=lambda: self.read_mark,
         )
-        execution.run_id = self.run_id
-        execution.read_mark = lambda: self.read_mark
-        return execution
 
     def _checked_plan(
         self,

@@ -131,6 +131,8 @@ class Execution:
         clock: Clock,
         policy: ExecutionPolicy,
         stop: StopToken | None = None,
+        run_id: str = "",
+        read_mark: Callable[[], int] = lambda: 0,
     ) -> None:
         self._broker = broker
         self._tracker = tracker
@@ -140,9 +142,8 @@ class Execution:
         self._clock = clock
         self._policy = policy
         self._stop = stop or StopToken()
-        self.run_id = ""  # this cycle's run: its own journal entries are never "another run's"
-        # The tracker's last event id when the plan's account was read (the cycle's, live).
-        self.read_mark: Callable[[], int] = lambda: 0
+        self._run_id = run_id  # this cycle's run: its own journal entries are never another's
+        self._read_mark = read_mark  # the journal's last event id when the plan's account was read
         self._strategy = ""
         self._stop_give_up: datetime | None = None
 
@@ -169,46 +170,75 @@ class Execution:
         actually holds).
         """
         self._strategy = strategy
-        prefix = f"{strategy}-{self._key}-"
-        journal = self._tracker.journaled_order_ids(strategy, prefix)
-        refused_ids = self._tracker.refused_order_ids(strategy, prefix)
         sent: list[tuple[PlannedOrder, OrderReport]] = []
         refused: list[Refusal] = []
         failed: list[Refusal] = []
         try:
-            for order in orders:
-                self._check_stop()
-                cid = client_order_id(strategy, self._key, order)
-                if self._clock.now() >= self._policy.deadline:
-                    failed.append(Refusal(order, cid, "too close to the close", "was not sent"))
-                    continue
-                try:
-                    sent.append((order, self._send_one(order, cid, journal, refused_ids)))
-                except _RefusedError as exc:
-                    refused.append(Refusal(order, exc.client_order_id, exc.reason))
-                except _NotSentError as exc:
-                    failed.append(Refusal(order, exc.client_order_id, exc.reason, "was not sent"))
-            for index, (order, report) in enumerate(sent):
-                try:
-                    final = self._confirm(report)
-                except StopRequested:
-                    raise
-                except BotError:
-                    self._cancel_quietly([r for _, r in sent[index + 1 :]])
-                    raise
-                sent[index] = (order, final)
-                self.reports.append(final)
-                if final.filled_qty == 0 and final.status is not OrderStatus.FILLED:
-                    why = final.reason or "no reason given"
-                    if final.status is OrderStatus.REJECTED:
-                        refused.append(Refusal(order, final.client_order_id, why))
-                    else:  # cancelled or expired unfilled: re-sizing would not help
-                        ended = f"ended {final.status.value}"
-                        failed.append(Refusal(order, final.client_order_id, why, ended))
+            self._send_all(orders, strategy, sent, refused, failed)
+            self._confirm_all(sent, refused, failed)
         except StopRequested:
             self._cancel_quietly([r for _, r in sent], why=f"stop requested ({self._stop.reason})")
             raise
         return PhaseOutcome(tuple(refused), tuple(failed))
+
+    def _send_all(
+        self,
+        orders: Iterable[PlannedOrder],
+        strategy: str,
+        sent: list[tuple[PlannedOrder, OrderReport]],
+        refused: list[Refusal],
+        failed: list[Refusal],
+    ) -> None:
+        """Send each order (journaled first); refusals and unsent orders are listed."""
+        prefix = f"{strategy}-{self._key}-"
+        journal = self._tracker.journaled_order_ids(strategy, prefix)
+        refused_ids = self._tracker.refused_order_ids(strategy, prefix)
+        for order in orders:
+            self._check_stop()
+            cid = client_order_id(strategy, self._key, order)
+            if self._clock.now() >= self._policy.deadline:
+                failed.append(Refusal(order, cid, "too close to the close", "was not sent"))
+                continue
+            try:
+                sent.append((order, self._send_one(order, cid, journal, refused_ids)))
+            except _RefusedError as exc:
+                refused.append(Refusal(order, exc.client_order_id, exc.reason))
+            except _NotSentError as exc:
+                failed.append(Refusal(order, exc.client_order_id, exc.reason, "was not sent"))
+            except StopRequested:
+                raise
+            except BotError:
+                # An order whose state is unknown stops the phase: the ones already sent must
+                # not keep working unwatched until the next run finds them.
+                why = "a sibling order's state is unknown"
+                self._cancel_quietly([r for _, r in sent], why=why)
+                raise
+
+    def _confirm_all(
+        self,
+        sent: list[tuple[PlannedOrder, OrderReport]],
+        refused: list[Refusal],
+        failed: list[Refusal],
+    ) -> None:
+        """Wait for each sent order to end; one that ends unfilled is listed."""
+        for index, (order, report) in enumerate(sent):
+            try:
+                final = self._confirm(report)
+            except StopRequested:
+                raise
+            except BotError:
+                self._cancel_quietly([r for _, r in sent[index + 1 :]])
+                raise
+            sent[index] = (order, final)
+            self.reports.append(final)
+            if final.filled_qty == 0 and final.status is not OrderStatus.FILLED:
+                why = final.reason or "no reason given"
+                if final.status is OrderStatus.REJECTED:
+                    refused.append(Refusal(order, final.client_order_id, why))
+                else:  # cancelled or expired unfilled: re-sizing would not help
+                    failed.append(
+                        Refusal(order, final.client_order_id, why, f"ended {final.status.value}")
+                    )
 
     def _check_stop(self) -> None:
         if self._stop.requested:
@@ -302,7 +332,7 @@ class Execution:
         if entry is None:
             return
         event_id, run_id = entry
-        if event_id > self.read_mark() and run_id != self.run_id:
+        if event_id > self._read_mark() and run_id != self._run_id:
             msg = (
                 f"{cid} was sent and filled by another run ({run_id}) after this plan's account "
                 "read; the plan is stale and nothing more is sent"

@@ -815,3 +815,44 @@ def test_a_stop_during_a_submit_retry_never_posts_again(
     assert result.reason.startswith("stopped (SIGTERM)")
     assert lost.submits == 1
     assert world.broker.account().positions == {}
+
+
+class LostSecondOrderBroker(NeverFillsBroker):
+    """The first order is accepted and stays open; the second POST times out and its lookup
+    fails too: that order's state is unknown."""
+
+    def submit(self, order: OrderRequest) -> OrderReport:
+        if self.orders:
+            msg = "submit: no answer from Alpaca (ReadTimeout)"
+            raise TransientBrokerError(msg)
+        return super().submit(order)
+
+    def get_order(self, client_order_id: str) -> OrderReport | None:
+        if client_order_id not in self.orders:
+            msg = f"look up {client_order_id}: no answer from Alpaca (ReadTimeout)"
+            raise TransientBrokerError(msg)
+        return super().get_order(client_order_id)
+
+
+def test_an_order_of_unknown_state_stops_the_phase_and_cancels_what_was_sent(
+    make_world: Callable[..., World],
+) -> None:
+    """TMF is sent and working; UPRO's POST and its lookup both fail. Nothing more is sent,
+    the cycle ends in error naming UPRO, and the working TMF order is cancelled and journaled
+    rather than left unwatched until the next run."""
+    world = make_world(
+        flat_closes({"UPRO": 100.0, "TMF": 50.0}, date(2026, 3, 2), date(2026, 4, 30))
+    )
+    lost = LostSecondOrderBroker(world.broker)
+    adapters = Adapters(
+        lost, world.adapters.market, world.adapters.calendar, world.tracker, world.clock
+    )
+    world.at(date(2026, 4, 1))
+
+    result = run_cycle(adapters, HFEA)
+
+    assert result.outcome == "error"
+    assert "hfea-2026Q2-UPRO-buy" in result.reason
+    assert "nothing else is sent" in result.reason
+    assert lost.cancels == ["hfea-2026Q2-TMF-buy"]
+    assert len(world.tracker.events(kind=EventKind.ORDER_CANCEL_REQUESTED)) == 1
