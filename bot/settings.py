@@ -5,8 +5,12 @@ no environment variable itself, so this is the only place keys come from.
 
 Alpaca's key id and secret go out as HTTP headers, so they must be printable ASCII without
 whitespace: anything else (a "é" or "€" pasted by mistake, a trailing newline) is refused here
-with a message naming the variable, instead of a UnicodeEncodeError deep inside requests. An
-empty value counts as unset. Any invalid setting is a :class:`~bot.errors.ConfigError` (one line,
+with a message naming the variable, instead of a UnicodeEncodeError deep inside requests.
+
+An empty (or blank) value counts as unset, for every variable and wherever it comes from: the
+environment, ``.env`` or keyword arguments. ``deploy/bot.env.example`` lists every variable with
+an empty value, so a copy with only the keys filled in must behave exactly like an environment
+that sets only the keys. Any invalid setting is a :class:`~bot.errors.ConfigError` (one line,
 the variable's name and what is wrong, never the value): pydantic's own message would quote it.
 """
 
@@ -15,7 +19,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.errors import ConfigError
@@ -57,6 +61,15 @@ class Settings(BaseSettings):
             # 'from None': pydantic's error (in __context__) holds the input, maybe a secret.
             raise ConfigError(settings_problem(exc)) from None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _empty_is_unset(cls, values: object) -> object:
+        """Drop every empty or blank value, so the field keeps its default (None, or e.g.
+        ``starttls``): ``SLACK_WEBHOOK_URL=`` means no Slack, not an invalid URL."""
+        if not isinstance(values, dict):
+            return values
+        return {name: value for name, value in values.items() if not _blank(value)}
+
     @field_validator("api_key_id", "api_secret_key", mode="before")
     @classmethod
     def _header_safe(cls, value: object) -> object:
@@ -75,6 +88,11 @@ class Settings(BaseSettings):
     def tracker_path(self) -> Path:
         """The tracker database."""
         return self.state_dir / "tracker.sqlite3"
+
+
+def _blank(value: object) -> bool:
+    raw = value.get_secret_value() if isinstance(value, SecretStr) else value
+    return isinstance(raw, str) and raw.strip() == ""
 
 
 def key_problem(value: str) -> str | None:

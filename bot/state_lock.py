@@ -35,9 +35,12 @@ log = structlog.get_logger()
 
 
 class _LockSettings(BaseSettings):
-    """``BOT_LOCK_WAIT_SECONDS`` (environment or ``.env``, like every other setting)."""
+    """``BOT_LOCK_WAIT_SECONDS`` (environment or ``.env``, like every other setting; empty is
+    unset)."""
 
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+    model_config = SettingsConfigDict(
+        env_file=".env", extra="ignore", populate_by_name=True, env_ignore_empty=True
+    )
 
     wait_seconds: float = Field(
         default=DEFAULT_WAIT_SECONDS,

@@ -224,3 +224,42 @@ def test_python_dash_m_bot_is_the_same_cli() -> None:
     )
     for command in ("run", "once", "targets", "tracker"):
         assert command in done.stdout
+
+
+def test_the_env_example_with_only_the_keys_filled_in_is_accepted_by_every_command(
+    state_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`cp deploy/bot.env.example .env` and fill in the keys: the empty SLACK_WEBHOOK_URL,
+    SMTP_* and ALERT_EMAIL_* lines mean "not set" for `run` as for `once` and `status`."""
+    example = (ROOT / "deploy" / "bot.env.example").read_text()
+    filled = example.replace("APCA_API_KEY_ID=\n", "APCA_API_KEY_ID=PKTEST\n")
+    filled = filled.replace("APCA_API_SECRET_KEY=\n", "APCA_API_SECRET_KEY=s3cret\n")
+    assert filled.count("s3cret") == 1
+    (tmp_path / ".env").write_text(filled + "BOT_LOCK_WAIT_SECONDS=\nBOT_HEALTH_PORT=\n")
+    config = simulated("hfea.toml", tmp_path, "2026-04-01", "2026-04-02")
+
+    assert main(["once", "--config", str(config), "--dry-run"]) == 0
+    assert main(["run", "--config", str(config)]) == 0
+    assert main(["status", "--config", str(config)]) == 0
+
+    captured = capsys.readouterr()
+    assert "error" not in captured.err
+    assert "2 cycles" in captured.out
+
+
+def test_an_empty_or_blank_setting_is_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Empty means "not set" for every variable: the default holds (None, or starttls)."""
+    from bot.settings import Settings  # noqa: PLC0415 - the module under test
+
+    for name in ("SLACK_WEBHOOK_URL", "SMTP_PORT", "SMTP_SECURITY", "BOT_HEALTH_PORT"):
+        monkeypatch.setenv(name, "")
+    monkeypatch.setenv("SMTP_USER", "  ")
+
+    settings = Settings(_env_file=None, APCA_API_SECRET_KEY="")
+
+    assert settings.slack_webhook_url is None
+    assert settings.smtp_port is None
+    assert settings.smtp_security == "starttls"
+    assert settings.smtp_user is None
+    assert settings.health_port is None
+    assert settings.api_secret_key is None
