@@ -283,17 +283,36 @@ class BotConfig(_Strict):
 def load_config(path: Path) -> BotConfig:
     """Read and validate a config file; every problem becomes one ConfigError naming the file."""
     try:
-        raw = tomllib.loads(path.read_text())
-    except FileNotFoundError as exc:
-        msg = f"config file {path} not found"
-        raise ConfigError(msg) from exc
-    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raw = tomllib.loads(_read_text(path))
+    except tomllib.TOMLDecodeError as exc:
         msg = f"config file {path} is not valid TOML: {exc}"
         raise ConfigError(msg) from exc
     try:
         return BotConfig.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError(_describe(path, exc)) from exc
+
+
+def _read_text(path: Path) -> str:
+    """The file's text: TOML is UTF-8 (a byte-order mark is tolerated); anything else, or a
+    path that is not a readable file, is one ConfigError saying so."""
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError as exc:
+        msg = f"config file {path} not found"
+        raise ConfigError(msg) from exc
+    except IsADirectoryError as exc:
+        msg = f"config file {path} is a directory: give the path of a .toml file"
+        raise ConfigError(msg) from exc
+    except UnicodeDecodeError as exc:
+        msg = (
+            f"config file {path} is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at "
+            f"offset {exc.start}): TOML files must be saved as UTF-8"
+        )
+        raise ConfigError(msg) from exc
+    except OSError as exc:
+        msg = f"config file {path} cannot be read: {exc.strerror or exc}"
+        raise ConfigError(msg) from exc
 
 
 def _describe(path: Path, exc: ValidationError) -> str:

@@ -117,3 +117,42 @@ def test_a_missing_file_is_named(tmp_path: Path) -> None:
     """A config path that does not exist gives a one-line error with the path."""
     with pytest.raises(ConfigError, match="not found"):
         load_config(tmp_path / "nope.toml")
+
+
+def test_a_latin_1_config_is_one_line_naming_the_byte(tmp_path: Path) -> None:
+    """'é' saved as Latin-1 is the single byte 0xe9: it is 18 bytes into the file
+    (``description = "Caf`` is 11 + 3 + 1 + 3 bytes)."""
+    path = tmp_path / "latin1.toml"
+    path.write_bytes('description = "Café"\n'.encode("latin-1"))
+
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+
+    assert str(caught.value) == (
+        f"config file {path} is not UTF-8 text (byte 0xe9 at offset 18): "
+        "TOML files must be saved as UTF-8"
+    )
+
+
+def test_a_binary_file_or_a_directory_is_one_clear_line(tmp_path: Path) -> None:
+    """A PNG given as config, or a directory: what is wrong, not an errno or a traceback."""
+    png = tmp_path / "chart.png"
+    png.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00")
+
+    with pytest.raises(ConfigError, match=r"is not UTF-8 text \(byte 0x89 at offset 0\)"):
+        load_config(png)
+    with pytest.raises(ConfigError) as caught:
+        load_config(tmp_path)
+    assert (
+        str(caught.value) == f"config file {tmp_path} is a directory: give the path of a .toml file"
+    )
+    assert "Errno" not in str(caught.value)
+
+
+def test_a_utf8_file_with_a_byte_order_mark_loads(tmp_path: Path) -> None:
+    """Notepad's UTF-8 adds a BOM: still UTF-8, still the same config."""
+    text = (CONFIG_DIR / "hfea.toml").read_text()
+    path = tmp_path / "bom.toml"
+    path.write_bytes(b"\xef\xbb\xbf" + text.encode())
+
+    assert load_config(path) == load_config(CONFIG_DIR / "hfea.toml")
