@@ -35,6 +35,7 @@ from bot.cli_support import (
 )
 from bot.config import BotConfig, load_config
 from bot.cycle import NEW_YORK, CycleResult, run_cycle
+from bot.domain import PlannedOrder
 from bot.errors import BotError
 from bot.health import healthcheck_main
 from bot.report import quarterly_lines
@@ -125,13 +126,25 @@ def _print_result(result: CycleResult, *, as_json: bool) -> None:
         print(json.dumps(jsonable(asdict(result)), indent=2))
         return
     equity = "" if result.equity is None else f"; equity ${result.equity:,.2f}"
-    print(
-        f"{result.session} {result.strategy}: {result.outcome} — {result.reason}"
-        f" ({len(result.orders)} orders){equity}"
-    )
+    sent = "" if result.planned and not result.orders else f" ({len(result.orders)} orders)"
+    print(f"{result.session} {result.strategy}: {result.outcome} — {result.reason}{sent}{equity}")
     for order in result.orders:
         price = order.filled_avg_price or Decimal(0)
         print(f"  {order.side.value:4} {order.qty} {order.symbol} @ {price:.4f} {order.status}")
+    for planned in result.planned:
+        print(f"  {planned_line(planned)}")
+
+
+def planned_line(order: PlannedOrder) -> str:
+    """One planned order as it would be sent: side, then the dollar amount (a buy by notional)
+    or the quantity, the symbol, its leg and the price it was sized at."""
+    if order.by_notional:
+        amount = f"${order.send_notional:,.2f} of {order.symbol}"
+        detail = f"by notional, ~{order.qty} sh at {order.price:.4f}"
+    else:
+        amount = f"{order.qty} {order.symbol}"
+        detail = f"~${order.notional:,.2f} at {order.price:.4f}"
+    return f"{order.side.value:4} {amount} ({detail}; leg {order.leg.value})"
 
 
 def targets_command(args: argparse.Namespace) -> int:

@@ -263,3 +263,36 @@ def test_an_empty_or_blank_setting_is_unset(monkeypatch: pytest.MonkeyPatch) -> 
     assert settings.smtp_user is None
     assert settings.health_port is None
     assert settings.api_secret_key is None
+
+
+def test_once_dry_run_prints_each_planned_order(
+    state_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without --json, a dry run lists what it would send: one line per planned order."""
+    config = simulated("hfea.toml", tmp_path, "2026-04-02", "2026-04-30")
+
+    assert main(["once", "--config", str(config), "--force", "--dry-run"]) == 0
+
+    lines = capsys.readouterr().out.splitlines()
+    assert "2 orders planned, none sent" in lines[1]
+    assert "(0 orders)" not in lines[1]
+    orders = sorted(line.split()[2] for line in lines[2:])
+    assert orders == ["TMF", "UPRO"]
+    assert all(
+        re.match(r"  buy  [0-9.]+ \w+ \(~\$[0-9,.]+ at [0-9.]+; leg buy\)$", x) for x in lines[2:]
+    )
+
+
+def test_a_planned_order_line_names_side_amount_symbol_and_leg() -> None:
+    """By quantity: 2.5 sh at $40 is ~$100.00; by notional: 3 sh at $33.333 is $99.99 sent
+    (rounded down to the cent) and the quantity is only an estimate."""
+    from bot.commands import planned_line  # noqa: PLC0415 - loads the cycle
+    from bot.domain import Leg, PlannedOrder  # noqa: PLC0415
+
+    by_qty = PlannedOrder("TMF", Leg.REDUCE_LONG, Decimal("2.5"), Decimal(40))
+    by_value = PlannedOrder("UPRO", Leg.ADD_LONG, Decimal(3), Decimal("33.333"), by_notional=True)
+    short = PlannedOrder("VXZ", Leg.ADD_SHORT, Decimal(4), Decimal("12.5"))
+
+    assert planned_line(by_qty) == "sell 2.5 TMF (~$100.00 at 40.0000; leg reduce)"
+    assert planned_line(by_value) == "buy  $99.99 of UPRO (by notional, ~3 sh at 33.3330; leg buy)"
+    assert planned_line(short) == "sell 4 VXZ (~$50.00 at 12.5000; leg short)"
