@@ -186,6 +186,14 @@ def tracker_command(args: argparse.Namespace) -> int:
         msg = f"no tracker at {settings.tracker_path}: run the bot first, or set BOT_STATE_DIR"
         raise BotError(msg)
     tracker = open_tracker(settings)
+    known = recorded_strategies(tracker)
+    if args.strategy is not None and args.strategy not in known:
+        recorded = ", ".join(known) if known else "none yet"
+        msg = (
+            f"--strategy {args.strategy!r}: no such strategy in {settings.tracker_path} "
+            f"(recorded: {recorded})"
+        )
+        raise BotError(msg)
     if args.events:
         events = tracker.events(strategy=args.strategy)
         if args.json:
@@ -194,14 +202,22 @@ def tracker_command(args: argparse.Namespace) -> int:
             for e in events:
                 print(f"{e.id:>6} {e.at} {e.run_id} {e.strategy} {e.kind} {json.dumps(e.payload)}")
         return 0
-    names = [args.strategy] if args.strategy else tracker.strategies()
+    names = [args.strategy] if args.strategy else known
     if args.json:
         data = {n: [jsonable(asdict(line)) for line in _lines(tracker, n)] for n in names}
         print(json.dumps(data, indent=2))
         return 0
+    if not names:
+        print(f"no strategy has recorded anything yet in {settings.tracker_path}")
     for name in names:
         print_tracker(tracker, name)
     return 0
+
+
+def recorded_strategies(tracker: Tracker) -> list[str]:
+    """The strategies the tracker has events of, in first-seen order; without the daemon's own
+    events (start, stop, alert delivery), which are recorded under the empty name."""
+    return [name for name in tracker.strategies() if name]
 
 
 def _lines(tracker: Tracker, name: str) -> list[Any]:

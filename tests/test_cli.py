@@ -296,3 +296,36 @@ def test_a_planned_order_line_names_side_amount_symbol_and_leg() -> None:
     assert planned_line(by_qty) == "sell 2.5 TMF (~$100.00 at 40.0000; leg reduce)"
     assert planned_line(by_value) == "buy  $99.99 of UPRO (by notional, ~3 sh at 33.3330; leg buy)"
     assert planned_line(short) == "sell 4 VXZ (~$50.00 at 12.5000; leg short)"
+
+
+def test_tracker_lists_strategies_only_not_the_daemons_own_events(
+    state_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The daemon's start/stop events carry no strategy: they are no empty first block."""
+    config = simulated("hfea.toml", tmp_path, "2026-04-01", "2026-04-01")
+    main(["run", "--config", str(config)])
+    capsys.readouterr()
+
+    assert main(["tracker"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("account tracker — hfea\n")
+    assert out.count("account tracker") == 1
+    assert main(["tracker", "--json"]) == 0
+    assert list(json.loads(capsys.readouterr().out)) == ["hfea"]
+
+
+def test_tracker_of_an_unknown_strategy_is_an_error_naming_the_known_ones(
+    state_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`bot tracker --strategy nope`: one error line listing what the tracker holds, exit 2."""
+    config = simulated("hfea.toml", tmp_path, "2026-04-01", "2026-04-01")
+    main(["run", "--config", str(config)])
+    capsys.readouterr()
+
+    for extra in ([], ["--events"], ["--json"]):
+        assert main(["tracker", "--strategy", "nope", *extra]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error: --strategy 'nope': no such strategy in ")
+        assert err.endswith("(recorded: hfea)\n")
+        assert err.count("\n") == 1
+    assert main(["tracker", "--strategy", "hfea"]) == 0
