@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from decimal import ROUND_DOWN, Decimal
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 from enum import StrEnum
 
 from bot import messages
@@ -35,6 +35,22 @@ def to_decimal(value: float | int | str | Decimal, what: str) -> Decimal:
         msg = f"{what} is {value}: refusing to trade on a non-finite number"
         raise PlanningError(msg)
     return result
+
+
+def whole_units(value: Decimal, per_unit: int, what: str) -> int:
+    """``value`` in whole units (``per_unit`` of them per dollar or share: 100 for cents), as
+    the integer rules of ``bot.rules`` take it; a finer value is a configuration error."""
+    units = value * per_unit
+    if units != units.to_integral_value():
+        msg = f"{what} is {value}: it must be a whole number of 1/{per_unit}"
+        raise ValueError(msg)
+    return int(units)
+
+
+def to_micro(money: Decimal) -> int:
+    """Dollars in whole micro-dollars (nearest, exact halves up): the unit in which ``bot.rules``
+    takes money."""
+    return int((money * 1_000_000).to_integral_value(ROUND_HALF_UP))
 
 
 def floor_qty(qty: Decimal) -> Decimal:

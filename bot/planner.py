@@ -29,10 +29,11 @@ from bot.domain import (
     PlannedOrder,
     floor_qty,
     to_decimal,
+    to_micro,
 )
 from bot.errors import PlanningError
 from bot.rules import NANO as NANO_PER_SHARE
-from bot.rules import add_long, add_short, cover_short, reduce_long
+from bot.rules import add_long, add_short, cover_short, reaches_minimum, reduce_long
 
 ZERO = Decimal(0)
 NANO = Decimal(NANO_PER_SHARE)
@@ -99,7 +100,7 @@ def plan_orders(
         _by_notional(order, rules)
         for s in involved
         for order in _legs(s, account.positions.get(s, ZERO), target_qty[s], px[s])
-        if order.closes_position or order.notional >= rules.min_order_usd
+        if order.closes_position or _big_enough(order, rules)
     ]
     orders, notes = _fit_buys_to_funds(orders, account.buying_power, rules)
     orders.sort(key=lambda o: (not o.leg.reduces_exposure, o.leg.side.value != "sell", o.symbol))
@@ -278,13 +279,14 @@ def _fit_buys_to_funds(
         return orders, []
     scale = max(available, ZERO) / needed_with_room
     scaled = [o if o.leg.reduces_exposure else _scaled(o, scale, rules) for o in orders]
-    kept = [
-        o
-        for o in scaled
-        if o.leg.reduces_exposure or (o.qty > 0 and o.notional >= rules.min_order_usd)
-    ]
+    kept = [o for o in scaled if o.leg.reduces_exposure or (o.qty > 0 and _big_enough(o, rules))]
     note = f"buys scaled to {scale:.4f} of plan: they needed {needed:.2f}, funds {available:.2f}"
     return kept, [note]
+
+
+def _big_enough(order: PlannedOrder, rules: PlannerRules) -> bool:
+    """``bot.rules.reaches_minimum``: the order's value against the minimum order."""
+    return reaches_minimum(to_micro(order.qty * order.price), to_micro(rules.min_order_usd))
 
 
 def _scaled(order: PlannedOrder, scale: Decimal, rules: PlannerRules) -> PlannedOrder:

@@ -39,3 +39,50 @@ def add_long(held: int, target: int) -> int:
 def add_short(held: int, target: int) -> int:
     """Sell short to open or add to a short (from zero when a long is sold first)."""
     return min(held, 0) - target if target < 0 and target < held else 0
+
+
+# Money. The fees are whole units (cents per million dollars, millionths of a dollar per share,
+# cents), so a fee is an exact integer of cents; each engine converts its notional to integer
+# micro-dollars at one place (Decimal exactly, the loop's floats to the nearest micro-dollar).
+MICRO = 1_000_000  # micro-dollars per dollar
+
+
+@inlined
+def ceil_div(numerator: int, denominator: int) -> int:
+    """⌈numerator / denominator⌉ in integers, for a positive denominator."""
+    return -((-numerator) // denominator)
+
+
+@inlined
+def sec_fee_cents(notional_micro: int, cents_per_million: int) -> int:
+    """The SEC fee on a sale of ``notional_micro`` micro-dollars, rounded up to the cent.
+
+    cents = notional × rate / 10¹² in micro-dollars; split at 10¹² so the product stays inside
+    64 bits for any sale (the compiled loop's integers) and any rate under $92,000 a million."""
+    whole, rest = divmod(notional_micro, 10**12)
+    return whole * cents_per_million + ceil_div(rest * cents_per_million, 10**12)
+
+
+@inlined
+def taf_cents(nano_shares: int, micro_per_share: int, cap_cents: int) -> int:
+    """FINRA's trading activity fee on a sale of ``nano_shares``, rounded up to the cent, capped
+    per trade. cents = nano-shares × micro-dollars / 10¹³, split as ``sec_fee_cents``."""
+    whole, rest = divmod(nano_shares, 10**13)
+    return min(whole * micro_per_share + ceil_div(rest * micro_per_share, 10**13), cap_cents)
+
+
+@inlined
+def sell_fees_cents(
+    nano_shares: int, notional_micro: int, sec_cents_per_million: int, taf_micro: int, cap: int
+) -> int:
+    """The regulatory fees on one sell (a sale of a long or a short sale): SEC plus TAF."""
+    return sec_fee_cents(notional_micro, sec_cents_per_million) + taf_cents(
+        nano_shares, taf_micro, cap
+    )
+
+
+@inlined
+def reaches_minimum(notional_micro: int, minimum_micro: int) -> bool:
+    """An order is sent when its value reaches the minimum order (closing a position is always
+    sent, whatever its value: the caller decides that)."""
+    return notional_micro >= minimum_micro

@@ -7,6 +7,7 @@ defects the cycle refuses, and on the real funds when ../shared/data is present.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -25,6 +26,7 @@ from bot.cycle import StrategyRuntime
 from bot.market.csv_source import load_closes_dir
 from bot.market.sessions import xnys_sessions
 from bot.market.synthetic import synthetic_closes
+from bot.triggers import DriftRule, RelativeDriftRule
 
 pytest.importorskip("numba", reason="the compiled loop needs the backtest extra")
 
@@ -66,6 +68,25 @@ def test_the_compiled_loop_gives_the_plain_loops_numbers_exactly(name: str) -> N
     fast = run_fast_backtest(runtime, closes, start, end, costs=COSTS, compiled=True)
 
     assert plain.trades > 0
+    assert_identical(plain, fast)
+
+
+def test_the_compiled_loop_runs_any_corridor_by_its_own_measure() -> None:
+    """The relative corridor's measure, a plain function in bot/triggers/relative.py, is
+    compiled on its own and handed to the same compiled loop: no case for it in the kernel."""
+    runtime = replace(runtime_of("all_in"), trigger=RelativeDriftRule(Decimal("0.2")))
+    symbols = list(runtime.strategy.symbols)
+    closes = synthetic_closes(symbols, xnys_sessions(date(2023, 1, 3), date(2024, 12, 31)), seed=8)
+    start, end = date(2023, 3, 1), date(2024, 12, 31)
+
+    plain = run_fast_backtest(runtime, closes, start, end, costs=COSTS)
+    fast = run_fast_backtest(runtime, closes, start, end, costs=COSTS, compiled=True)
+    absolute = run_fast_backtest(
+        replace(runtime, trigger=DriftRule(Decimal("0.2"))), closes, start, end, costs=COSTS
+    )
+
+    assert plain.trades > 0
+    assert plain.trades != absolute.trades  # the measure decides, not a default
     assert_identical(plain, fast)
 
 

@@ -1,18 +1,27 @@
-"""bot/rules.py, the leg arithmetic the planner and the fast backtester's loop share: properties
-over any held and target quantity (Hypothesis), the planner's Decimal path through it, and —
-with the backtest extra — numba's compiled twin giving the very same sizes."""
+"""The rules the live path and the fast backtester's loop share, function by function: the legs,
+the fees and the minimum order (bot/rules.py, integers) and the corridors' drift measures
+(bot/triggers). Each is checked against an independent exact computation (Hypothesis), then
+driven through the Decimal path (planner, simulated broker, trigger) and the loop's float path
+(bot/backtest/kernel.py) with the same inputs; with the backtest extra, numba's compiled twin
+gives the very same sizes."""
 
 from __future__ import annotations
 
-from decimal import Decimal
+import math
+from decimal import ROUND_CEILING, Decimal
 
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from bot import rules
-from bot.domain import Leg
-from bot.planner import _legs
+from bot.adapters.sim_broker import FEE_SCHEDULES, FeeSchedule
+from bot.backtest import kernel
+from bot.domain import Leg, PlannedOrder
+from bot.planner import PlannerRules, _legs
+from bot.planner import _big_enough as planner_big_enough
+from bot.triggers import absolute_drift, relative_drift, worst_drift
 
 qty = st.integers(min_value=-(10**15), max_value=10**15)  # up to a million shares, in nano
 
@@ -55,3 +64,128 @@ def test_the_compiled_twin_sizes_legs_exactly_as_the_plain_functions() -> None:
         twin = numba.njit(plain)
         for held, target in cases:
             assert twin(held, target) == plain(held, target), (name, held, target)
+
+
+# --- money: fees and the minimum order, in whole units -------------------------------------------
+
+micro_money = st.integers(min_value=0, max_value=10**16)  # up to $10 billion
+cents_price = st.integers(min_value=1, max_value=500_000)  # $0.01 to $5,000
+hundredths = st.integers(min_value=1, max_value=10**8)  # 0.01 to a million shares
+
+
+def _ceil_cents(dollars: Decimal) -> int:
+    return int((dollars * 100).to_integral_value(ROUND_CEILING))
+
+
+@given(micro_money, st.sampled_from([0, 510, 2290, 2780, 9_999_999]))
+def test_the_sec_fee_is_the_rate_on_the_notional_rounded_up_to_the_cent(
+    notional: int, rate: int
+) -> None:
+    exact = Decimal(notional) / 10**6 * (Decimal(rate) / 100) / 10**6  # dollars
+    assert rules.sec_fee_cents(notional, rate) == _ceil_cents(exact)
+
+
+@given(
+    st.integers(min_value=0, max_value=10**17),
+    st.sampled_from([0, 119, 166, 999_999]),
+    st.integers(min_value=0, max_value=10_000),
+)
+def test_the_taf_is_the_rate_per_share_rounded_up_to_the_cent_and_capped(
+    nano: int, rate: int, cap: int
+) -> None:
+    exact = Decimal(nano) / 10**9 * Decimal(rate) / 10**6
+    assert rules.taf_cents(nano, rate, cap) == min(_ceil_cents(exact), cap)
+
+
+def test_fees_by_hand() -> None:
+    # 1,000 shares sold at $50.00: SEC 50,000 × 27.80 / 1e6 = $1.39; TAF 1,000 × 0.000166 = $0.166
+    # → $0.17; total $1.56. 100,000 shares: TAF $16.60 is capped at $8.30.
+    assert rules.sell_fees_cents(1000 * 10**9, 50_000 * 10**6, 2780, 166, 830) == 139 + 17
+    assert rules.taf_cents(100_000 * 10**9, 166, 830) == 830
+    # a tenth of a share at $1.00: SEC $0.00000278 and TAF $0.0000166 are each one cent
+    assert rules.sell_fees_cents(10**8, 10**5, 2780, 166, 830) == 2
+
+
+def _kernel_params(fees: FeeSchedule, min_order: Decimal = Decimal(1)) -> np.ndarray:
+    params = np.zeros(kernel.N_PARAMS)
+    params[kernel.P_SEC_CENTS] = fees.sec_cents_per_million
+    params[kernel.P_TAF_MICRO] = fees.taf_micro_per_share
+    params[kernel.P_TAF_CAP_CENTS] = fees.taf_cap_cents
+    params[kernel.P_MIN_ORDER_MICRO] = int(min_order * 10**6)
+    return params
+
+
+@given(hundredths, cents_price, st.sampled_from(sorted(FEE_SCHEDULES)))
+def test_the_simulated_broker_and_the_backtest_loop_charge_the_same_fees(
+    hundredths_of_shares: int, price_cents: int, schedule: str
+) -> None:
+    """The broker's Decimal path (``FeeSchedule.on_sell``) and the loop's float path (a sale in
+    ``kernel._fill``, without slippage) charge the same cents for the same sale."""
+    fees = FEE_SCHEDULES[schedule]
+    qty, price = Decimal(hundredths_of_shares) / 100, Decimal(price_cents) / 100
+    on_broker = fees.on_sell(qty, qty * price)
+    nano = np.array([hundredths_of_shares * 10**7], dtype=np.int64)
+    state = np.zeros(kernel.N_STATE)
+    kernel._fill(
+        0, kernel.REDUCE, int(nano[0]), np.array([float(price)]), nano, state, _kernel_params(fees)
+    )
+    assert Decimal(repr(float(state[kernel.S_FEES]))) == on_broker
+    assert nano[0] == 0
+
+
+@given(hundredths, cents_price, st.integers(min_value=0, max_value=100_000))
+def test_the_planner_and_the_backtest_loop_apply_the_same_minimum_order(
+    hundredths_of_shares: int, price_cents: int, minimum_cents: int
+) -> None:
+    qty, price = Decimal(hundredths_of_shares) / 100, Decimal(price_cents) / 100
+    minimum = Decimal(minimum_cents) / 100
+    order = PlannedOrder("X", Leg.ADD_LONG, qty, price)
+    planned = planner_big_enough(order, PlannerRules(min_order_usd=minimum))
+    looped = kernel._big_enough(
+        hundredths_of_shares * 10**7, float(price), _kernel_params(FeeSchedule(), minimum)
+    )
+    assert planned == looped == (qty * price >= minimum)
+
+
+def test_a_fee_rate_finer_than_its_unit_is_refused() -> None:
+    with pytest.raises(ValueError, match="whole number of 1/1000000"):
+        _ = FeeSchedule(taf_per_share=Decimal("0.0001665")).taf_micro_per_share
+
+
+# --- drift: the corridors' measures -----------------------------------------------------------
+
+weights = st.lists(
+    st.tuples(st.integers(0, 10**6), st.integers(0, 10**6)), min_size=1, max_size=8
+)  # (current, target) in millionths of the sleeve
+
+
+@given(weights, st.sampled_from([absolute_drift, relative_drift]))
+def test_the_trigger_and_the_backtest_loop_measure_the_same_drift(
+    pairs: list[tuple[int, int]], measure: kernel.Measure
+) -> None:
+    """The trigger measures Decimal weights (``worst_drift``); the loop measures the weights of
+    its integer book at its prices — here one share at the weight's price in a sleeve of 1."""
+    symbols = [f"S{i}" for i in range(len(pairs))]
+    current = {s: Decimal(c) / 10**6 for s, (c, _) in zip(symbols, pairs, strict=True) if c}
+    target = {s: Decimal(t) / 10**6 for s, (_, t) in zip(symbols, pairs, strict=True)}
+    _, by_trigger = worst_drift(current, target, measure)
+    nano = np.array([rules.NANO if c else 0 for c, _ in pairs], dtype=np.int64)
+    prices = np.array([c / 10**6 if c else 1.0 for c, _ in pairs])
+    goal = np.array([t / 10**6 for _, t in pairs])
+    by_loop = kernel._drift(nano, prices, goal, 1.0, measure)
+    exact = max(_exact_drift(Decimal(c) / 10**6, Decimal(t) / 10**6, measure) for c, t in pairs)
+    if math.isinf(by_loop):
+        assert by_trigger == exact == Decimal("Infinity")
+    else:
+        assert by_trigger == Decimal(repr(by_loop)) == exact.quantize(Decimal("1e-9"))
+
+
+def _exact_drift(current: Decimal, target: Decimal, measure: kernel.Measure) -> Decimal:
+    """The definitions, by hand: weight points, or a fraction of the target (infinite when one
+    of the two is zero and the other is not)."""
+    if measure is absolute_drift:
+        return abs(current - target)
+    if current == 0 or target == 0:
+        return Decimal(0) if current == target else Decimal("Infinity")
+    return abs(current - target) / target
+

@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
-from bot import messages
+from bot import messages, rules
 from bot.domain import (
     CENT,
     EXACT_COSTS,
@@ -35,6 +35,8 @@ from bot.domain import (
     OrderRequest,
     OrderStatus,
     Side,
+    to_micro,
+    whole_units,
 )
 from bot.errors import DuplicateOrderError, StateError
 from bot.ports import Clock
@@ -47,19 +49,44 @@ QTY_STEP = Decimal("0.000000001")  # a split's result is kept to Alpaca's step
 
 @dataclass(frozen=True, slots=True)
 class FeeSchedule:
-    """Regulatory fees on sells (the SEC fee, FINRA TAF), each rounded up to the cent per order."""
+    """Regulatory fees on sells (the SEC fee, FINRA TAF), each rounded up to the cent per order
+    (``rules.sell_fees_cents``, the fast backtester's arithmetic too). Rates are whole units, as
+    the SEC and FINRA publish them: cents per million dollars, millionths of a dollar a share."""
 
     sec_per_million: Decimal = Decimal("27.80")
     taf_per_share: Decimal = Decimal("0.000166")
     taf_cap: Decimal = Decimal("8.30")
 
+    def __post_init__(self) -> None:
+        for value in (self.sec_cents_per_million, self.taf_micro_per_share, self.taf_cap_cents):
+            if value < 0:
+                msg = f"fees cannot be negative: {self}"
+                raise ValueError(msg)
+
+    @property
+    def sec_cents_per_million(self) -> int:
+        """The SEC fee in cents per million dollars sold."""
+        return whole_units(self.sec_per_million, 100, "the SEC fee per million")
+
+    @property
+    def taf_micro_per_share(self) -> int:
+        """The TAF in millionths of a dollar per share sold."""
+        return whole_units(self.taf_per_share, rules.MICRO, "the TAF per share")
+
+    @property
+    def taf_cap_cents(self) -> int:
+        """The TAF's cap per trade, in cents."""
+        return whole_units(self.taf_cap, 100, "the TAF cap")
+
     def on_sell(self, qty: Decimal, notional: Decimal) -> Decimal:
-        """Fees for one sell of ``qty`` shares worth ``notional``."""
-        sec = (notional * self.sec_per_million / Decimal(1_000_000)).quantize(
-            CENT, rounding=ROUND_CEILING
+        """Fees for one sell of ``qty`` shares worth ``notional``: the notional is taken to the
+        micro-dollar (half up) and the quantity to the nano-share (up), the rules' units."""
+        nano = int((qty * rules.NANO).to_integral_value(ROUND_CEILING))
+        micro = to_micro(notional)
+        cents = rules.sell_fees_cents(
+            nano, micro, self.sec_cents_per_million, self.taf_micro_per_share, self.taf_cap_cents
         )
-        taf = min((qty * self.taf_per_share).quantize(CENT, rounding=ROUND_CEILING), self.taf_cap)
-        return sec + taf
+        return Decimal(cents) / 100
 
 
 LEGACY_FEES = FeeSchedule(Decimal("5.10"), Decimal("0.000119"), Decimal("5.95"))

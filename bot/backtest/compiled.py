@@ -90,6 +90,30 @@ def run_days() -> Callable[..., int]:
     return entry
 
 
+MEASURE_SIGNATURE = "float64(float64, float64)"
+
+
+@functools.cache
+def measure(function: Callable[[float, float], float]) -> object:
+    """A corridor trigger's measure (``bot.triggers.base.Measure``) compiled for the loop.
+
+    It is compiled as a C callback of one fixed signature, so the loop takes any measure as the
+    same argument type: one compiled loop serves every corridor kind, and numba's disk cache
+    (which cannot key a loop on a function passed to it) finds it again in the next process.
+    The measure itself is cached beside its loop, keyed by its own source file."""
+    try:
+        import numba  # noqa: PLC0415 - only for the compiled loop
+    except ImportError as exc:
+        raise CompilerMissingError from exc
+    config: Any = numba.config
+    saved = config.CACHE_DIR
+    config.CACHE_DIR = str(cache_dir() / "measures")
+    try:
+        return numba.cfunc(MEASURE_SIGNATURE, cache=True)(function)
+    finally:
+        config.CACHE_DIR = saved
+
+
 @functools.cache
 def _twins() -> dict[str, types.ModuleType]:
     try:

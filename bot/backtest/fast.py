@@ -29,15 +29,16 @@ import pandas as pd
 
 from bot import messages
 from bot.backtest import kernel
+from bot.backtest.compiled import measure as compiled_measure
 from bot.backtest.compiled import run_days as compiled_run_days
 from bot.backtest.engine import OUTCOMES, BacktestCosts, BacktestResult
 from bot.backtest.progress import Progress
 from bot.backtest.screen import FloatArray, History, Verdict, as_date
 from bot.checks import MIN_EQUITY_TO_SHORT
 from bot.cycle import StrategyRuntime
-from bot.domain import Leg
+from bot.domain import Leg, to_micro
 from bot.errors import StateError
-from bot.triggers import Corridor, Scheduled, Trigger
+from bot.triggers import Corridor, Scheduled, Trigger, absolute_drift
 
 # The kernel's leg codes (REDUCE, COVER, BUY, SHORT = 0…3) as the domain's legs.
 KERNEL_LEGS = (Leg.REDUCE_LONG, Leg.COVER_SHORT, Leg.ADD_LONG, Leg.ADD_SHORT)
@@ -66,12 +67,13 @@ def run_fast_backtest(
     one process; the first call in a process costs about 1 s (``bot.backtest.compiled``). The
     plain loop gives the same numbers and suits one backtest."""
     loop = compiled_run_days() if compiled else kernel.run_days
+    measure = _measure(runtime.trigger, compiled)
     costs = costs or BacktestCosts()
     if costs.round_cents:
         msg = "the fast engine keeps money at full precision: use run_backtest to book cents"
         raise ValueError(msg)
     history = History(runtime, closes, start, end)
-    return _FastRun(runtime, history, costs).run(progress, loop)
+    return _FastRun(runtime, history, costs).run(progress, loop, measure)
 
 
 class _FastRun:
@@ -137,7 +139,9 @@ class _FastRun:
         due[:] = np.searchsorted(when, self.days, side="right") - 1
         return keys, due
 
-    def run(self, progress: Progress | None, loop: Callable[..., int]) -> BacktestResult:
+    def run(
+        self, progress: Progress | None, loop: Callable[..., int], measure: object
+    ) -> BacktestResult:
         """Call the kernel until the last session, computing on-demand targets in between."""
         n, first = len(self.days), 0
         while first < n:
@@ -145,7 +149,7 @@ class _FastRun:
                 first, self.prices, self.marks, self.status, self.targets, self.known,
                 self.due, self.nights, self.params, self.whole, self.rank, self.state,
                 self.nano, self.out_cash, self.out_nano, self.out_code, self.out_error,
-                self.out_detail,
+                self.out_detail, measure,
             )  # fmt: skip
             if first < n:
                 self._set(first, self.h.verdict(int(self.h.rows[first])))
@@ -241,43 +245,45 @@ def _params(runtime: StrategyRuntime, costs: BacktestCosts) -> FloatArray:
     for index, value in (
         (kernel.P_CF, rules.capital_fraction),
         (kernel.P_BUFFER, rules.cash_buffer),
-        (kernel.P_MIN_ORDER, rules.min_order_usd),
+        (kernel.P_MIN_ORDER_MICRO, to_micro(rules.min_order_usd)),
         (kernel.P_ALLOW_SHORTS, rules.allow_shorts),
         (kernel.P_HEADROOM, rules.funds_headroom),
         (kernel.P_SCALE_OVER, rules.over_capacity == "scale"),
         (kernel.P_RESIDUAL, rules.residual_tolerance),
         (kernel.P_MARGIN, costs.margin_multiplier),
         (kernel.P_SLIP, costs.slippage_bps / Decimal(10_000)),
-        (kernel.P_SEC, fees.sec_per_million / Decimal(1_000_000)),
-        (kernel.P_TAF, fees.taf_per_share),
-        (kernel.P_TAF_CAP, fees.taf_cap),
+        (kernel.P_SEC_CENTS, fees.sec_cents_per_million),
+        (kernel.P_TAF_MICRO, fees.taf_micro_per_share),
+        (kernel.P_TAF_CAP_CENTS, fees.taf_cap_cents),
         (kernel.P_BORROW, costs.borrow_rate),
         (kernel.P_MARGIN_RATE, costs.margin_rate),
-        (kernel.P_DRIFT, _drift_mode(trigger)),
+        (kernel.P_CORRIDOR, _is_corridor(trigger)),
         (kernel.P_WIDTH, trigger.width if isinstance(trigger, Corridor) else 0),
         (kernel.P_INCLUSIVE, isinstance(trigger, Corridor) and trigger.inclusive),
         (kernel.P_MIN_EQUITY_SHORT, MIN_EQUITY_TO_SHORT),
-        (kernel.P_TAF_MICRO, _whole_or_minus_one(fees.taf_per_share * 1_000_000)),
     ):
         params[index] = float(value)
     return params
 
 
-def _drift_mode(trigger: Trigger) -> int:
-    """How the kernel decides: on the schedule, or on an absolute or a relative corridor."""
+def _measure(trigger: Trigger, compiled: bool) -> object:
+    """The corridor's own measure for the loop (compiled when the loop is); a scheduled trigger
+    never measures drift, but the loop's signature wants one."""
+    measure = trigger.measure if isinstance(trigger, Corridor) else absolute_drift
+    return compiled_measure(measure) if compiled else measure
+
+
+def _is_corridor(trigger: Trigger) -> bool:
+    """How the kernel decides: on a corridor (by the trigger's measure), or on the schedule."""
     if isinstance(trigger, Corridor):
-        return kernel.RELATIVE if trigger.relative else kernel.ABSOLUTE
+        return True
     if isinstance(trigger, Scheduled):
-        return kernel.CALENDAR
+        return False
     msg = (
         f"the fast backtester has no form of the {trigger.kind!r} trigger (neither a schedule "
         "nor a corridor): run it with --engine cycle"
     )
     raise ValueError(msg)
-
-
-def _whole_or_minus_one(value: Decimal) -> Decimal:
-    return value if value == value.to_integral_value() else Decimal(-1)
 
 
 def _decimal(value: float) -> Decimal:

@@ -8,8 +8,9 @@ the same functions on request (``bot.backtest.compiled``). Each step mirrors one
 
 * before the day: the financing charge for the nights since the last session;
 * a short target needs $2,000 of equity (``checks.account_problems``);
-* the trigger: drift beyond the corridor (rounded to 1e-9, as ``triggers.max_drift``), or a
-  scheduled rebalance that is due and not done;
+* the trigger: drift beyond the corridor by the trigger's own ``measure`` (the function the
+  cycle calls, rounded to 1e-9 as ``triggers.worst_drift``), or a scheduled rebalance that is
+  due and not done;
 * targets beyond the margin are scaled down (``planner.fit_to_capacity``) or refused;
 * the plan (``planner.plan_orders``): whole-share shorts toward the smaller short, longs floored
   to 1e-9 shares (integer nano-shares here, as exact as the Decimal path), legs that never cross
@@ -17,16 +18,19 @@ the same functions on request (``bot.backtest.compiled``). Each step mirrors one
 * the sells fill, the buys are re-planned from what the sells raised, then fill in order; a buy
   beyond the buying power is rejected, the other buys still fill, and the refused ones are
   re-planned from the account and sent again, at most ``MAX_RESIZES`` times, then an error;
-* fills at the close ± slippage, SEC and TAF fees on sells rounded up to the cent;
+* fills at the close ± slippage, SEC and TAF fees on sells (``rules.sell_fees_cents``);
 * the residual check: a rebalance that missed its targets is an error and is retried.
 
-Numbers are floats, quantities integers; the Decimal path and this one agree to ~1e-12
-(tests/test_fast_backtest.py). Errors come back as codes; ``fast`` words them.
+Money is float here and Decimal there; quantities are integer nano-shares in both. Where a rule
+is integer (legs, fees, the minimum order: ``bot.rules``) both engines call the same function,
+each converting its numbers at one place (``_micro`` here, ``domain.to_micro`` there); the two
+agree to ~1e-12 (tests/test_fast_backtest.py). Errors come back as codes; ``fast`` words them.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 import numpy.typing as npt
@@ -36,6 +40,7 @@ from bot.compilable import compiled, inlined
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
+Measure = Callable[[float, float], float]  # a corridor's measure (``bot.triggers.base``)
 
 NANO = 1_000_000_000
 
@@ -51,14 +56,14 @@ MAX_RESIZES = 3  # as bot.cycle.MAX_RESIZES: a refused buy is re-sized this many
 ROUNDING_SLACK = 1e-9  # as bot.planner.ROUNDING_SLACK: float sums a hair above capacity fit
 RESIZE_MARKUP = 0.025  # as bot.cycle.RESIZE_MARKUP: each re-size values buys this much higher
 
-# Indices of the parameter vector.
-P_CF, P_BUFFER, P_MIN_ORDER, P_ALLOW_SHORTS, P_HEADROOM, P_SCALE_OVER = 0, 1, 2, 3, 4, 5
-P_RESIDUAL, P_MARGIN, P_SLIP, P_SEC, P_TAF, P_TAF_CAP, P_BORROW, P_MARGIN_RATE = range(6, 14)
-P_DRIFT, P_WIDTH, P_INCLUSIVE, P_MIN_EQUITY_SHORT = 14, 15, 16, 17
-CALENDAR, ABSOLUTE, RELATIVE = 0, 1, 2  # P_DRIFT: a schedule, or how a corridor measures drift
-P_TAF_MICRO = 18  # the TAF per share in millionths of a dollar when whole (166), else −1
-P_RESIZE_MARKUP = 19  # 0, or the extra markup of a re-sized plan after a refusal
-N_PARAMS = 20
+# Indices of the parameter vector. Money rules in whole units (``bot.rules``): the minimum
+# order in micro-dollars, the SEC fee in cents per million dollars, the TAF in millionths of a
+# dollar per share and its cap in cents.
+P_CF, P_BUFFER, P_MIN_ORDER_MICRO, P_ALLOW_SHORTS, P_HEADROOM, P_SCALE_OVER = 0, 1, 2, 3, 4, 5
+P_RESIDUAL, P_MARGIN, P_SLIP, P_SEC_CENTS, P_TAF_MICRO, P_TAF_CAP_CENTS = range(6, 12)
+P_BORROW, P_MARGIN_RATE, P_CORRIDOR, P_WIDTH, P_INCLUSIVE, P_MIN_EQUITY_SHORT = range(12, 18)
+P_RESIZE_MARKUP = 18  # 0, or the extra markup of a re-sized plan after a refusal
+N_PARAMS = 19
 
 # Indices of the state vector (kept between calls: the loop stops when it needs targets).
 S_CASH, S_TRADES, S_NOTIONAL, S_FEES, S_SLIPPAGE, S_FINANCING, S_PENDING, S_LAST_KEY = range(8)
@@ -85,30 +90,17 @@ def _gross(nano: IntArray, prices: FloatArray) -> float:
 
 
 @inlined
-def _drift(nano: IntArray, prices: FloatArray, weights: FloatArray, sleeve: float) -> float:
-    """max |current − target| weight; a symbol not held weighs 0."""
-    worst = 0.0
-    for k in range(len(nano)):
-        current = (nano[k] / NANO * prices[k]) / sleeve if nano[k] != 0 else 0.0
-        worst = max(worst, abs(current - weights[k]))
-    return worst
-
-
-@inlined
-def _relative_drift(
-    nano: IntArray, prices: FloatArray, weights: FloatArray, sleeve: float
+def _drift(
+    nano: IntArray, prices: FloatArray, weights: FloatArray, sleeve: float, measure: Measure
 ) -> float:
-    """max |current − target| / |target| (``triggers.max_relative_drift``); infinite when a
-    symbol is held with a zero target or wanted and not held at all."""
+    """The worst drift by the corridor's ``measure``, rounded to 1e-9 as the cycle rounds it
+    (rounding is monotonic: the rounded maximum is the maximum of the rounded); a symbol not
+    held weighs 0."""
     worst = 0.0
     for k in range(len(nano)):
         current = (nano[k] / NANO * prices[k]) / sleeve if nano[k] != 0 else 0.0
-        if weights[k] == 0 or current == 0:  # held and unwanted, or wanted and not held at all
-            if current != weights[k]:
-                return math.inf
-            continue
-        worst = max(worst, abs(current - weights[k]) / abs(weights[k]))
-    return worst
+        worst = max(worst, measure(current, weights[k]))
+    return worst if math.isinf(worst) else _round9(worst)
 
 
 @inlined
@@ -123,21 +115,12 @@ def _round9(value: float) -> float:
 
 
 @inlined
-def _ceil_cents(value: float) -> float:
-    """Round money up to the cent. A relative 1e-12 absorbs binary noise (0.83 × 100 is
-    83.00000000000001) and keeps any positive fee, however small, at one cent at least."""
-    return math.ceil(value * 100.0 * (1 - 1e-12)) / 100.0
+def _micro(money: float) -> int:
+    """Dollars to whole micro-dollars (nearest; ``domain.to_micro`` rounds exact halves up):
+    where the loop's floats meet ``bot.rules``."""
+    return math.floor(money * 1e6 + 0.5)
 
 
-@inlined
-def _taf(nano: int, shares: float, params: FloatArray) -> float:
-    """FINRA TAF rounded up to the cent, capped; exact in integers when the rate allows it."""
-    micro = params[P_TAF_MICRO]
-    if micro >= 0:
-        units = nano * int(micro)  # 1e-15 dollars: nano-shares × millionths of a dollar
-        cents = (units + 10**13 - 1) // 10**13
-        return float(min(cents / 100.0, params[P_TAF_CAP]))
-    return float(min(_ceil_cents(shares * params[P_TAF]), params[P_TAF_CAP]))
 
 
 @inlined
@@ -157,9 +140,9 @@ def _whole_shares(shares: float) -> int:
 
 
 @inlined
-def _big_enough(nano: int, price: float, min_order: float) -> bool:
-    """The notional, rounded to the cent, reaches the minimum order."""
-    return nano / NANO * price >= min_order - 0.005
+def _big_enough(nano: int, price: float, params: FloatArray) -> bool:
+    """``rules.reaches_minimum`` for ``nano`` shares at ``price``."""
+    return rules.reaches_minimum(_micro(nano / NANO * price), int(params[P_MIN_ORDER_MICRO]))
 
 
 @inlined
@@ -192,7 +175,7 @@ def _plan(
             (SHORT, rules.add_short(held, target), False),
         )
         for kind, amount, closes in moves:
-            if amount > 0 and (closes or _big_enough(amount, prices[k], params[P_MIN_ORDER])):
+            if amount > 0 and (closes or _big_enough(amount, prices[k], params)):
                 sym[count], leg[count], qty[count] = k, kind, amount
                 count += 1
     count = _fit_buys(count, prices, nano, cash, params, whole, sym, leg, qty)
@@ -234,7 +217,7 @@ def _fit_buys(
                 amount = _whole_shares(amount / NANO * scale) * NANO
             else:
                 amount = _target_nano(amount / NANO * scale, whole[sym[j]])
-            if amount <= 0 or not _big_enough(amount, prices[sym[j]], params[P_MIN_ORDER]):
+            if amount <= 0 or not _big_enough(amount, prices[sym[j]], params):
                 continue
         sym[kept], leg[kept], qty[kept] = sym[j], leg[j], amount
         kept += 1
@@ -277,8 +260,15 @@ def _fill(
     shares = amount / NANO
     notional = shares * price
     fees = 0.0
-    if sell and (params[P_SEC] != 0 or params[P_TAF] != 0):
-        fees = _ceil_cents(notional * params[P_SEC]) + _taf(amount, shares, params)
+    if sell and (params[P_SEC_CENTS] != 0 or params[P_TAF_MICRO] != 0):
+        cents = rules.sell_fees_cents(
+            amount,
+            _micro(notional),
+            int(params[P_SEC_CENTS]),
+            int(params[P_TAF_MICRO]),
+            int(params[P_TAF_CAP_CENTS]),
+        )
+        fees = cents / 100.0
     state[S_CASH] -= direction * notional + fees
     nano[k] += -amount if sell else amount
     state[S_TRADES] += 1
@@ -420,12 +410,14 @@ def run_days(
     out_code: npt.NDArray[np.int8],
     out_error: npt.NDArray[np.int8],
     out_detail: FloatArray,
+    measure: Measure,
 ) -> int:
     """Run sessions ``first``.. until the end, or until a day needs targets not yet ``known``
-    (returns that day, with the state saved; the caller computes them and calls again)."""
+    (returns that day, with the state saved; the caller computes them and calls again).
+    ``measure`` is the corridor trigger's (any measure for a scheduled one: it is not called)."""
     n = len(status)
     financed = params[P_BORROW] != 0 or params[P_MARGIN_RATE] != 0
-    calendar = params[P_DRIFT] == 0
+    calendar = params[P_CORRIDOR] == 0
     work = np.empty((4, 2 * len(nano)), dtype=np.int64)
     goal = np.empty(len(nano))
     for i in range(first, n):
@@ -448,7 +440,7 @@ def run_days(
         else:
             _day(
                 i, prices, marks, status, targets, due, params, whole, rank, state, nano,
-                out_code, out_error, out_detail, work, goal,
+                out_code, out_error, out_detail, work, goal, measure,
             )  # fmt: skip
         out_cash[i] = state[S_CASH]
         for k in range(len(nano)):
@@ -464,7 +456,7 @@ def _needs_targets(
 ) -> bool:
     """Whether today's targets can change what happens: a drift test, a rebalance due, or a
     short target's equity floor. Strategies that compute on demand are asked only then."""
-    if params[P_DRIFT] != 0 or (due[i] >= 0 and due[i] != state[S_LAST_KEY]):
+    if params[P_CORRIDOR] != 0 or (due[i] >= 0 and due[i] != state[S_LAST_KEY]):
         return True
     # the cycle refuses a short target below $2,000 of equity whether or not shorts are allowed
     return bool(_equity(state[S_CASH], nano, marks[i]) < params[P_MIN_EQUITY_SHORT])
@@ -488,6 +480,7 @@ def _day(
     out_detail: FloatArray,
     work: IntArray,
     goal: FloatArray,
+    measure: Measure,
 ) -> None:
     """One session of ``run_cycle`` after the data checks (the screen's verdict)."""
     if status[i] != OK:
@@ -499,14 +492,9 @@ def _day(
         if weights[k] < 0 and equity < params[P_MIN_EQUITY_SHORT]:
             out_code[i], out_error[i], out_detail[i, 0] = ERROR, E_SHORT_EQUITY, equity
             return
-    if params[P_DRIFT] != 0:
+    if params[P_CORRIDOR] != 0:
         sleeve = equity * params[P_CF]
-        drift = 1.0
-        if sleeve > 0 and params[P_DRIFT] == RELATIVE:
-            drift = _relative_drift(nano, prices[i], weights, sleeve)
-            drift = drift if math.isinf(drift) else _round9(drift)
-        elif sleeve > 0:
-            drift = _round9(_drift(nano, prices[i], weights, sleeve))
+        drift = _drift(nano, prices[i], weights, sleeve, measure) if sleeve > 0 else 1.0
         trade = drift >= params[P_WIDTH] if params[P_INCLUSIVE] != 0 else drift > params[P_WIDTH]
     else:
         trade = due[i] >= 0 and due[i] != state[S_LAST_KEY]
@@ -520,7 +508,7 @@ def _day(
         out_code[i], out_error[i] = ERROR, error
         return
     out_code[i] = TRADED
-    if params[P_DRIFT] == 0:
+    if params[P_CORRIDOR] == 0:
         state[S_LAST_KEY] = due[i]
 
 

@@ -23,7 +23,7 @@ from bot.cycle import StrategyRuntime
 from bot.market.sessions import xnys_sessions
 from bot.market.synthetic import synthetic_closes
 from bot.planner import PlannerRules
-from bot.triggers import DriftRule
+from bot.triggers import DriftRule, relative_drift
 from strategies.fixed import FixedWeights
 
 
@@ -39,6 +39,7 @@ def warm() -> float:
     )
     started = time.perf_counter()
     run_fast_backtest(runtime, closes, sessions[1], sessions[-1], compiled=True)
+    compiled.measure(relative_drift)  # every corridor kind's measure (the absolute one ran)
     return time.perf_counter() - started
 
 

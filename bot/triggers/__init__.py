@@ -15,12 +15,14 @@ from bot.triggers.base import (
     Scheduled,
     Trigger,
     TriggerInput,
+    absolute_drift,
     current_weights,
     max_drift,
+    worst_drift,
 )
 from bot.triggers.calendar import CalendarRule, Schedule, calendar_decision, scheduled_rebalances
 from bot.triggers.corridor import DriftRule, drift_decision
-from bot.triggers.relative import RelativeDriftRule, max_relative_drift
+from bot.triggers.relative import RelativeDriftRule, max_relative_drift, relative_drift
 
 __all__ = [
     "DRIFT_PRECISION",
@@ -33,10 +35,13 @@ __all__ = [
     "Scheduled",
     "Trigger",
     "TriggerInput",
+    "absolute_drift",
     "calendar_decision",
     "current_weights",
     "drift_decision",
     "max_drift",
     "max_relative_drift",
+    "relative_drift",
     "scheduled_rebalances",
+    "worst_drift",
 ]

@@ -11,9 +11,20 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_EVEN, Decimal
-from typing import Protocol, runtime_checkable
+from typing import Protocol, TypeVar, runtime_checkable
 
 DRIFT_PRECISION = Decimal("0.000000001")  # drift is compared at 1e-9 so 0.56 − 0.55 is 0.01
+INFINITE = Decimal("Infinity")
+ZERO = Decimal(0)
+
+Number = TypeVar("Number", float, Decimal)
+Measure = Callable[[Number, Number], Number]
+"""How far one weight is from its target: ``measure(current, target) ≥ 0``, or ``math.inf``.
+
+A corridor's measure is a plain function of two numbers, written once in the trigger's module:
+the cycle calls it with Decimals (:func:`worst_drift`), the fast backtester's loop with floats,
+and numba compiles it for the compiled loop (``bot.backtest.compiled.measure``), so it may use
+only arithmetic, comparisons, ``abs`` and ``math``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,9 +74,9 @@ class Scheduled(Protocol):
 
 @runtime_checkable
 class Corridor(Protocol):
-    """A trigger that trades when a weight drifts beyond ``width``: absolute weight points,
-    or (``relative``) a fraction of the weight's own target. The fast backtester's loop
-    measures both the same way as :func:`max_drift` and ``max_relative_drift``."""
+    """A trigger that trades when any weight drifts beyond ``width`` by its :data:`Measure`
+    (rounded to 1e-9), strictly unless ``inclusive``. The cycle and the fast backtester's loop
+    call the same ``measure``: a new corridor kind is its module, its config and its tests."""
 
     @property
     def width(self) -> Decimal:
@@ -78,8 +89,8 @@ class Corridor(Protocol):
         ...
 
     @property
-    def relative(self) -> bool:
-        """True: ``width`` is a fraction of each target, not weight points."""
+    def measure(self) -> Measure[float]:
+        """How far one weight is from its target (see :data:`Measure`)."""
         ...
 
 
@@ -92,14 +103,30 @@ def current_weights(
 
 def max_drift(current: Mapping[str, Decimal], target: Mapping[str, Decimal]) -> tuple[str, Decimal]:
     """Return the symbol with the largest |current − target| and that drift, rounded to 1e-9."""
+    return worst_drift(current, target, absolute_drift)
+
+
+def absolute_drift(current: Number, target: Number) -> Number:
+    """Weight points: |current − target| (the drift corridor's measure, and the residual's)."""
+    return abs(current - target)
+
+
+def worst_drift(
+    current: Mapping[str, Decimal], target: Mapping[str, Decimal], measure: Measure[Decimal]
+) -> tuple[str, Decimal]:
+    """The symbol farthest from its target by ``measure`` and that distance, rounded to 1e-9
+    half to even (infinite stays infinite); a symbol not held weighs 0. Ties go to the last
+    symbol by name, as in the fast backtester."""
     symbols = sorted(set(current) | set(target))
     if not symbols:
         return "", Decimal(0)
-    drifts = {
-        s: abs(current.get(s, Decimal(0)) - target.get(s, Decimal(0))).quantize(
-            DRIFT_PRECISION, rounding=ROUND_HALF_EVEN
-        )
-        for s in symbols
-    }
+    drifts = {s: _rounded(measure(current.get(s, ZERO), target.get(s, ZERO))) for s in symbols}
     worst = max(symbols, key=lambda s: (drifts[s], s))
     return worst, drifts[worst]
+
+
+def _rounded(value: Decimal | float) -> Decimal:
+    drift = value if isinstance(value, Decimal) else Decimal(value)  # math.inf from a measure
+    if not drift.is_finite():
+        return INFINITE
+    return drift.quantize(DRIFT_PRECISION, rounding=ROUND_HALF_EVEN)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from bot.triggers.base import Decision, TriggerInput, max_drift
+from bot.triggers.base import Decision, Measure, TriggerInput, absolute_drift, worst_drift
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,13 +23,13 @@ class DriftRule:
         return "drift"
 
     @property
-    def relative(self) -> bool:
+    def measure(self) -> Measure[float]:
         """Absolute weight points."""
-        return False
+        return absolute_drift
 
     def decide(self, now: TriggerInput) -> Decision:
         """Trade when the worst absolute drift is beyond the corridor."""
-        worst, drift = max_drift(now.current, now.target)
+        worst, drift = worst_drift(now.current, now.target, absolute_drift)
         return drift_decision(worst, drift, self.width, now.today, self.inclusive)
 
 

@@ -10,13 +10,12 @@ both). A symbol held with a zero target is off by all of itself: it always trade
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import Decimal
 
-from bot.triggers.base import DRIFT_PRECISION, Decision, TriggerInput
-
-INFINITE = Decimal("Infinity")
+from bot.triggers.base import INFINITE, Decision, Measure, Number, TriggerInput, worst_drift
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,9 +32,9 @@ class RelativeDriftRule:
         return "relative_drift"
 
     @property
-    def relative(self) -> bool:
+    def measure(self) -> Measure[float]:
         """A fraction of each target."""
-        return True
+        return relative_drift
 
     def decide(self, now: TriggerInput) -> Decision:
         """Trade when the worst relative drift is beyond the corridor."""
@@ -61,16 +60,11 @@ def max_relative_drift(
     """The symbol with the largest |current − target| / |target|, and that drift rounded to
     1e-9 — infinite for a symbol held with a zero target, or wanted and not held at all (so a
     corridor of any width opens a position from cash); 0 for one neither held nor wanted."""
-    symbols = sorted(set(current) | set(target))
-    if not symbols:
-        return "", Decimal(0)
-    drifts = {s: _relative(current.get(s, Decimal(0)), target.get(s, Decimal(0))) for s in symbols}
-    worst = max(symbols, key=lambda s: (drifts[s], s))
-    return worst, drifts[worst]
+    return worst_drift(current, target, relative_drift)
 
 
-def _relative(current: Decimal, target: Decimal) -> Decimal:
+def relative_drift(current: Number, target: Number) -> Number:
+    """|current − target| / |target|: the relative corridor's measure (see ``Measure``)."""
     if target == 0 or current == 0:  # held but not wanted, or wanted but not held at all
-        return Decimal(0) if current == target else INFINITE
-    off = abs(current - target) / abs(target)
-    return off.quantize(DRIFT_PRECISION, rounding=ROUND_HALF_EVEN)
+        return current - target if current == target else math.inf  # type: ignore[return-value]
+    return abs(current - target) / abs(target)
