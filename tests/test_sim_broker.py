@@ -483,6 +483,41 @@ def test_account_marks_at_the_last_close_when_today_is_missing() -> None:
     assert broker.account().equity == Decimal(1050)
 
 
+def test_account_read_twice_is_revalued_when_the_clock_moves_or_the_book_changes() -> None:
+    """The valuation kept between reads follows the clock, a fill and a charge: never stale."""
+    closes = frame({"AAA": [100.0, 110.0, 120.0]})
+    clock = clock_on(MON)
+    broker = broker_on(closes, clock, "1000")
+    assert broker.account().equity == Decimal(1000)
+    broker.submit(order("b1", "AAA", Leg.ADD_LONG, "5"))  # 1,000 − 500 = 500 cash
+    assert broker.account().equity == Decimal(1000)
+    move(clock, TUE)
+    assert broker.account().equity == Decimal(1050)  # 500 + 5 × 110
+    broker.charge(Decimal(10), "interest")
+    assert broker.account().equity == Decimal(1040)
+    first = broker.account()
+    first.positions["AAA"] = Decimal(99)  # a caller's copy: the book is not touched
+    assert broker.account().positions == {"AAA": Decimal(5)}
+    move(clock, WED)
+    assert broker.account().equity == Decimal(1090)  # 490 + 5 × 120
+
+
+def test_close_table_prices_follow_the_clock_each_read() -> None:
+    """Prices kept for the clock's moment are looked up again once it reads another time."""
+    clock = clock_on(MON)
+    table = CloseTable(frame({"AAA": [100.0, np.nan, 120.0]}), clock)
+    assert table.price("AAA", exact=True) == Decimal(100)
+    assert table.price("ZZZ", exact=False) is None
+    move(clock, TUE)
+    assert table.price("AAA", exact=True) is None  # no close today
+    assert table.price("AAA", exact=False) == Decimal(100)  # marked at Monday's
+    move(clock, THU)
+    assert table.price("AAA", exact=True) is None
+    assert table.price("AAA", exact=False) == Decimal(120)
+    early = CloseTable(frame({"AAA": [100.0, 110.0, 120.0]}), clock_on(date(2024, 3, 1)))
+    assert early.price("AAA", exact=False) is None  # before the first row
+
+
 def test_fresh_account_is_all_cash() -> None:
     """Before any order: equity and buying power (margin 1) equal the initial cash."""
     clock = clock_on(MON)

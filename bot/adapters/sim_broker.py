@@ -13,7 +13,7 @@ import math
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import ROUND_CEILING, ROUND_DOWN, Decimal
 from pathlib import Path
 from typing import Any
@@ -98,6 +98,10 @@ class CloseTable:
     """Prices for the simulated broker: the close of the clock's current session.
 
     Columns are turned into numpy arrays once, so each lookup is a binary search, not a scan.
+    The row and the prices already turned into ``Decimal`` are kept for the clock's current
+    moment: a cycle values the book and every order at the same closes dozens of times, and a
+    backtest runs thousands of cycles. They are found again as soon as the clock reads another
+    time, so a moved clock never sees a stale price.
     """
 
     def __init__(self, closes: pd.DataFrame, clock: Clock) -> None:
@@ -106,10 +110,18 @@ class CloseTable:
         self._days = ordered.index.to_numpy(dtype="datetime64[D]")
         self._exact = {str(s): ordered[s].to_numpy(dtype=float) for s in ordered.columns}
         self._marks = {str(s): ordered[s].ffill().to_numpy(dtype=float) for s in ordered.columns}
+        self._now: datetime | None = None  # the clock's reading the cache below is for
+        self._row = -1  # the last row on or before that moment's date (-1: none)
+        self._on_row = False  # whether that row is the moment's date itself
+        self._cache: dict[tuple[str, bool], Decimal | None] = {}
 
     def known(self, symbol: str) -> bool:
         """True if the table has a column for ``symbol``."""
         return symbol in self._exact
+
+    def now(self) -> datetime:
+        """The clock's reading: the moment whose closes ``price`` gives."""
+        return self._clock.now()
 
     def today(self) -> date:
         """The clock's date in New York."""
@@ -117,13 +129,27 @@ class CloseTable:
 
     def price(self, symbol: str, exact: bool) -> Decimal | None:
         """Today's close (``exact``), or the last close on or before today; None if unusable."""
-        if symbol not in self._exact:
+        now = self._clock.now()
+        if now != self._now:
+            self._move_to(now)
+        key = (symbol, exact)
+        try:
+            return self._cache[key]
+        except KeyError:
+            found = self._cache[key] = self._lookup(symbol, exact)
+            return found
+
+    def _move_to(self, now: datetime) -> None:
+        today = np.datetime64(now.astimezone(NEW_YORK).date(), "D")
+        self._row = int(np.searchsorted(self._days, today, side="right")) - 1
+        self._on_row = self._row >= 0 and bool(self._days[self._row] == today)
+        self._cache = {}
+        self._now = now
+
+    def _lookup(self, symbol: str, exact: bool) -> Decimal | None:
+        if symbol not in self._exact or self._row < 0 or (exact and not self._on_row):
             return None
-        today = np.datetime64(self.today(), "D")
-        row = int(np.searchsorted(self._days, today, side="right")) - 1
-        if row < 0 or (exact and self._days[row] != today):
-            return None
-        value = float((self._exact if exact else self._marks)[symbol][row])
+        value = float((self._exact if exact else self._marks)[symbol][self._row])
         return Decimal(repr(value)) if math.isfinite(value) and value > 0 else None
 
 
@@ -154,15 +180,25 @@ class SimulatedBroker:
         self._cash = initial_cash
         self._positions: dict[str, Decimal] = {}
         self._orders: dict[str, OrderReport] = {}
+        self._valued_at: tuple[object, ...] = ()  # what ``_valuation`` was computed from
+        self._valuation = (ZERO, ZERO, ZERO)  # equity, buying power, gross exposure
         if book_path is not None and book_path.exists():
             self._load(book_path)
 
     def account(self) -> Account:
-        """Cash, equity and buying power at the latest closes."""
-        values = {s: q * self._mark(s) for s, q in self._positions.items()}
-        equity = self._cents(self._cash + sum(values.values(), ZERO))
-        gross = sum((abs(v) for v in values.values()), ZERO)
-        buying_power = max(ZERO, equity * self._margin - gross)
+        """Cash, equity and buying power at the latest closes.
+
+        The valuation is kept with what it was computed from (the clock's reading, cash, every
+        position): a cycle reads the account again and again between orders, and most reads
+        find the book and the closes unchanged."""
+        basis = (self._prices.now(), self._cash, tuple(self._positions.items()))
+        if basis != self._valued_at:
+            values = {s: q * self._mark(s) for s, q in self._positions.items()}
+            equity = self._cents(self._cash + sum(values.values(), ZERO))
+            gross = sum((abs(v) for v in values.values()), ZERO)
+            self._valuation = (equity, max(ZERO, equity * self._margin - gross), gross)
+            self._valued_at = basis
+        equity, buying_power, gross = self._valuation
         return Account(self._cash, equity, buying_power, dict(self._positions), self._margin, gross)
 
     def financing_base(self) -> tuple[Decimal, Decimal]:
