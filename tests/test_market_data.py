@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import math
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from bot.market import synthetic
+from bot.market import sessions, synthetic
 from bot.market.csv_source import MarketDataError, load_closes_dir
 from bot.market.sessions import is_session, previous_sessions, session_close, xnys_sessions
 from bot.market.synthetic import (
@@ -91,6 +91,35 @@ def test_out_of_range_requests_raise_value_error(call: object) -> None:
     assert callable(call)
     with pytest.raises(ValueError, match=r"outside|only|count|after"):
         call()
+
+
+def test_the_session_table_answers_as_exchange_calendars_does() -> None:
+    """The table read once from the calendar gives the calendar's own sessions and closes, for
+    every session from 1980 to 2035 (early closes and daylight saving included), and every
+    range, window and datetime argument the same answer."""
+    calendar = sessions._calendar()
+    every = xnys_sessions(*sessions.calendar_range())
+    assert every == tuple(ts.date() for ts in calendar.sessions)
+    closes = [ts.to_pydatetime().astimezone(UTC) for ts in calendar.closes]
+    assert [session_close(day) for day in every] == closes
+    assert all(session_close(day).tzinfo is UTC for day in every[:10])
+    start, end = date(2024, 11, 20), date(2025, 1, 6)
+    wanted = calendar.sessions_in_range(pd.Timestamp(start), pd.Timestamp(end))
+    assert xnys_sessions(start, end) == tuple(ts.date() for ts in wanted)
+    assert xnys_sessions(
+        datetime(2024, 11, 20, 23, 0, tzinfo=UTC), datetime(2025, 1, 6, 1, 0, tzinfo=UTC)
+    ) == tuple(ts.date() for ts in wanted)
+    assert xnys_sessions(date(2024, 12, 25), date(2024, 12, 25)) == ()
+    assert [is_session(start + timedelta(days=k)) for k in range(60)] == [
+        bool(calendar.is_session(pd.Timestamp(start + timedelta(days=k)))) for k in range(60)
+    ]
+    assert previous_sessions(date(2024, 12, 28), 4) == (
+        date(2024, 12, 23),
+        date(2024, 12, 24),
+        date(2024, 12, 26),
+        date(2024, 12, 27),
+    )
+    assert previous_sessions(date(1980, 1, 2), 1) == (date(1980, 1, 2),)
 
 
 # --- synthetic --------------------------------------------------------------------------------

@@ -7,13 +7,18 @@ saving time). This module answers only those questions, with plain ``date``/``da
 the rest of the bot never touches pandas Timestamps or exchange_calendars directly.
 
 Building a calendar takes a noticeable fraction of a second, so it is built lazily, once per
-process, for a fixed range that covers the historical data (1980→) and a decade ahead.
+process, for a fixed range that covers the historical data (1980→) and a decade ahead. Its
+sessions and closes are then read into a plain table (:class:`_Table`): the cycle asks which days
+are sessions on every wake, and a backtest wakes thousands of times, so each question is a binary
+search over dates rather than a pandas range query turned into ``date`` objects again.
 """
 
 from __future__ import annotations
 
 import warnings
-from datetime import UTC, date, datetime
+from bisect import bisect_left, bisect_right
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from functools import cache
 from typing import Any
 
@@ -37,24 +42,38 @@ def _calendar() -> Any:
         return xcals.get_calendar(CALENDAR_NAME, start=CALENDAR_START, end=CALENDAR_END)
 
 
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class _Table:
+    """Every session of the calendar as a ``date`` (ascending), where each one sits in that
+    order, and its close in nanoseconds since the epoch (UTC): read once from the calendar."""
+
+    days: tuple[date, ...]
+    position: dict[date, int]
+    close_ns: tuple[int, ...]
+
+
+@cache
+def _table() -> _Table:
+    closes: pd.Series = _calendar().closes
+    days = tuple(pd.DatetimeIndex(closes.index).to_numpy().astype("datetime64[D]").tolist())
+    close_ns = tuple(pd.DatetimeIndex(closes).asi8.tolist())
+    return _Table(days, {day: i for i, day in enumerate(days)}, close_ns)
+
+
 def _first_session() -> date:
-    first: pd.Timestamp = _calendar().first_session
-    return first.date()
+    return _table().days[0]
 
 
 def _last_session() -> date:
-    last: pd.Timestamp = _calendar().last_session
-    return last.date()
+    return _table().days[-1]
 
 
 def calendar_range() -> tuple[date, date]:
     """The first and last session this calendar knows."""
     return _first_session(), _last_session()
-
-
-def _timestamp(day: date) -> pd.Timestamp:
-    """Midnight of ``day``; a ``datetime`` argument's time of day is dropped deliberately."""
-    return pd.Timestamp(day.year, day.month, day.day)
 
 
 def _check_in_range(day: date) -> None:
@@ -69,17 +88,14 @@ def _check_in_range(day: date) -> None:
 
 
 def _as_date(day: date) -> date:
-    return date(day.year, day.month, day.day)
-
-
-def _to_dates(index: pd.DatetimeIndex) -> tuple[date, ...]:
-    return tuple(ts.date() for ts in index)
+    """``day`` as a plain date; a ``datetime`` argument's time of day is dropped deliberately."""
+    return day if type(day) is date else date(day.year, day.month, day.day)
 
 
 def is_session(day: date) -> bool:
     """True if NYSE trades on ``day`` (weekends and exchange holidays are not sessions)."""
     _check_in_range(day)
-    return bool(_calendar().is_session(_timestamp(day)))
+    return _as_date(day) in _table().position
 
 
 def xnys_sessions(start: date, end: date) -> tuple[date, ...]:
@@ -89,17 +105,23 @@ def xnys_sessions(start: date, end: date) -> tuple[date, ...]:
         raise ValueError(msg)
     _check_in_range(start)
     _check_in_range(end)
-    index: pd.DatetimeIndex = _calendar().sessions_in_range(_timestamp(start), _timestamp(end))
-    return _to_dates(index)
+    days = _table().days
+    return days[bisect_left(days, _as_date(start)) : bisect_right(days, _as_date(end))]
 
 
 def session_close(day: date) -> datetime:
     """The close of session ``day`` as an aware UTC datetime; early closes and DST respected."""
-    if not is_session(day):
+    table = _table()
+    position = table.position.get(_as_date(day)) if _in_range(day) else None
+    if position is None:
+        _check_in_range(day)
         msg = f"{_as_date(day).isoformat()} is not an {CALENDAR_NAME} session"
         raise ValueError(msg)
-    close: pd.Timestamp = _calendar().session_close(_timestamp(day))
-    return close.to_pydatetime().astimezone(UTC)
+    return EPOCH + timedelta(microseconds=table.close_ns[position] // 1000)
+
+
+def _in_range(day: date) -> bool:
+    return _first_session() <= _as_date(day) <= _last_session()
 
 
 def previous_sessions(end: date, count: int) -> tuple[date, ...]:
@@ -112,13 +134,12 @@ def previous_sessions(end: date, count: int) -> tuple[date, ...]:
         msg = f"count must be at least 1, got {count}"
         raise ValueError(msg)
     _check_in_range(end)
-    last = _calendar().date_to_session(_timestamp(end), direction="previous")
-    available = int(_calendar().sessions.get_loc(last)) + 1
+    days = _table().days
+    available = bisect_right(days, _as_date(end))  # the sessions on or before ``end``
     if count > available:
         msg = (
             f"only {available} {CALENDAR_NAME} sessions exist up to {_as_date(end).isoformat()} "
             f"(calendar starts {_first_session().isoformat()}); {count} requested"
         )
         raise ValueError(msg)
-    window: pd.DatetimeIndex = _calendar().sessions_window(last, -count)
-    return _to_dates(window)
+    return days[available - count : available]
