@@ -38,9 +38,11 @@ from bot.checks import MIN_EQUITY_TO_SHORT
 from bot.cycle import StrategyRuntime
 from bot.domain import Leg, to_micro
 from bot.errors import StateError
-from bot.triggers import Corridor, Scheduled, Trigger, absolute_drift
+from bot.protocols import conforms
+from bot.triggers import Corridor, Scheduled, absolute_drift
 
 # The kernel's leg codes (REDUCE, COVER, BUY, SHORT = 0…3) as the domain's legs.
+OUTCOME_DTYPE = pd.CategoricalDtype(OUTCOMES)  # built once: validating categories costs
 KERNEL_LEGS = (Leg.REDUCE_LONG, Leg.COVER_SHORT, Leg.ADD_LONG, Leg.ADD_SHORT)
 
 STATUS = {
@@ -67,13 +69,13 @@ def run_fast_backtest(
     one process; the first call in a process costs about 1 s (``bot.backtest.compiled``). The
     plain loop gives the same numbers and suits one backtest."""
     loop = compiled_run_days() if compiled else kernel.run_days
-    measure = _measure(runtime.trigger, compiled)
     costs = costs or BacktestCosts()
     if costs.round_cents:
         msg = "the fast engine keeps money at full precision: use run_backtest to book cents"
         raise ValueError(msg)
     history = History(runtime, closes, start, end)
-    return _FastRun(runtime, history, costs).run(progress, loop, measure)
+    fast = _FastRun(runtime, history, costs)
+    return fast.run(progress, loop, _measure(fast.corridor, compiled))
 
 
 class _FastRun:
@@ -81,6 +83,15 @@ class _FastRun:
 
     def __init__(self, runtime: StrategyRuntime, history: History, costs: BacktestCosts) -> None:
         self.runtime, self.h = runtime, history
+        trigger = runtime.trigger
+        self.corridor = trigger if conforms(trigger, Corridor) else None
+        self.scheduled = trigger if conforms(trigger, Scheduled) else None
+        if self.corridor is None and self.scheduled is None:
+            msg = (
+                f"the fast backtester has no form of the {trigger.kind!r} trigger (neither a "
+                "schedule nor a corridor): run it with --engine cycle"
+            )
+            raise ValueError(msg)
         rows = slice(int(history.rows[0]), int(history.rows[-1]) + 1)  # consecutive rows
         self.days = history.days[rows]
         n, k = len(history.rows), len(history.symbols)
@@ -94,7 +105,7 @@ class _FastRun:
         self.keys, self.due = self._due_keys()
         nights = (self.days[1:] - self.days[:-1]).astype(np.int64)
         self.nights = np.concatenate([nights, [0]]).astype(np.int64)
-        self.params = _params(runtime, costs)
+        self.params = _params(runtime, costs, self.corridor)
         self.whole = np.array([s in runtime.rules.not_fractionable for s in history.symbols])
         order = sorted(range(k), key=lambda j: history.symbols[j])
         self.rank = np.empty(k, dtype=np.int64)
@@ -131,9 +142,9 @@ class _FastRun:
 
     def _due_keys(self) -> tuple[list[str], np.ndarray]:
         """For each session, the latest scheduled rebalance due on or before it (-1: none)."""
-        rule = self.runtime.trigger
+        rule = self.scheduled
         due = np.full(len(self.days), -1, dtype=np.int64)
-        if not isinstance(rule, Scheduled):
+        if rule is None:
             return [], due
         keys, when = _schedule(self.h.sessions, rule)
         due[:] = np.searchsorted(when, self.days, side="right") - 1
@@ -177,7 +188,7 @@ class _FastRun:
         quantities = self.out_nano / kernel.NANO
         held = np.where(self.out_nano != 0, quantities * self.marks, 0.0)
         index = pd.DatetimeIndex(self.days)
-        outcomes = pd.Categorical.from_codes(self.out_code, categories=pd.Index(OUTCOMES))
+        outcomes = pd.Categorical.from_codes(self.out_code, dtype=OUTCOME_DTYPE, validate=False)
         counts = np.bincount(self.out_code, minlength=len(OUTCOMES))
         errors = [
             (as_date(self.days[i]), self.reasons.get(i) or self._reason(i))
@@ -223,7 +234,7 @@ class _FastRun:
         )
 
     def _key(self, i: int) -> str:
-        if isinstance(self.runtime.trigger, Corridor):
+        if self.corridor is not None:
             return f"{as_date(self.days[i]):%Y%m%d}"
         return self.keys[int(self.due[i])]
 
@@ -238,9 +249,11 @@ def _schedule(
     return [key for _, key in scheduled], when
 
 
-def _params(runtime: StrategyRuntime, costs: BacktestCosts) -> FloatArray:
+def _params(
+    runtime: StrategyRuntime, costs: BacktestCosts, corridor: Corridor | None
+) -> FloatArray:
     """The kernel's parameter vector: the strategy's rules and the backtest's costs."""
-    rules, trigger, fees = runtime.rules, runtime.trigger, costs.fees
+    rules, fees = runtime.rules, costs.fees
     params = np.zeros(kernel.N_PARAMS)
     for index, value in (
         (kernel.P_CF, rules.capital_fraction),
@@ -257,33 +270,20 @@ def _params(runtime: StrategyRuntime, costs: BacktestCosts) -> FloatArray:
         (kernel.P_TAF_CAP_CENTS, fees.taf_cap_cents),
         (kernel.P_BORROW, costs.borrow_rate),
         (kernel.P_MARGIN_RATE, costs.margin_rate),
-        (kernel.P_CORRIDOR, _is_corridor(trigger)),
-        (kernel.P_WIDTH, trigger.width if isinstance(trigger, Corridor) else 0),
-        (kernel.P_INCLUSIVE, isinstance(trigger, Corridor) and trigger.inclusive),
+        (kernel.P_CORRIDOR, corridor is not None),
+        (kernel.P_WIDTH, 0 if corridor is None else corridor.width),
+        (kernel.P_INCLUSIVE, corridor is not None and corridor.inclusive),
         (kernel.P_MIN_EQUITY_SHORT, MIN_EQUITY_TO_SHORT),
     ):
         params[index] = float(value)
     return params
 
 
-def _measure(trigger: Trigger, compiled: bool) -> object:
+def _measure(corridor: Corridor | None, compiled: bool) -> object:
     """The corridor's own measure for the loop (compiled when the loop is); a scheduled trigger
     never measures drift, but the loop's signature wants one."""
-    measure = trigger.measure if isinstance(trigger, Corridor) else absolute_drift
+    measure = absolute_drift if corridor is None else corridor.measure
     return compiled_measure(measure) if compiled else measure
-
-
-def _is_corridor(trigger: Trigger) -> bool:
-    """How the kernel decides: on a corridor (by the trigger's measure), or on the schedule."""
-    if isinstance(trigger, Corridor):
-        return True
-    if isinstance(trigger, Scheduled):
-        return False
-    msg = (
-        f"the fast backtester has no form of the {trigger.kind!r} trigger (neither a schedule "
-        "nor a corridor): run it with --engine cycle"
-    )
-    raise ValueError(msg)
 
 
 def _decimal(value: float) -> Decimal:

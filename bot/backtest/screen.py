@@ -28,6 +28,7 @@ from bot.checks import data_problems
 from bot.cycle import StrategyRuntime, check_fresh, check_weights
 from bot.errors import BotError
 from bot.market.sessions import calendar_range, xnys_sessions
+from bot.protocols import conforms
 from strategies.base import BatchStrategy, NoDecisionError, StrategyError, WindowStrategy
 
 FloatArray = npt.NDArray[np.float64]
@@ -43,6 +44,16 @@ class Verdict:
     weights: tuple[float, ...] | None = None
 
 
+def _columns(frame: pd.DataFrame, symbols: tuple[str, ...]) -> FloatArray:
+    """The closes of ``symbols`` as one float array, NaN for a symbol the table lacks."""
+    where = frame.columns.get_indexer(list(symbols))
+    values = frame.to_numpy(dtype=float)
+    table: FloatArray = np.full((len(frame), len(symbols)), np.nan)
+    found = where >= 0
+    table[:, found] = values[:, where[found]]
+    return table
+
+
 class History:
     """Closes of the strategy's symbols as arrays, the day screen, and targets on demand."""
 
@@ -54,8 +65,7 @@ class History:
         frame = validated_closes(closes)
         self._frame = frame
         self.days = frame.index.to_numpy(dtype="datetime64[D]")
-        columns = [frame[s] if s in frame else pd.Series(np.nan, frame.index) for s in self.symbols]
-        self.prices: FloatArray = np.column_stack([c.to_numpy(dtype=float) for c in columns])
+        self.prices: FloatArray = _columns(frame, self.symbols)
         self.marks = _forward_filled(self.prices)
         first = int(np.searchsorted(self.days, np.datetime64(start), "left"))
         stop = int(np.searchsorted(self.days, np.datetime64(end), "right"))
@@ -70,9 +80,8 @@ class History:
             min(last_visited + timedelta(days=45), last_known),
         )
         self._history = runtime.strategy.history_closes
-        # Asked once: a runtime-checkable protocol's isinstance costs microseconds per call.
         strategy = runtime.strategy
-        self._window = strategy if isinstance(strategy, WindowStrategy) else None
+        self._window = strategy if conforms(strategy, WindowStrategy) else None
         self.clean = self._screen()
         self._targets, self._declined = self._batch_targets()
         self._cache: dict[int, Verdict] = {}
@@ -118,7 +127,7 @@ class History:
     def _batch_targets(self) -> tuple[FloatArray | None, BoolArray | None]:
         """Every day's targets at once, for the strategies that have a batch form."""
         strategy = self.runtime.strategy
-        batch = strategy.batch_targets(self.prices) if isinstance(strategy, BatchStrategy) else None
+        batch = strategy.batch_targets(self.prices) if conforms(strategy, BatchStrategy) else None
         if batch is None:
             return None, None
         table, declined = batch
