@@ -16,6 +16,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+SMALL_FRAME = 64  # rows: a frame this short is read whole into an array, a longer one sliced first
+
 
 class StrategyError(ValueError):
     """A strategy cannot produce trustworthy weights; the engine must not trade on it."""
@@ -112,10 +114,11 @@ def closes_window(
     fewer than ``n`` closes since it was first priced (a late listing), or a NaN/non-positive
     close inside the window raises a :class:`StrategyError` subclass naming symbol and date.
     """
-    missing = [s for s in symbols if s not in closes.columns]
-    if missing:
-        msg = f"no price history for {', '.join(missing)}"
-        raise MissingSymbolError(msg)
+    _check_symbols(closes, symbols)
+    clean = _clean_window(closes, symbols, n, as_of)
+    if clean is not None:
+        values, rows, columns = clean
+        return pd.DataFrame(values, index=closes.index[rows], columns=closes.columns[columns])
     upto = closes.loc[closes.index <= pd.Timestamp(as_of), list(symbols)]
     window = upto.iloc[-n:] if n > 0 else upto.iloc[0:0]
     if len(window) < n:
@@ -124,6 +127,76 @@ def closes_window(
     for symbol in symbols:
         _check_column(window[symbol], upto[symbol], n, as_of)
     return window
+
+
+def window_values(
+    closes: pd.DataFrame, symbols: tuple[str, ...], n: int, as_of: date
+) -> FloatArray:
+    """``closes_window(...).to_numpy(dtype=float)``, the same checks and errors, without building
+    the frame: what a strategy that computes on arrays needs (the cycle asks every session, and
+    a backtest runs thousands of them)."""
+    _check_symbols(closes, symbols)
+    clean = _clean_window(closes, symbols, n, as_of)
+    if clean is not None:
+        return clean[0]
+    return closes_window(closes, symbols, n, as_of).to_numpy(dtype=float)
+
+
+def _check_symbols(closes: pd.DataFrame, symbols: tuple[str, ...]) -> None:
+    missing = [s for s in symbols if s not in closes.columns]
+    if missing:
+        msg = f"no price history for {', '.join(missing)}"
+        raise MissingSymbolError(msg)
+
+
+def _clean_window(
+    closes: pd.DataFrame, symbols: tuple[str, ...], n: int, as_of: date
+) -> tuple[FloatArray, slice, list[int]] | None:
+    """The window's closes, its rows and its columns when nothing in it is wrong, found with one
+    binary search and one array check (pandas' label look-ups cost thirty times more); None when
+    the frame is not the plain case (unsorted or zoned dates, a column name twice, columns of
+    more than one dtype or not float64) or the window is short or holds an unusable close: the
+    label look-up then finds and names the problem."""
+    index = closes.index
+    if not _plain_dates(closes):
+        return None
+    stop = int(index.searchsorted(pd.Timestamp(as_of), side="right"))
+    start = stop - n if n > 0 else stop
+    if start < 0:
+        return None
+    rows = closes if len(closes) <= SMALL_FRAME else closes.iloc[start:stop]
+    values = _float_values(rows)
+    if values is None:
+        return None
+    labels = list(closes.columns)
+    columns = [labels.index(s) for s in symbols]
+    offset = 0 if rows is closes else start
+    window: FloatArray = values[start - offset : stop - offset, columns]
+    if not (np.isfinite(window).all() and (window > 0).all()):
+        return None
+    return window, slice(start, stop), columns
+
+
+def _plain_dates(closes: pd.DataFrame) -> bool:
+    """Naive dates in ascending order and no column name twice: a binary search finds what the
+    label look-up would."""
+    index = closes.index
+    return (
+        isinstance(index, pd.DatetimeIndex)
+        and index.tz is None
+        and index.is_monotonic_increasing
+        and closes.columns.is_unique
+    )
+
+
+def _float_values(rows: pd.DataFrame) -> FloatArray | None:
+    """The frame as one float64 array when every column is float64, else None: with mixed
+    dtypes ``to_numpy`` would convert, and the window could differ from the label look-up's.
+    (``_is_homogeneous_type`` is private but long-standing; without it, None.)"""
+    if not getattr(rows, "_is_homogeneous_type", False):
+        return None
+    values = rows.to_numpy()
+    return values if values.dtype == np.float64 else None
 
 
 def _check_column(column: pd.Series, history: pd.Series, n: int, as_of: date) -> None:

@@ -15,7 +15,7 @@ from types import MappingProxyType
 import numpy as np
 import pandas as pd
 
-from strategies.base import BoolArray, FloatArray, TargetWeights, closes_window
+from strategies.base import BoolArray, FloatArray, TargetWeights, window_values
 
 MAX_GROSS_EXPOSURE = 5.0
 """Σ|w| above this is treated as a configuration typo (e.g. 55 meant as 0.55), not a strategy."""
@@ -44,7 +44,7 @@ class FixedWeights:
 
     def target_weights(self, closes: pd.DataFrame, as_of: date) -> TargetWeights:
         """Return the configured weights once today's closes are known to be usable."""
-        closes_window(closes, self.symbols, self.history_closes, as_of)
+        window_values(closes, self.symbols, self.history_closes, as_of)
         return TargetWeights(weights=dict(self.weights))
 
     def batch_targets(self, prices: FloatArray) -> tuple[FloatArray, BoolArray]:

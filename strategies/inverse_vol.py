@@ -27,8 +27,8 @@ from strategies.base import (
     BoolArray,
     NoDecisionError,
     TargetWeights,
-    closes_window,
     validate_lookback,
+    window_values,
 )
 from strategies.fixed import validate_weights
 
@@ -109,10 +109,10 @@ class InverseVolatility:
 
         The fixed sleeve only needs a usable close today; the basket needs the whole lookback.
         """
-        window = closes_window(closes, self.basket, self.history_closes, as_of)
+        window = window_values(closes, self.basket, self.history_closes, as_of)
         if self.fixed:
-            closes_window(closes, tuple(self.fixed), 1, as_of)
-        sigma, scores = self.basket_scores(window.to_numpy(dtype=float)[None])
+            window_values(closes, tuple(self.fixed), 1, as_of)
+        sigma, scores = self.basket_scores(window[None])
         zero = sigma[0] <= self.vol_floor
         notes = tuple(
             f"zero volatility for {s} (σ={sd:.3g} ≤ vol_floor {self.vol_floor:g}); "

@@ -29,7 +29,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from strategies.base import TargetWeights, closes_window, validate_lookback
+from strategies.base import TargetWeights, validate_lookback, window_values
 
 ReturnsKind = Literal["simple", "log"]
 NegativeMeanPolicy = Literal["as_published", "min_variance", "cash"]
@@ -232,8 +232,8 @@ class ModifiedSharpeMix:
 
     def leg_returns(self, closes: pd.DataFrame, as_of: date) -> FloatArray:
         """Return the (n_legs × lookback_days) leg returns ending at ``as_of``, validated."""
-        window = closes_window(closes, self.symbols, self.history_closes, as_of)
-        return self.leg_returns_from_closes(window.to_numpy(dtype=float))
+        window = window_values(closes, self.symbols, self.history_closes, as_of)
+        return self.leg_returns_from_closes(window)
 
     def leg_returns_from_closes(self, closes: FloatArray) -> FloatArray:
         """Leg returns from a validated window of closes (rows = days, columns = ``symbols``).

@@ -3,9 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date, datetime
 
+import numpy as np
+import numpy.typing as npt
 import pandas as pd
+
+
+@dataclass(frozen=True, slots=True)
+class _Block:
+    """Some symbols' closes as one float array, with the frame's dates as integers: a window is
+    then two array slices, not a pandas label look-up (a backtest asks for one every session)."""
+
+    stamps: npt.NDArray[np.int64]  # the frame's dates, nanoseconds, ascending
+    values: npt.NDArray[np.float64]  # rows as the dates, columns as ``columns``
+    columns: pd.Index
 
 
 class FrameMarketData:
@@ -13,6 +26,7 @@ class FrameMarketData:
 
     def __init__(self, closes: pd.DataFrame) -> None:
         self._closes = closes.sort_index()
+        self._blocks: dict[tuple[str, ...], _Block | None] = {}
 
     @property
     def frame(self) -> pd.DataFrame:
@@ -24,8 +38,40 @@ class FrameMarketData:
         return {}
 
     def closes(self, symbols: Iterable[str], end: date, count: int) -> pd.DataFrame:
-        """The last ``count`` rows on or before ``end`` for the symbols that exist."""
-        return closes_window(self._closes, symbols, end, count)
+        """The last ``count`` rows on or before ``end`` for the symbols that exist: the same
+        frame as ``closes_window``, cut from an array kept per set of symbols."""
+        present = tuple(s for s in symbols if s in self._closes.columns)
+        block = self._block(present)
+        if block is None:  # not plain float columns on naive dates: pandas' own look-up
+            return closes_window(self._closes, present, end, count)
+        stop = int(np.searchsorted(block.stamps, pd.Timestamp(end).value, side="right"))
+        start = max(stop - count, 0) if count > 0 else stop
+        return pd.DataFrame(
+            block.values[start:stop],
+            index=self._closes.index[start:stop],
+            columns=block.columns,
+            copy=True,
+        )
+
+    def _block(self, present: tuple[str, ...]) -> _Block | None:
+        if present not in self._blocks:
+            self._blocks[present] = _as_block(self._closes, present)
+        return self._blocks[present]
+
+
+def _as_block(closes: pd.DataFrame, present: tuple[str, ...]) -> _Block | None:
+    """The array form of ``closes[present]``, or None where it could differ from the frame's
+    (a time zone, a column that is not float64, a column name found twice)."""
+    index = closes.index
+    if not (isinstance(index, pd.DatetimeIndex) and index.tz is None and present):
+        return None
+    if not closes.columns.is_unique:
+        return None
+    columns = closes[list(present)]
+    if not (columns.dtypes == np.float64).all():
+        return None
+    stamps = index.as_unit("ns").asi8
+    return _Block(stamps, columns.to_numpy(dtype=np.float64), columns.columns)
 
 
 def closes_window(
