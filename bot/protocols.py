@@ -16,7 +16,8 @@ _ANSWERS: dict[tuple[type, type], bool] = {}
 
 
 def conforms(value: object, protocol: type[T]) -> TypeGuard[T]:
-    """``isinstance(value, protocol)``, remembered for ``type(value)``."""
+    """``isinstance(value, protocol)``, remembered for ``type(value)``. (mypy wants a concrete
+    class for ``type[T]``: callers passing a protocol say ``# type: ignore[type-abstract]``.)"""
     key = (type(value), protocol)
     answer = _ANSWERS.get(key)
     if answer is None:

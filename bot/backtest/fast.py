@@ -84,8 +84,8 @@ class _FastRun:
     def __init__(self, runtime: StrategyRuntime, history: History, costs: BacktestCosts) -> None:
         self.runtime, self.h = runtime, history
         trigger = runtime.trigger
-        self.corridor = trigger if conforms(trigger, Corridor) else None
-        self.scheduled = trigger if conforms(trigger, Scheduled) else None
+        self.corridor = trigger if conforms(trigger, Corridor) else None  # type: ignore[type-abstract]
+        self.scheduled = trigger if conforms(trigger, Scheduled) else None  # type: ignore[type-abstract]
         if self.corridor is None and self.scheduled is None:
             msg = (
                 f"the fast backtester has no form of the {trigger.kind!r} trigger (neither a "
@@ -146,7 +146,7 @@ class _FastRun:
         due = np.full(len(self.days), -1, dtype=np.int64)
         if rule is None:
             return [], due
-        keys, when = _schedule(self.h.sessions, rule)
+        keys, when = _schedule(self.h.sessions, rule)  # type: ignore[arg-type] # frozen: hashable
         due[:] = np.searchsorted(when, self.days, side="right") - 1
         return keys, due
 

@@ -46,7 +46,7 @@ class Verdict:
 
 def _columns(frame: pd.DataFrame, symbols: tuple[str, ...]) -> FloatArray:
     """The closes of ``symbols`` as one float array, NaN for a symbol the table lacks."""
-    where = frame.columns.get_indexer(list(symbols))
+    where = frame.columns.get_indexer(pd.Index(symbols))
     values = frame.to_numpy(dtype=float)
     table: FloatArray = np.full((len(frame), len(symbols)), np.nan)
     found = where >= 0
@@ -81,7 +81,7 @@ class History:
         )
         self._history = runtime.strategy.history_closes
         strategy = runtime.strategy
-        self._window = strategy if conforms(strategy, WindowStrategy) else None
+        self._window = strategy if conforms(strategy, WindowStrategy) else None  # type: ignore[type-abstract]
         self.clean = self._screen()
         self._targets, self._declined = self._batch_targets()
         self._cache: dict[int, Verdict] = {}
@@ -127,7 +127,11 @@ class History:
     def _batch_targets(self) -> tuple[FloatArray | None, BoolArray | None]:
         """Every day's targets at once, for the strategies that have a batch form."""
         strategy = self.runtime.strategy
-        batch = strategy.batch_targets(self.prices) if conforms(strategy, BatchStrategy) else None
+        batch = (
+            strategy.batch_targets(self.prices)
+            if conforms(strategy, BatchStrategy)  # type: ignore[type-abstract]
+            else None
+        )
         if batch is None:
             return None, None
         table, declined = batch
