@@ -109,6 +109,8 @@ class CycleResult:
     orders: tuple[OrderReport, ...] = field(default=())
     equity: Decimal | None = None
     planned: tuple[PlannedOrder, ...] = field(default=())  # what a dry run would have sent
+    decision: Decision | None = None  # why it traded or held, when it got that far
+    targets: Mapping[str, float] = field(default_factory=dict)  # the weights it traded toward
 
 
 def new_run_id(session: date) -> str:
@@ -123,18 +125,25 @@ def run_cycle(
     force: bool = False,
     dry_run: bool = False,
     run_id: str | None = None,
+    propose: bool = False,
 ) -> CycleResult:
-    """Run one full cycle for one strategy and return what happened (errors are recorded)."""
+    """Run one full cycle for one strategy and return what happened (errors are recorded).
+
+    ``propose``: a strategy of a portfolio (``bot.portfolio``) plans as a dry run does, and the
+    cycle stays open — no equity snapshot, no ``cycle_finished`` — for the portfolio to finish
+    once the netted orders are done (``finish_proposal``)."""
     today = adapters.clock.now().astimezone(NEW_YORK).date()
-    cycle = _Cycle(adapters, runtime, today, run_id or new_run_id(today))
+    cycle = _Cycle(adapters, runtime, today, run_id or new_run_id(today), propose=propose)
     with bind_cycle(cycle.run_id, runtime.name):  # every log line names its run and strategy
-        return _run(cycle, force=force, dry_run=dry_run)
+        return _run(cycle, force=force, dry_run=dry_run or propose)
 
 
 def _run(cycle: _Cycle, *, force: bool, dry_run: bool) -> CycleResult:
     cycle.record(EventKind.CYCLE_STARTED, session=cycle.today, force=force, dry_run=dry_run)
     try:
         result = cycle.run(force=force, dry_run=dry_run)
+        if cycle.propose and result.outcome == "planned":
+            return result  # the portfolio finishes it
     except (BotError, StrategyError) as exc:
         cycle.record(EventKind.ERROR, error=type(exc).__name__, message=str(exc))
         result = cycle.result("error", str(exc), cycle.snapshot_if_possible())
@@ -146,13 +155,54 @@ def _run(cycle: _Cycle, *, force: bool, dry_run: bool) -> CycleResult:
     return result
 
 
+def finish_proposal(
+    adapters: Adapters,
+    runtime: StrategyRuntime,
+    proposal: CycleResult,
+    prices: Mapping[str, Decimal],
+    problem: str | None = None,
+) -> CycleResult:
+    """Finish a cycle run with ``propose=True`` once the portfolio has executed the netted
+    orders and posted their fills to the ledgers (``adapters.broker`` reads the sleeve after
+    them): the residual check at ``prices`` records the rebalance done or an error, then the
+    sleeve's positions and equity, then ``cycle_finished``. ``problem``: the netted orders
+    failed, the rebalance stays due."""
+    cycle = _Cycle(adapters, runtime, proposal.session, proposal.run_id)
+    with bind_cycle(cycle.run_id, runtime.name):
+        result: CycleResult
+        try:
+            if problem is not None:
+                raise BrokerError(problem)
+            if proposal.decision is None:
+                msg = "a proposal without a decision cannot be finished"
+                raise BrokerError(msg)
+            account = adapters.broker.account()
+            cycle.conclude(account, prices, proposal.targets, proposal.decision)
+            reason = proposal.decision.reason
+            result = cycle.result("traded", reason, cycle.snapshot_if_possible())
+        except BotError as exc:
+            cycle.record(EventKind.ERROR, error=type(exc).__name__, message=str(exc))
+            result = cycle.result("error", str(exc), cycle.snapshot_if_possible())
+        cycle.record(EventKind.CYCLE_FINISHED, outcome=result.outcome, reason=result.reason)
+        return replace(result, decision=proposal.decision, targets=proposal.targets)
+
+
 class _Cycle:
     """One cycle's state: which strategy, which session, which run id."""
 
     def __init__(
-        self, adapters: Adapters, runtime: StrategyRuntime, today: date, run_id: str
+        self,
+        adapters: Adapters,
+        runtime: StrategyRuntime,
+        today: date,
+        run_id: str,
+        *,
+        propose: bool = False,
     ) -> None:
         self.adapters = adapters
+        self.propose = propose
+        self.decision: Decision | None = None
+        self.targets: Mapping[str, float] = {}
         self.runtime = runtime
         self.today = today
         self.run_id = run_id
@@ -178,6 +228,8 @@ class _Cycle:
             tuple(self.reports),
             equity,
             self.planned,
+            self.decision,
+            self.targets,
         )
 
     def run(self, *, force: bool, dry_run: bool) -> CycleResult:
@@ -196,6 +248,7 @@ class _Cycle:
         self._notice_external_changes(account)
         self._check_account_and_data(closes, targets, account, sessions)
         decision = self._decide(sessions, targets, prices, account, force)
+        self.decision, self.targets = decision, targets.weights
         if not decision.trade:
             return self._finish("held", decision.reason)
         targets = self._reachable(targets, prices, account)
@@ -213,7 +266,12 @@ class _Cycle:
             # The first read may predate such a fill: planning from it would buy it twice.
             account = self._read_account()
             targets = self._reachable(targets, prices, account)
+        self.targets = targets.weights
         plan = self._checked_plan(targets, prices, account, others)
+        if self.propose:
+            self.planned = plan.orders
+            why = f"{len(plan.orders)} orders proposed to the portfolio's netting"
+            return self.result("planned", why)
         if dry_run:
             self.planned = plan.orders
             return self._finish("planned", f"dry run: {len(plan.orders)} orders planned, none sent")
@@ -495,7 +553,6 @@ class _Cycle:
         decision: Decision,
         execution: Execution,
     ) -> Account:
-        key = decision.rebalance_key
         reducing = execution.send(plan.exposure_reducing, self.runtime.name)
         _raise_if_unsent(reducing, "the buys of this rebalance were not sent")
         first = plan
@@ -504,16 +561,38 @@ class _Cycle:
             first = self._plan(targets, prices, self._read_account(), phase="add")
         unresolved, resized = self._add_exposure(first, targets, prices, execution)
         account = self.adapters.broker.account()
-        sleeve = account.equity * self.runtime.rules.capital_fraction
-        held = {s: q for s, q in account.positions.items() if s in prices}
-        wanted = {s: to_decimal(w, s) for s, w in targets.weights.items()}
-        worst, residual = max_drift(current_weights(held, prices, sleeve), wanted)
-        tolerance = self.runtime.rules.residual_tolerance
         if unresolved is not None:
+            worst, residual, _ = self._residual(account, prices, targets.weights)
             off = f"{worst} is {residual * 100:.2f} pp off target"
             if resized:
                 raise BrokerError(messages.still_refused(unresolved.describe(), resized, off))
             raise BrokerError(f"{unresolved.describe()}; {off}; the rebalance stays due")
+        self.conclude(account, prices, targets.weights, decision)
+        return account
+
+    def _residual(
+        self, account: Account, prices: Mapping[str, Decimal], targets: Mapping[str, float]
+    ) -> tuple[str, Decimal, dict[str, Decimal]]:
+        """The symbol furthest from its target after the orders, how far, and the weights."""
+        sleeve = account.equity * self.runtime.rules.capital_fraction
+        held = {s: q for s, q in account.positions.items() if s in prices}
+        wanted = {s: to_decimal(w, s) for s, w in targets.items()}
+        after = current_weights(held, prices, sleeve) if sleeve > 0 else {}
+        worst, residual = max_drift(after, wanted)
+        return worst, residual, after
+
+    def conclude(
+        self,
+        account: Account,
+        prices: Mapping[str, Decimal],
+        targets: Mapping[str, float],
+        decision: Decision,
+    ) -> None:
+        """The residual check of a rebalance whose orders are done: within the tolerance it is
+        recorded done, beyond it an error (the rebalance stays due)."""
+        key = decision.rebalance_key
+        worst, residual, after = self._residual(account, prices, targets)
+        tolerance = self.runtime.rules.residual_tolerance
         if residual > tolerance:
             raise BrokerError(messages.incomplete(key, worst, residual, tolerance))
         self.record(
@@ -522,8 +601,8 @@ class _Cycle:
             residual_drift=residual,
             symbol=worst,
             forced=decision.forced,
+            weights={s: round(float(w), 6) for s, w in after.items()},  # after the orders
         )
-        return account
 
     def _add_exposure(
         self,

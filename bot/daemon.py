@@ -101,6 +101,14 @@ class Daemon:
             self.heartbeat.beat(started=now.isoformat())  # healthy from the first minute
         self._catch_up(now)
 
+    def stopped(self, reason: str) -> None:
+        """Record a stop the daemon lived to see (a signal, the end of a simulated period, a
+        crash): a DAEMON_STOPPED event and a last heartbeat marked ``stopped``, so ``bot status``
+        and ``bot health`` say "stopped" instead of taking the last beat for a live daemon."""
+        self._record("", EventKind.DAEMON_STOPPED, reason=reason)
+        if self.heartbeat is not None:
+            self.heartbeat.beat(stopped=True, reason=reason)
+
     def wake(self) -> list[CycleResult]:
         """Run every strategy's cycle (each isolated from the others' failures) and alert."""
         results = []

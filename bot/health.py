@@ -16,7 +16,7 @@ import json
 import os
 import threading
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Protocol
@@ -80,12 +80,19 @@ class Heartbeat:
         age = self.age(now)
         return age is not None and -max_age <= age <= max_age
 
+    def stopped(self) -> bool:
+        """True when the last beat is the one a daemon writes as it stops (``Daemon.stopped``):
+        however recent, it is no sign of life."""
+        beat = self.read()
+        return beat is not None and bool(beat.get("stopped"))
+
     def status(self, now: datetime, max_age: timedelta) -> dict[str, Any]:
-        """The health answer as a JSON-ready dict: ``ok``, the beat's own fields, and its age."""
+        """The health answer as a JSON-ready dict: ``ok`` (fresh, and not a stop), the beat's
+        own fields (``stopped`` and ``reason`` after a stop), and its age."""
         beat = self.read() or {}
         age = self.age(now)
         return {
-            "ok": self.is_fresh(now, max_age),
+            "ok": self.is_fresh(now, max_age) and not self.stopped(),
             **{k: v for k, v in beat.items() if k != "ok"},
             "age_seconds": None if age is None else round(age.total_seconds(), 3),
             "max_age_seconds": max_age.total_seconds(),
@@ -238,8 +245,14 @@ def healthcheck_main(
     if age is None:
         print(f"unhealthy: no readable heartbeat at {path}")
         return 1
-    fresh = heartbeat.is_fresh(now, max_age)
     limit = f"{max_age.total_seconds():.0f}s"
+    beat = heartbeat.read() or {}
+    if beat.get("stopped"):
+        at = datetime.fromisoformat(str(beat["at"])).astimezone(UTC)
+        reason = beat.get("reason") or "no reason recorded"
+        print(f"unhealthy: the daemon stopped at {at:%Y-%m-%d %H:%M:%S} UTC ({reason})")
+        return 1
+    fresh = heartbeat.is_fresh(now, max_age)
     print(f"{'healthy' if fresh else 'unhealthy'}: last heartbeat {_ago(age)} (limit {limit})")
     return 0 if fresh else 1
 

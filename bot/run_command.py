@@ -71,7 +71,7 @@ def _run_locked(
     )
     if simulated:
         with stop_on_signals(stop, lambda: setattr(daemon, "stop_requested", True)):
-            return _run_simulated(daemon, configs, "; ".join(banners), alerts)
+            return _run_simulated(daemon, configs, "; ".join(banners), alerts, stop)
     server = start_health_server(settings, heartbeat)
     alerts.resend_unsent()  # what a previous run queued but could not deliver before it stopped
     try:
@@ -129,11 +129,20 @@ def register_secrets(settings: Settings) -> None:
 
 
 def _run_simulated(
-    daemon: Daemon, configs: list[BotConfig], banner_text: str, alerts: AlertDispatcher
+    daemon: Daemon,
+    configs: list[BotConfig],
+    banner_text: str,
+    alerts: AlertDispatcher,
+    stop: StopToken,
 ) -> int:
     config = configs[0]
     daemon.start(banner_text)
-    summary = daemon.run_simulated(config.clock.end)
+    reason = f"crashed before the simulated period ended on {config.clock.end}"
+    try:
+        summary = daemon.run_simulated(config.clock.end)
+        reason = f"the simulated period ended on {config.clock.end}"
+    finally:
+        daemon.stopped(stop.reason if stop.requested else reason)
     alerts.close()
     _print_summary(summary, config, daemon.tracker)
     failed = summary.outcomes.get("error", 0) + summary.outcomes.get("crashed", 0)

@@ -31,7 +31,6 @@ from bot.cycle import NEW_YORK
 from bot.daemon import Daemon, next_wake
 from bot.ports import MarketCalendar
 from bot.stopping import StopToken
-from bot.tracker import EventKind
 
 log = structlog.get_logger()
 JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600}
@@ -164,18 +163,21 @@ def run_forever(
     adapters share, so a cycle in progress cancels its unfilled orders and ends within seconds),
     start no further cycle, and end the loop."""
     scheduler = build_scheduler(daemon, calendar)
+    stop = stop or StopToken()
 
     def stop_daemon() -> None:
         daemon.stop_requested = True
         scheduler.request_stop()
 
+    reason = "the scheduler ended"
     try:
-        with stop_on_signals(stop or StopToken(), stop_daemon):
+        with stop_on_signals(stop, stop_daemon):
             daemon.start(banner)
             if not daemon.stop_requested:
                 log.info("daemon_scheduling", jobs=[str(job) for job in scheduler.get_jobs()])
                 scheduler.start()
+    except BaseException as exc:
+        reason = f"crashed ({type(exc).__name__})"
+        raise
     finally:
-        daemon.tracker.record(
-            daemon.members[0].adapters.clock.now(), "daemon", "", EventKind.DAEMON_STOPPED
-        )
+        daemon.stopped(stop.reason if stop.requested else reason)

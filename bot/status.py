@@ -39,6 +39,10 @@ CURRENT_NOTE = (
     "current = the sleeve's weights measured at decision time, before that run's orders;"
     " qty = holdings as that run left them"
 )
+AFTER_ORDERS_NOTE = (
+    "current = the sleeve's weights after that run's orders, at its prices;"
+    " qty = holdings as that run left them"
+)
 Section = dict[str, Any]
 
 
@@ -88,6 +92,7 @@ def build_status(
     status = {
         "strategy": name,
         "now": now.isoformat(),
+        "daemon": daemon_section(tracker, name),
         "last_cycle": last,
         "unfinished_cycle": unfinished,
         "next_wake": wake_section(config, tracker, now, calendar or offline_calendar()),
@@ -98,6 +103,29 @@ def build_status(
     }
     result: Section = jsonable(status)
     return result
+
+
+def daemon_section(tracker: Tracker, strategy: str) -> Section:
+    """Whether a daemon was started for this state directory and whether it recorded its stop
+    (``Daemon.stopped``: a signal, a crash, the end of a simulated period). A daemon killed
+    outright records no stop: its heartbeat goes stale instead."""
+    started = tracker.last_event("", EventKind.DAEMON_STARTED)
+    stopped = tracker.last_event("", EventKind.DAEMON_STOPPED)
+    if started is None:
+        return {"state": "never started"}
+    section: Section = {
+        "state": "started",
+        "started_at": started.at,
+        "strategies": list(started.payload.get("strategies", [])),
+    }
+    section["runs_this_strategy"] = strategy in section["strategies"]
+    if stopped is not None and stopped.id > started.id:
+        section |= {
+            "state": "stopped",
+            "stopped_at": stopped.at,
+            "reason": stopped.payload.get("reason") or "no reason recorded",
+        }
+    return section
 
 
 def cycle_sections(tracker: Tracker, strategy: str) -> tuple[Section | None, Section | None]:
@@ -174,15 +202,31 @@ def positions_section(tracker: Tracker, strategy: str) -> Section | None:
         return None
     weights = None if targets is None else dict(targets.payload.get("weights", {}))
     current = None if measured is None else dict(measured.payload.get("current", {}))
+    after = _weights_after_orders(tracker, strategy, measured)
+    if after is not None:
+        current = after
     quantities = {} if held is None else dict(held.payload.get("positions", {}))
     symbols = sorted(set(weights or {}) | set(current or {}) | set(quantities))
     return {
-        "note": CURRENT_NOTE,
+        "note": CURRENT_NOTE if after is None else AFTER_ORDERS_NOTE,
+        "after_orders": after is not None,
         "targets": _source(targets),
         "measured": _measured(tracker, strategy, measured),
         "holdings": _source(held),
         "symbols": [_symbol_row(s, weights, current, quantities) for s in symbols],
     }
+
+
+def _weights_after_orders(
+    tracker: Tracker, strategy: str, measured: EventRow | None
+) -> dict[str, float] | None:
+    """The weights the last decision's run left once its rebalance landed (recorded with
+    ``rebalance_done``); None when that run did not trade, or did not land."""
+    done = tracker.last_event(strategy, EventKind.REBALANCE_DONE)
+    if measured is None or done is None or done.run_id != measured.run_id:
+        return None
+    weights = done.payload.get("weights")
+    return None if weights is None else dict(weights)
 
 
 def _symbol_row(
@@ -277,8 +321,9 @@ def heartbeat_section(path: Path | None, now: datetime, max_age: timedelta) -> S
 def render_status(status: Section) -> str:
     """The status as the lines a person reads."""
     lines = [f"{status['strategy']}: status at {_new_york(_parse(status['now']))}"]
+    lines += _daemon_lines(status["daemon"], status["strategy"])
     lines += _cycle_lines(status["last_cycle"], status["unfinished_cycle"])
-    lines += _wake_lines(status["next_wake"])
+    lines += _wake_lines(status["next_wake"], status["daemon"])
     lines += _position_lines(status["positions"])
     lines += _error_lines(status["last_error"])
     lines += _alert_lines(status["alerts"])
@@ -301,9 +346,27 @@ def _cycle_lines(last: Section | None, unfinished: Section | None) -> list[str]:
     return lines
 
 
-def _wake_lines(wake: Section) -> list[str]:
+def _daemon_lines(daemon: Section, strategy: str) -> list[str]:
+    state = daemon["state"]
+    if state == "never started":
+        return ["daemon: never started in this state directory (`bot run`)"]
+    if state == "stopped":
+        return [
+            f"daemon: STOPPED at {_new_york(_parse(daemon['stopped_at']))} ({daemon['reason']});"
+            " nothing runs until `bot run` starts it again"
+        ]
+    started = f"started {_new_york(_parse(daemon['started_at']))}"
+    if not daemon["runs_this_strategy"]:
+        others = ", ".join(daemon["strategies"]) or "no strategy"
+        return [f"daemon: {started} without {strategy} (it runs {others})"]
+    return [f"daemon: {started}, no stop recorded (the heartbeat says whether it is alive)"]
+
+
+def _wake_lines(wake: Section, daemon: Section) -> list[str]:
     if wake["at"] is None:
         return [f"next wake: none ({wake['note']})"]
+    if daemon["state"] == "stopped":
+        return [f"next wake: none while the daemon is stopped (it would be {wake['new_york']})"]
     when = f"next wake: {wake['new_york']}"
     if "in_seconds" in wake:
         return [f"{when} (in {_span(timedelta(seconds=wake['in_seconds']))})"]
@@ -365,8 +428,12 @@ def _heartbeat_lines(beat: Section) -> list[str]:
         return ["heartbeat: not configured (BOT_HEARTBEAT_FILE)"]
     if beat["age_seconds"] is None:
         return [f"heartbeat: none readable at {beat['file']}"]
-    state = "fresh" if beat["ok"] else "STALE"
     age = _span(timedelta(seconds=beat["age_seconds"]))
+    if beat.get("stopped"):
+        return [
+            f"heartbeat: STOPPED, the daemon's last beat at its stop {age} ago ({beat['file']})"
+        ]
+    state = "fresh" if beat["ok"] else "STALE"
     return [f"heartbeat: {state}, last {age} ago (pid {beat.get('pid')}, {beat['file']})"]
 
 

@@ -329,3 +329,28 @@ def test_tracker_of_an_unknown_strategy_is_an_error_naming_the_known_ones(
         assert err.endswith("(recorded: hfea)\n")
         assert err.count("\n") == 1
     assert main(["tracker", "--strategy", "hfea"]) == 0
+
+
+def test_after_the_daemon_ends_status_and_health_say_it_stopped(
+    state_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A simulated `bot run` ends with its period: it records the stop, `bot health` fails
+    saying why, and `bot status` shows the weights its rebalance left (not those before it)."""
+    config = simulated("hfea.toml", tmp_path, "2026-04-01", "2026-04-01")
+    assert main(["run", "--config", str(config)]) == 0
+    capsys.readouterr()
+
+    assert main(["health"]) == 1
+    health = capsys.readouterr().out
+    assert main(["status", "--config", str(config), "--json"]) == 0
+    status = json.loads(capsys.readouterr().out)
+
+    assert health.startswith("unhealthy: the daemon stopped at ")
+    assert health.endswith(" UTC (the simulated period ended on 2026-04-01)\n")
+    assert status["daemon"]["state"] == "stopped"
+    assert status["daemon"]["reason"] == "the simulated period ended on 2026-04-01"
+    assert status["heartbeat"]["ok"] is False
+    positions = status["positions"]
+    assert positions["after_orders"] is True  # from cash to 55/45 that day
+    current = {row["symbol"]: row["current"] for row in positions["symbols"]}
+    assert current == pytest.approx({"UPRO": 0.55, "TMF": 0.45}, abs=0.002)

@@ -258,3 +258,38 @@ def test_the_heartbeat_file_defaults_to_the_state_directory(tmp_path: Path) -> N
 
     assert default == state / "heartbeat.json"
     assert chosen == tmp_path / "hb.json"
+
+
+def test_the_last_beat_of_a_stopped_daemon_is_unhealthy_however_recent(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The daemon wrote its stop beat two minutes ago (limit ten): unhealthy, saying when and
+    why it stopped; /healthz's answer is not ok either."""
+    path = tmp_path / "heartbeat.json"
+    Heartbeat(path, FixedClock(T)).beat(stopped=True, reason="SIGTERM")
+    later = FixedClock(T + timedelta(minutes=2))
+
+    code = healthcheck_main(path, TEN_MINUTES, clock=later)
+
+    assert code == 1
+    assert capsys.readouterr().out == (
+        "unhealthy: the daemon stopped at 2026-11-27 17:45:00 UTC (SIGTERM)\n"
+    )
+    status = Heartbeat(path, later).status(later.now(), TEN_MINUTES)
+    assert status["ok"] is False
+    assert status["stopped"] is True
+    assert status["age_seconds"] == 120
+
+
+def test_a_restart_after_a_stop_is_healthy_again(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The next start's beat replaces the stop beat whole."""
+    path = tmp_path / "heartbeat.json"
+    Heartbeat(path, FixedClock(T)).beat(stopped=True, reason="SIGTERM")
+    Heartbeat(path, FixedClock(T + timedelta(minutes=1))).beat(started="now")
+
+    code = healthcheck_main(path, TEN_MINUTES, clock=FixedClock(T + timedelta(minutes=2)))
+
+    assert code == 0
+    assert capsys.readouterr().out == "healthy: last heartbeat 60s ago (limit 600s)\n"

@@ -3,6 +3,7 @@ early closes and DST included), catch-up after an outage, and the dead-man check
 
 from __future__ import annotations
 
+import signal
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -20,7 +21,8 @@ from bot.domain import Leg, OrderRequest, Side
 from bot.market.sessions import xnys_sessions
 from bot.market.synthetic import synthetic_closes
 from bot.planner import PlannerRules
-from bot.scheduler import JOB_DEFAULTS, MarketWakeTrigger, build_scheduler
+from bot.scheduler import JOB_DEFAULTS, MarketWakeTrigger, build_scheduler, run_forever
+from bot.stopping import StopToken
 from bot.tracker import EventKind, Tracker
 from bot.triggers import CalendarRule, DriftRule, Schedule
 from strategies import FixedWeights, InverseVolatility
@@ -255,3 +257,34 @@ def test_a_manual_trade_between_wakes_is_alerted_once_as_a_warning(tmp_path: Pat
     assert warnings[0].severity is Severity.WARNING
     assert "outside the bot" in warnings[0].title
     assert f"UPRO: was {held}, now {held - 100}" in warnings[0].text
+
+
+class SignallingBeat:
+    """A heartbeat that records each beat and, at the first one (the daemon's start), sends
+    this process a real SIGTERM, as `kill` or `docker stop` would."""
+
+    def __init__(self) -> None:
+        self.beats: list[dict[str, object]] = []
+
+    def beat(self, **info: object) -> None:
+        self.beats.append(info)
+        if len(self.beats) == 1:
+            signal.raise_signal(signal.SIGTERM)
+
+
+def test_a_sigterm_stop_is_recorded_in_the_tracker_and_the_last_heartbeat(tmp_path: Path) -> None:
+    """SIGTERM ends `run_forever` cleanly and says so: a daemon_stopped event with the signal,
+    and a last beat marked stopped (what `bot status` and `bot health` read)."""
+    tracker = Tracker(tmp_path / "t.sqlite3")
+    saturday = datetime(2026, 10, 3, 12, 0, tzinfo=NEW_YORK)  # no session: nothing to catch up
+    beat = SignallingBeat()
+    daemon = Daemon(_members(tmp_path, [HFEA], saturday, tracker), tracker, FIFTEEN, heartbeat=beat)
+
+    run_forever(daemon, XnysCalendar(), "banner", StopToken())
+
+    (stopped,) = tracker.events(kind=EventKind.DAEMON_STOPPED)
+    assert stopped.payload == {"reason": "SIGTERM"}
+    assert stopped.at == saturday.astimezone(UTC).isoformat()
+    assert beat.beats[-1] == {"stopped": True, "reason": "SIGTERM"}
+    assert daemon.stop_requested
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # the handler is put back

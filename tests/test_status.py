@@ -309,11 +309,12 @@ def test_text_rendering_names_each_section(tracker: Tracker, tmp_path: Path) -> 
 
     lines = text.splitlines()
     assert lines[0] == "hfea: status at 2026-11-25 16:00 EST"
-    assert lines[1] == (
+    assert lines[1] == "daemon: never started in this state directory (`bot run`)"
+    assert lines[2] == (
         f"last cycle: 2026-11-25 error — stale data: TMF (run {RUN_C},"
         " finished 2026-11-25 15:45 EST)"
     )
-    assert lines[2] == "next wake: 2026-11-27 12:45 EST (in 1d 20h)"
+    assert lines[3] == "next wake: 2026-11-27 12:45 EST (in 1d 20h)"
     assert "  TMF      45.00%   40.00%   -5.00 pp           20.5" in lines
     assert "  UPRO     55.00%   58.00%   +3.00 pp             10" in lines
     assert "  that run rebalanced: worst drift left 0.10 pp" in lines
@@ -380,6 +381,7 @@ def test_status_json_is_one_object_with_every_section(
     assert set(status) == {
         "strategy",
         "now",
+        "daemon",
         "last_cycle",
         "unfinished_cycle",
         "next_wake",
@@ -395,3 +397,86 @@ def test_status_json_is_one_object_with_every_section(
     now = datetime.fromisoformat(status["now"])
     assert datetime.fromisoformat(status["next_wake"]["at"]) > now
     assert status["next_wake"]["in_seconds"] > 0
+
+
+def test_a_daemon_stopped_by_sigterm_is_reported_stopped_not_alive(
+    tracker: Tracker, tmp_path: Path
+) -> None:
+    """The daemon recorded its stop 10 minutes before ``now`` (15:50 New York) and wrote its
+    last beat then: a beat 10 minutes old is within the 10-minute limit, yet the daemon is
+    stopped, has no next wake, and the heartbeat is not ok."""
+    record_history(tracker)
+    tracker.record(utc(24, 14), "daemon", "", EventKind.DAEMON_STARTED, strategies=["hfea"])
+    tracker.record(utc(25, 20, 50), "daemon", "", EventKind.DAEMON_STOPPED, reason="SIGTERM")
+    path = tmp_path / "heartbeat.json"
+    Heartbeat(path, FixedClock(utc(25, 20, 50))).beat(stopped=True, reason="SIGTERM")
+
+    status = build_status(tracker, hfea(), NOW, heartbeat_file=path)
+    lines = render_status(status).splitlines()
+
+    assert status["daemon"] == {
+        "state": "stopped",
+        "started_at": "2026-11-24T14:00:00+00:00",
+        "strategies": ["hfea"],
+        "runs_this_strategy": True,
+        "stopped_at": "2026-11-25T20:50:00+00:00",
+        "reason": "SIGTERM",
+    }
+    assert status["heartbeat"]["ok"] is False
+    assert status["heartbeat"]["age_seconds"] == 600
+    assert lines[1] == (
+        "daemon: STOPPED at 2026-11-25 15:50 EST (SIGTERM); nothing runs until `bot run` starts"
+        " it again"
+    )
+    assert "next wake: none while the daemon is stopped (it would be 2026-11-27 12:45 EST)" in lines
+    assert lines[-1] == (
+        f"heartbeat: STOPPED, the daemon's last beat at its stop 10m 0s ago ({path})"
+    )
+
+
+def test_a_running_daemon_is_reported_started_and_a_restart_clears_the_stop(
+    tracker: Tracker,
+) -> None:
+    """Started, stopped, started again: the last start wins; the next wake is shown again."""
+    tracker.record(utc(23, 14), "daemon", "", EventKind.DAEMON_STARTED, strategies=["hfea"])
+    tracker.record(utc(24, 14), "daemon", "", EventKind.DAEMON_STOPPED, reason="SIGINT")
+    tracker.record(utc(25, 14), "daemon", "", EventKind.DAEMON_STARTED, strategies=["all_in"])
+
+    status = build_status(tracker, hfea(), NOW)
+    lines = render_status(status).splitlines()
+
+    assert status["daemon"]["state"] == "started"
+    assert lines[1] == "daemon: started 2026-11-25 09:00 EST without hfea (it runs all_in)"
+    assert lines[3] == "next wake: 2026-11-27 12:45 EST (in 1d 20h)"
+
+
+def test_after_a_trade_current_is_the_weights_the_orders_left(tracker: Tracker) -> None:
+    """Run A measured 58/40 before its orders and left 55.1/44.8 after them (recorded with
+    rebalance_done): status shows 55.1/44.8, drift +0.10 and -0.20 pp, and says so."""
+    a = utc(24, 20, 45)
+    tracker.record(
+        a, RUN_A, "hfea", EventKind.TARGETS_COMPUTED, weights={"UPRO": 0.55, "TMF": 0.45}
+    )
+    tracker.record(
+        a, RUN_A, "hfea", EventKind.DRIFT_MEASURED, current={"UPRO": 0.58, "TMF": 0.40},
+        max_drift=Decimal("0.05"), symbol="TMF",
+    )  # fmt: skip
+    tracker.record(
+        a, RUN_A, "hfea", EventKind.REBALANCE_DONE, residual_drift=Decimal("0.002"),
+        weights={"UPRO": 0.551, "TMF": 0.448},
+    )  # fmt: skip
+    tracker.record(a, RUN_A, "hfea", EventKind.POSITIONS, positions={"UPRO": "11", "TMF": "21"})
+
+    status = build_status(tracker, hfea(), NOW)
+    positions = status["positions"]
+    lines = render_status(status).splitlines()
+
+    assert positions["after_orders"] is True
+    assert {r["symbol"]: (r["current"], r["drift"]) for r in positions["symbols"]} == {
+        "TMF": (0.448, -0.002),
+        "UPRO": (0.551, 0.001),
+    }
+    assert "after that run's orders" in positions["note"]
+    assert "  TMF      45.00%   44.80%   -0.20 pp             21" in lines
+    assert "  UPRO     55.00%   55.10%   +0.10 pp             11" in lines
+    assert "  that run rebalanced: worst drift left 0.20 pp" in lines
