@@ -103,6 +103,8 @@ def _json_default(value: object) -> str:
     raise TypeError(msg)
 
 
+INSERT_EVENT = "INSERT INTO events (at, run_id, strategy, kind, payload) VALUES (?, ?, ?, ?, ?)"
+
 # One encoder for every event (json.dumps would build one per call): the same text.
 _ENCODER = json.JSONEncoder(default=_json_default, sort_keys=True)
 
@@ -169,13 +171,48 @@ class Tracker:
     def record(
         self, at: datetime, run_id: str, strategy: str, kind: EventKind, **payload: Any
     ) -> None:
-        """Append one event; raises StateError if it could not be stored (then do not act)."""
+        """Append one event; raises StateError if it could not be stored (then do not act).
+
+        Outside ``batched`` the insert is its own transaction, committed (and, on a file, synced)
+        before this returns: the event is on disk before the caller acts on it."""
         text = _ENCODER.encode(payload)
+        try:  # as ``_writing``, inline: a backtest records tens of events a session
+            self._db.execute(INSERT_EVENT, (at.isoformat(), run_id, strategy, kind.value, text))
+        except sqlite3.Error as exc:
+            msg = f"cannot write to the tracker at {self.path}: {exc}"
+            raise StateError(msg) from exc
+
+    @contextmanager
+    def batched(self) -> Iterator[None]:
+        """Group everything recorded inside into one transaction, committed at the end (also when
+        the block raises: what was recorded is kept). Only for a journal in memory, a backtest's,
+        whose result is the curve: a live or paper run's tracker must commit each event before
+        the bot acts on it (an order is journaled, durably, before it is sent), so a tracker on
+        a file refuses."""
+        if str(self.path) != ":memory:":
+            msg = f"the tracker at {self.path} commits each event; only one in memory batches"
+            raise StateError(msg)
         with self._writing() as db:
-            db.execute(
-                "INSERT INTO events (at, run_id, strategy, kind, payload) VALUES (?, ?, ?, ?, ?)",
-                (at.isoformat(), run_id, strategy, kind.value, text),
-            )
+            db.execute("BEGIN")
+        try:
+            yield
+        finally:
+            with self._writing() as db:
+                db.execute("COMMIT")
+
+    def run_has_key(self, run_id: str, key: str) -> bool:
+        """Did any event of run ``run_id`` record ``key`` (a plain name) in its payload, with
+        any value? Asked by SQLite of the run's events, none of them decoded here."""
+        if not key.isidentifier():
+            msg = f"a payload key to look for is a plain name, not {key!r}"
+            raise ValueError(msg)
+        rows = self._read(
+            "SELECT 1 FROM events INDEXED BY events_by_run WHERE run_id = ?"
+            " AND CASE WHEN json_valid(payload) THEN json_type(payload, '$.' || ?) END IS NOT NULL"
+            " LIMIT 1",
+            (run_id, key),
+        )
+        return bool(rows)
 
     def snapshot_equity(
         self,

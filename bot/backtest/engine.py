@@ -14,8 +14,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 
 from bot.adapters.sim_broker import FeeSchedule
@@ -92,7 +93,9 @@ def run_backtest(
 ) -> BacktestResult:
     """Run ``runtime`` on every session of ``closes`` between ``start`` and ``end``."""
     closes = validated_closes(closes)
-    sessions = [ts.date() for ts in closes.index if start <= ts.date() <= end]
+    days = closes.index.to_numpy().astype("datetime64[D]")  # midnights, as validated
+    chosen = (days >= np.datetime64(start, "D")) & (days <= np.datetime64(end, "D"))
+    sessions: list[date] = days[chosen].tolist()
     if not sessions:
         msg = f"no data between {start} and {end}"
         raise ValueError(msg)
@@ -108,6 +111,8 @@ def run_backtest(
     )
     adapters, broker, clock, tracker = world.adapters, world.broker, world.clock, world.tracker
     calendar = adapters.calendar
+    rows = dict(zip(sessions, np.flatnonzero(chosen).tolist(), strict=True))
+    columns = {str(s): closes[s].to_numpy(dtype=float) for s in closes.columns}
     equity: dict[pd.Timestamp, float] = {}
     holdings: dict[pd.Timestamp, dict[str, float]] = {}
     by_day: dict[pd.Timestamp, str] = {}
@@ -120,23 +125,23 @@ def run_backtest(
             broker.charge(pending, "borrow fee and margin interest")
             financing += pending
         run_id = f"{day:%Y%m%d}-backtest"
-        result = run_cycle(adapters, runtime, run_id=run_id)
-        by_day[pd.Timestamp(day)] = result.outcome
-        scaled += any("scaled_by" in e.payload for e in tracker.run_events(run_id))
+        with tracker.batched():  # one transaction a session: the journal is in memory
+            result = run_cycle(adapters, runtime, run_id=run_id)
+        stamp = pd.Timestamp(day)
+        by_day[stamp] = result.outcome
+        scaled += tracker.run_has_key(run_id, "scaled_by")
         if result.outcome == "error":
             errors.append((day, result.reason))
         for order in result.orders:
             if order.filled_qty > 0 and order.filled_avg_price is not None:
-                close = Decimal(
-                    repr(float(cast(float, closes.at[pd.Timestamp(day), order.symbol])))
-                )
+                close = Decimal(repr(float(columns[order.symbol][rows[day]])))
                 trades += 1
                 notional += order.filled_qty * order.filled_avg_price
                 fees += order.fees
                 slippage += order.filled_qty * abs(order.filled_avg_price - close)
         account = broker.account()
-        equity[pd.Timestamp(day)] = float(account.equity)
-        holdings[pd.Timestamp(day)] = {s: float(q) for s, q in account.positions.items()}
+        equity[stamp] = float(account.equity)
+        holdings[stamp] = {s: float(q) for s, q in account.positions.items()}
         if number + 1 < len(sessions):
             pending = _financing(broker, costs, (sessions[number + 1] - day).days)
         if progress is not None:
