@@ -9,10 +9,10 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from datetime import date
 from pathlib import Path
 
 from bot.backtest.arguments import add_backtest_parser
+from bot.cli_args import BotArgumentParser, iso_date
 from bot.errors import BotError
 from bot.lazy import lazy
 
@@ -43,7 +43,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="bot", description=__doc__)
+    parser = BotArgumentParser(prog="bot", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
     run = commands.add_parser("run", help="the daemon: wake each market day and run the cycle")
@@ -83,8 +83,23 @@ def _parser() -> argparse.ArgumentParser:
 
     targets = commands.add_parser("targets", help="the weights the strategy wants")
     targets.add_argument("--config", type=Path, required=True)
-    targets.add_argument("--as-of", type=date.fromisoformat, help="YYYY-MM-DD (default: today)")
-    targets.add_argument("--data", type=Path, help="directory of per-symbol CSV closes")
+    targets.add_argument(
+        "--as-of",
+        type=iso_date,
+        help="YYYY-MM-DD, not in the future nor past the data (default: the data's last close)",
+    )
+    prices = targets.add_mutually_exclusive_group()
+    prices.add_argument(
+        "--data",
+        type=Path,
+        help="directory of per-symbol CSV closes, or 'alpaca' for Alpaca's daily bars (keys set); "
+        "needed for an Alpaca config unless its [market] names a CSV directory",
+    )
+    prices.add_argument(
+        "--synthetic",
+        action="store_true",
+        help="the seeded SYNTHETIC market (made-up prices, to try the command)",
+    )
     targets.add_argument("--json", action="store_true")
     targets.set_defaults(handler=lazy("bot.commands:targets_command"))
 

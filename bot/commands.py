@@ -10,14 +10,19 @@ import sys
 from dataclasses import asdict
 from datetime import date, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import structlog
 
+from bot import messages
 from bot.alerting import cycle_alerts, missed_alert
 from bot.alerts import EXIT_FLUSH_SECONDS, STOP_FLUSH_SECONDS, AlertDispatcher
 from bot.bootstrap import (
+    WARMUP_SESSIONS,
     Bot,
+    alpaca_history,
     build_bot,
     build_runtime,
     dispatcher_from_settings,
@@ -33,11 +38,13 @@ from bot.cli_support import (
     print_tracker,
     to_next_simulated_wake,
 )
-from bot.config import BotConfig, load_config
+from bot.config import AlpacaBrokerConfig, BotConfig, load_config
 from bot.cycle import NEW_YORK, CycleResult, run_cycle
 from bot.domain import PlannedOrder
-from bot.errors import BotError
+from bot.errors import BotError, ConfigError, DataError
 from bot.health import healthcheck_main
+from bot.market.sessions import xnys_sessions
+from bot.market.synthetic import SYNTHETIC_LABEL, synthetic_closes_for_range
 from bot.report import quarterly_lines
 from bot.run_command import register_secrets
 from bot.scheduler import stop_on_signals
@@ -45,6 +52,7 @@ from bot.settings import Settings
 from bot.state_lock import lock_wait_seconds, state_lock
 from bot.stopping import StopToken
 from bot.tracker import Tracker
+from strategies import Strategy
 
 log = structlog.get_logger()
 
@@ -148,21 +156,34 @@ def planned_line(order: PlannedOrder) -> str:
 
 
 def targets_command(args: argparse.Namespace) -> int:
+    """The strategy's weights on real closes (CSV files or Alpaca's daily bars), or on the
+    SYNTHETIC market only when that is explicit: ``--synthetic``, or a simulated-broker config
+    whose ``[market]`` is synthetic (what that bot trades on). An Alpaca config without data is
+    refused rather than shown made-up weights."""
     config = load_config(args.config)
     runtime = build_runtime(config)
-    as_of = args.as_of or config.clock.end or _today()
-    symbols = runtime.strategy.symbols
-    frame, synthetic = load_market(config, symbols, as_of - timedelta(days=10), as_of, args.data)
+    today = _today()
+    upper = _latest_allowed(args.as_of, config, today)
+    source = _targets_source(args, config)
+    frame = _targets_closes(source, config, runtime.strategy, upper, today)
+    as_of = _targets_as_of(args.as_of, frame, upper, source)
     targets = runtime.strategy.target_weights(frame, as_of)
+    shorts = sorted(s for s, w in targets.weights.items() if w < 0)
+    if shorts and not config.sizing.allow_shorts:
+        msg = f"{config.name}: {messages.shorts_not_allowed(shorts)} (sizing.allow_shorts = false)"
+        raise ConfigError(msg)
     prices_date = frame.loc[: str(as_of)].index[-1].date()
+    synthetic = source == SYNTHETIC
     out = {
         "as_of": as_of.isoformat(),
         "prices_as_of": prices_date.isoformat(),
         "weights": dict(targets.weights),
         "cash": round(targets.cash, 12),
         "notes": list(targets.notes),
-        "data": "synthetic" if synthetic else str(args.data or config.market.data_dir),
+        "data": "synthetic" if synthetic else str(source),
     }
+    if synthetic:  # loud, even with --json (on stderr there, so stdout stays one document)
+        print(f"market: {SYNTHETIC_LABEL}", file=sys.stderr if args.json else sys.stdout)
     if args.json:
         print(json.dumps(out, indent=2))
         return 0
@@ -173,6 +194,87 @@ def targets_command(args: argparse.Namespace) -> int:
     for note in targets.notes:
         print(f"  note: {note}")
     return 0
+
+
+SYNTHETIC = "synthetic"
+ALPACA = "alpaca"
+
+
+def _targets_source(args: argparse.Namespace, config: BotConfig) -> str | Path:
+    """Where ``bot targets`` takes its closes: a CSV directory, ``alpaca`` or ``synthetic``."""
+    if args.synthetic:
+        return SYNTHETIC
+    if args.data is not None:
+        return ALPACA if str(args.data) == ALPACA else args.data
+    if config.market.source == "csv" and config.market.data_dir is not None:
+        return config.market.data_dir
+    if isinstance(config.broker, AlpacaBrokerConfig):
+        msg = (
+            f"{config.name} trades an Alpaca account: its targets need real closes. Give "
+            "--data DIR (per-symbol CSV closes), --data alpaca (Alpaca's daily bars, keys set) "
+            "or --synthetic (made-up prices, to try the command)"
+        )
+        raise ConfigError(msg)
+    return SYNTHETIC  # the simulated broker's own [market]: what that bot trades on
+
+
+def _latest_allowed(as_of: date | None, config: BotConfig, today: date) -> date:
+    """The last date targets may be asked for: today (New York), or the end of a simulated
+    clock's period. A later ``--as-of`` has no closes to stand on, and is refused."""
+    simulated_end = config.clock.end if config.clock.kind == "simulated" else None
+    latest = simulated_end or today
+    if as_of is not None and as_of > max(latest, today):
+        msg = f"--as-of {as_of} is in the future (today is {today} in New York)"
+        raise ConfigError(msg)
+    return as_of or latest
+
+
+def _targets_closes(
+    source: str | Path, config: BotConfig, strategy: Strategy, upper: date, today: date
+) -> pd.DataFrame:
+    symbols = strategy.symbols
+    if source == SYNTHETIC:
+        warmup = max(WARMUP_SESSIONS, strategy.history_closes + 5)
+        return synthetic_closes_for_range(
+            symbols, upper - timedelta(days=10), upper, config.market.seed, warmup
+        )
+    if source == ALPACA:
+        broker = config.broker if isinstance(config.broker, AlpacaBrokerConfig) else None
+        market, _ = alpaca_history(config, Settings(), feed=broker.feed if broker else "iex")
+        end = min(upper, today - timedelta(days=1))  # completed sessions only
+        start = end - timedelta(days=int(strategy.history_closes * 1.6) + 10)
+        frame = market.daily_closes(list(symbols), start, end)
+        missing = [s for s in symbols if s not in frame.columns]
+        if missing:
+            msg = f"Alpaca returned no daily bars for {', '.join(missing)} up to {end}"
+            raise DataError(msg)
+        return frame
+    frame, _ = load_market(config, symbols, upper, upper, Path(source))
+    return frame
+
+
+def _targets_as_of(
+    as_of: date | None, frame: pd.DataFrame, upper: date, source: str | Path
+) -> date:
+    """``--as-of``, or the last day the data has a close of every symbol for (up to today); a
+    date past that (a session some symbol has no close for) is refused rather than answered
+    with old prices."""
+    dates = frame.dropna(how="any").index
+    known = dates[dates <= pd.Timestamp(upper)]
+    if len(known) == 0:
+        msg = f"the data ({source}) has no day with a close of every symbol up to {upper}"
+        raise DataError(msg)
+    last: date = known[-1].date()
+    if as_of is None or as_of <= last:
+        return as_of or last
+    missing = xnys_sessions(last + timedelta(days=1), as_of)
+    if missing:
+        msg = (
+            f"--as-of {as_of} is past the data ({source}): its last close of every symbol "
+            f"is on {last}, and {len(missing)} session(s) after it lack one"
+        )
+        raise DataError(msg)
+    return as_of
 
 
 def _today() -> date:

@@ -132,13 +132,16 @@ def test_once_dry_run_sends_nothing(
 def test_targets_json_on_the_synthetic_market(
     state_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """`bot targets --json`: All In weights sum to 1 with USFR at exactly 0.15."""
-    code = main(
-        ["targets", "--config", str(ROOT / "config/all_in.toml"), "--as-of", "2026-03-02", "--json"]
-    )
+    """`bot targets --synthetic --json`: All In weights sum to 1 with USFR at exactly 0.15,
+    and the made-up prices are named on stderr (stdout stays one JSON document)."""
+    config = str(ROOT / "config/all_in.toml")
+    code = main(["targets", "--config", config, "--as-of", "2026-03-02", "--synthetic", "--json"])
 
-    out = json.loads(capsys.readouterr().out)
+    captured = capsys.readouterr()
+    out = json.loads(captured.out)
     assert code == 0
+    assert captured.err.startswith("market: SYNTHETIC DATA")
+    assert out["data"] == "synthetic"
     assert out["as_of"] == "2026-03-02"
     assert out["weights"]["USFR"] == 0.15
     assert sum(out["weights"].values()) == pytest.approx(1.0, abs=1e-12)
@@ -354,3 +357,151 @@ def test_after_the_daemon_ends_status_and_health_say_it_stopped(
     assert positions["after_orders"] is True  # from cash to 55/45 that day
     current = {row["symbol"]: row["current"] for row in positions["symbols"]}
     assert current == pytest.approx({"UPRO": 0.55, "TMF": 0.45}, abs=0.002)
+
+
+# ---- bot targets: where the prices come from, which dates, which weights ---------------------
+
+MARCH_2026 = ["2026-03-02", "2026-03-03", "2026-03-04", "2026-03-05", "2026-03-06"]  # Mon-Fri
+
+
+def closes_dir(tmp_path: Path, symbols: dict[str, float]) -> Path:
+    """One CSV per symbol with a close on each day of MARCH_2026, rising by 1 a day."""
+    directory = tmp_path / "closes"
+    directory.mkdir()
+    for symbol, first in symbols.items():
+        rows = [f"{day},{first + i}" for i, day in enumerate(MARCH_2026)]
+        (directory / f"{symbol}.csv").write_text("Date,Close\n" + "\n".join(rows) + "\n")
+    return directory
+
+
+def targets_error(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
+    """Run `bot targets ...`, expect exit 2 and one 'error:' line; return that line."""
+    try:
+        code = main(["targets", *argv])
+    except SystemExit as exc:  # argparse's own refusals
+        code = int(str(exc.code))
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.count("\n") == 1, err
+    assert err.startswith("error: ")
+    assert "Traceback" not in err
+    return err.strip()
+
+
+def test_targets_of_an_alpaca_config_need_real_closes_or_an_explicit_synthetic(
+    state_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No silent made-up prices for a config that trades a real account."""
+    err = targets_error(capsys, "--config", str(ROOT / "config/hfea.toml"))
+
+    assert err == (
+        "error: hfea trades an Alpaca account: its targets need real closes. Give --data DIR"
+        " (per-symbol CSV closes), --data alpaca (Alpaca's daily bars, keys set) or --synthetic"
+        " (made-up prices, to try the command)"
+    )
+    err = targets_error(capsys, "--config", str(ROOT / "config/hfea.toml"), "--synthetic",
+                        "--data", "x")  # fmt: skip
+    assert err == "error: --data: not allowed with argument --synthetic"
+
+
+def test_targets_of_a_simulated_config_say_loudly_that_its_market_is_synthetic(
+    state_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The demo trades its synthetic market: targets use it, and the first line says so."""
+    assert main(["targets", "--config", str(ROOT / "config/demo.toml")]) == 0
+
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "market: SYNTHETIC DATA — seeded random prices, not real market data"
+    # the default date is the data's last close; the demo's synthetic market ends with its period
+    assert lines[1] == "demo targets as of 2026-06-30 (prices of 2026-06-30, synthetic):"
+
+
+def test_targets_on_csv_closes_default_to_the_last_close_and_refuse_dates_past_it(
+    state_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Closes Mon 2 - Fri 6 March 2026: the default is the 6th; Sunday the 8th is answered with
+    Friday's prices; Wednesday the 11th lacks three sessions (9, 10, 11)."""
+    data = str(closes_dir(tmp_path, {"UPRO": 100.0, "TMF": 50.0}))
+    config = str(ROOT / "config/hfea.toml")
+
+    assert main(["targets", "--config", config, "--data", data, "--json"]) == 0
+    default = json.loads(capsys.readouterr().out)
+    assert main(["targets", "--config", config, "--data", data, "--as-of", "2026-03-08"]) == 0
+    sunday = capsys.readouterr().out.splitlines()
+    err = targets_error(capsys, "--config", config, "--data", data, "--as-of", "2026-03-11")
+
+    assert (default["as_of"], default["prices_as_of"]) == ("2026-03-06", "2026-03-06")
+    assert default["weights"] == {"UPRO": 0.55, "TMF": 0.45}
+    assert sunday[0] == f"hfea targets as of 2026-03-08 (prices of 2026-03-06, {data}):"
+    assert err == (
+        f"error: --as-of 2026-03-11 is past the data ({data}): its last close of every symbol"
+        " is on 2026-03-06, and 3 session(s) after it lack one"
+    )
+
+
+def test_targets_refuse_a_future_date_and_a_date_that_is_not_one(
+    state_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Today is 2026-03-06 (frozen, New York): the 9th is the future; 'yesterday' no date."""
+    from freezegun import freeze_time  # noqa: PLC0415 - only this test needs it
+
+    data = str(closes_dir(tmp_path, {"UPRO": 100.0, "TMF": 50.0}))
+    config = str(ROOT / "config/hfea.toml")
+
+    with freeze_time("2026-03-06 20:00:00+00:00"):  # 15:00 New York
+        future = targets_error(capsys, "--config", config, "--data", data, "--as-of", "2026-03-09")
+    bad = targets_error(capsys, "--config", config, "--data", data, "--as-of", "yesterday")
+
+    assert future == "error: --as-of 2026-03-09 is in the future (today is 2026-03-06 in New York)"
+    assert bad == "error: --as-of: 'yesterday' is not a date (YYYY-MM-DD)"
+
+
+def test_targets_that_short_without_allow_shorts_are_an_error(
+    state_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """120% UPRO and -20% TMF sum to 1 but short TMF, which the sizing does not allow."""
+    data = str(closes_dir(tmp_path, {"UPRO": 100.0, "TMF": 50.0}))
+    config = tmp_path / "levered.toml"
+    config.write_text(
+        'name = "levered"\n[strategy]\nkind = "fixed"\nweights = { UPRO = 1.2, TMF = -0.2 }\n'
+        '[trigger]\nkind = "calendar"\nschedule = "quarter_start"\n'
+    )
+
+    err = targets_error(capsys, "--config", str(config), "--data", data)
+
+    assert err == (
+        "error: levered: target shorts TMF but shorts are not allowed for this strategy"
+        " (sizing.allow_shorts = false)"
+    )
+
+
+def test_targets_from_alpacas_daily_bars(
+    state_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    """`--data alpaca`: the same closes served as daily bars by the fake Alpaca server give
+    the same answer as the CSV files."""
+    from tests.fake_alpaca import FakeAlpaca  # noqa: PLC0415 - a server only here
+
+    key, secret = "PKTARGETS", "targets-secret-never-printed"
+    config = str(ROOT / "config/hfea.toml")
+    with FakeAlpaca(key=key, secret=secret) as server:
+        for symbol, first in (("UPRO", 100.0), ("TMF", 50.0)):
+            server.add_asset(symbol)
+            server.set_bars(
+                symbol, {date.fromisoformat(d): first + i for i, d in enumerate(MARCH_2026)}
+            )
+        monkeypatch.delenv("APCA_API_DATA_URL", raising=False)
+        monkeypatch.setenv("APCA_API_KEY_ID", key)
+        monkeypatch.setenv("APCA_API_SECRET_KEY", secret)
+        monkeypatch.setenv("APCA_API_BASE_URL", server.url)
+        code = main(["targets", "--config", config, "--data", "alpaca", "--as-of", "2026-03-06",
+                     "--json"])  # fmt: skip
+        assert server.errors == []
+
+    captured = capsys.readouterr()
+    out = json.loads(captured.out)
+    assert code == 0
+    assert (out["prices_as_of"], out["data"]) == ("2026-03-06", "alpaca")
+    assert out["weights"] == {"UPRO": 0.55, "TMF": 0.45}
+    assert secret not in captured.out + captured.err

@@ -3,10 +3,10 @@
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 from typing import Any
 
+from bot.cli_args import iso_date
 from bot.lazy import lazy
 
 
@@ -27,8 +27,10 @@ def add_backtest_parser(commands: Any) -> None:
         help="Alpaca feed for --data alpaca (default sip: the consolidated tape; IEX closes are "
         "a thin slice of the volume)",
     )
-    parser.add_argument("--start", type=date.fromisoformat)
-    parser.add_argument("--end", type=date.fromisoformat)
+    parser.add_argument(
+        "--start", type=iso_date, help="YYYY-MM-DD (default: the first day with enough history)"
+    )
+    parser.add_argument("--end", type=iso_date, help="YYYY-MM-DD (default: the data's last close)")
     parser.add_argument("--benchmark", default="SPY", help="buy-and-hold symbol ('' for none)")
     parser.add_argument("--slippage-bps", type=float, default=1.0)
     parser.add_argument("--fees", choices=["current", "legacy", "none"], default="current")
