@@ -13,6 +13,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from bot import messages
@@ -82,18 +83,11 @@ def data_problems(
     problems = []
     days = closes.index.to_numpy(dtype="datetime64[D]")
     before = days < np.datetime64(today)
-    for symbol in sorted(symbols):
-        if symbol in closes:
-            values = closes[symbol].to_numpy(dtype=float)
-            seen = days[before & ~np.isnan(values)]
-        else:
-            seen = days[:0]
-        last = seen[-1].astype(date) if len(seen) else None
-        if last != previous_session:
-            problems.append(
-                f"{symbol}: no daily bar for the previous session {previous_session} "
-                f"(stale or missing data; last seen {last or 'none in the window'})"
-            )
+    ordered = sorted(symbols)
+    fresh = _all_seen_on(closes, ordered, days, before, previous_session)
+    for symbol in ordered:
+        if not fresh:  # else the usual day, found at once: every last bar is the previous session
+            problems += _missed_session(closes, symbol, days, before, previous_session)
         stamp = price_times.get(symbol)
         if stamp is not None and now - stamp > settings.max_price_age:
             problems.append(f"{symbol}: today's price is from {stamp:%Y-%m-%d %H:%M} UTC (stale)")
@@ -106,9 +100,12 @@ def bad_prints(closes: pd.DataFrame, symbols: Iterable[str], limit: float) -> li
     Moves are between consecutive known closes (a missing day is skipped, not a zero). The cycle
     undoes the jump of a split it can corroborate before this check runs (bot/splits.py), so a
     jump still here is unexplained; when one split ratio fits it, the problem names it."""
-    problems = []
+    problems: list[str] = []
+    present = sorted(s for s in symbols if s in closes)
+    if _no_big_moves(closes, present, limit):  # the usual day, found with one array test
+        return problems
     days = closes.index.to_numpy(dtype="datetime64[D]")
-    for symbol in sorted(s for s in symbols if s in closes):
+    for symbol in present:
         values = closes[symbol].to_numpy(dtype=float)
         known = ~np.isnan(values)
         prices, when = values[known], days[known]
@@ -120,6 +117,72 @@ def bad_prints(closes: pd.DataFrame, symbols: Iterable[str], limit: float) -> li
                 f"{limit:.0%} bad-print limit ({_suspects(prices[index], prices[index + 1])})"
             )
     return problems
+
+
+def _missed_session(
+    closes: pd.DataFrame,
+    symbol: str,
+    days: npt.NDArray[np.datetime64],
+    before: npt.NDArray[np.bool_],
+    previous_session: date,
+) -> list[str]:
+    """The problem when ``symbol``'s last bar before today is not the previous session."""
+    if symbol in closes:
+        values = closes[symbol].to_numpy(dtype=float)
+        seen = days[before & ~np.isnan(values)]
+    else:
+        seen = days[:0]
+    last = seen[-1].astype(date) if len(seen) else None
+    if last == previous_session:
+        return []
+    return [
+        f"{symbol}: no daily bar for the previous session {previous_session} "
+        f"(stale or missing data; last seen {last or 'none in the window'})"
+    ]
+
+
+def _columns(closes: pd.DataFrame, symbols: list[str]) -> npt.NDArray[np.float64] | None:
+    """The symbols' closes as one array (rows as the frame's), when the frame is one float64
+    block with each column name once; None otherwise, and the checks read column by column.
+    (``_is_homogeneous_type`` is private to pandas but long-standing; without it, None.)"""
+    if not (closes.columns.is_unique and getattr(closes, "_is_homogeneous_type", False)):
+        return None
+    values = closes.to_numpy()
+    if values.dtype != np.float64:
+        return None
+    labels = list(closes.columns)
+    if not all(s in labels for s in symbols):
+        return None
+    selected: npt.NDArray[np.float64] = values[:, [labels.index(s) for s in symbols]]
+    return selected
+
+
+def _all_seen_on(
+    closes: pd.DataFrame,
+    symbols: list[str],
+    days: npt.NDArray[np.datetime64],
+    before: npt.NDArray[np.bool_],
+    previous_session: date,
+) -> bool:
+    """True when the last row before today (in the frame's order) is the previous session and
+    prices every symbol: each symbol's last bar before today is then that session, and the
+    column-by-column search would find nothing wrong."""
+    rows = np.flatnonzero(before)
+    if not len(rows) or days[rows[-1]].astype(date) != previous_session:
+        return False
+    values = _columns(closes, symbols)
+    return values is not None and not np.isnan(values[rows[-1]]).any()
+
+
+def _no_big_moves(closes: pd.DataFrame, symbols: list[str], limit: float) -> bool:
+    """True when no symbol's closes miss a day and no move between consecutive closes is beyond
+    ``limit``: the column-by-column search would then find nothing."""
+    values = _columns(closes, symbols)
+    if values is None or np.isnan(values).any():
+        return False
+    with np.errstate(divide="ignore", invalid="ignore"):
+        moves = values[1:] / values[:-1] - 1
+    return not (np.abs(moves) > limit).any()
 
 
 def _suspects(before: float, after: float) -> str:
