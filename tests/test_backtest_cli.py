@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import sys
 from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
@@ -206,3 +207,29 @@ def test_bad_arguments_are_one_clear_line_and_exit_2(
     assert code == 2
     assert message in err
     assert "Traceback" not in err
+
+
+def test_plot_without_matplotlib_is_refused_before_the_backtest_runs(
+    closes: pd.DataFrame,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The basic install has no matplotlib: --plot says which extra to install, at once (no
+    report printed, no PNG), in one line, exit 2."""
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # `import matplotlib` now fails
+    data = str(write_csvs(closes, tmp_path / "data"))
+    png = tmp_path / "curve.png"
+
+    code = main(
+        ["backtest", "--config", str(ROOT / "config/hfea.toml"), "--data", data, "--plot", str(png)]
+    )
+
+    out, err = capsys.readouterr()
+    assert code == 2
+    assert out == ""
+    assert err == (
+        "error: --plot needs matplotlib, which the basic install leaves out: pip install "
+        "'letf-rebalancer[plot]' (in a checkout: pip install -e '.[plot]')\n"
+    )
+    assert not png.exists()

@@ -84,6 +84,7 @@ def test_the_daemon_installs_without_numba_and_backtests_have_an_extra() -> None
 
     assert not names(table["dependencies"]) & set(HEAVY)
     assert {"numba", "matplotlib"} <= names(extras["backtest"])
+    assert names(extras["plot"]) == {"matplotlib"}  # what --plot's error tells a user to install
     assert "letf-rebalancer[backtest]" in extras["dev"]  # the tests compare both loops
 
 

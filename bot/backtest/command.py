@@ -59,6 +59,10 @@ class Report:
 def backtest_command(args: argparse.Namespace) -> int:
     """Run a backtest and print (or write) its report."""
     configure_logging(logging.WARNING)  # a backtest's thousands of cycles are not news
+    if args.plot:
+        from bot.backtest.plot import require_matplotlib  # noqa: PLC0415 - matplotlib on use
+
+        require_matplotlib()  # before the run, not after it
     config = load_config(args.config)
     runtime = build_runtime(config)
     symbols = list(runtime.strategy.symbols)

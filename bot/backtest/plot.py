@@ -10,6 +10,20 @@ import pandas as pd
 from bot.backtest.stats import drawdowns
 from bot.errors import ConfigError
 
+PLOT_NEEDS = (
+    "--plot needs matplotlib, which the basic install leaves out: pip install "
+    "'letf-rebalancer[plot]' (in a checkout: pip install -e '.[plot]')"
+)
+
+
+def require_matplotlib() -> None:
+    """Refuse ``--plot`` at once, before a backtest that may run for minutes, when matplotlib
+    cannot be imported (the ``plot`` extra is not installed)."""
+    try:
+        import matplotlib  # noqa: F401, PLC0415 - optional dependency, imported on use
+    except ImportError as exc:
+        raise ConfigError(PLOT_NEEDS) from exc
+
 
 def plot_curves(
     curves: Mapping[str, pd.Series], strategy: str, notes: Sequence[str], path: Path
@@ -17,14 +31,12 @@ def plot_curves(
     """Write a PNG with two panels (matplotlib, headless): the equity ``curves`` (the strategy's
     first, then the benchmark's) on a log scale, and their drawdowns. ``notes`` are the report's
     (a note saying "… is SIMULATED …" puts that fund in the title)."""
-    try:
-        import matplotlib as mpl  # noqa: PLC0415 - optional dependency, imported on use
+    require_matplotlib()
+    import matplotlib as mpl  # noqa: PLC0415 - optional dependency, imported on use
 
-        mpl.use("Agg")
-        import matplotlib.pyplot as plt  # noqa: PLC0415
-    except ImportError as exc:
-        msg = "--plot needs matplotlib: pip install 'letf-rebalancer[plot]'"
-        raise ConfigError(msg) from exc
+    mpl.use("Agg")
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+
     figure, (top, bottom) = plt.subplots(
         2, 1, figsize=(10, 7), sharex=True, gridspec_kw={"height_ratios": [3, 1]}
     )
