@@ -43,6 +43,9 @@ class EventKind(StrEnum):
     DAEMON_STOPPED = "daemon_stopped"
     MISSED_RUN = "missed_run"  # a market day's cycle did not complete by its wake + margin
     REBALANCE_DONE = "rebalance_done"
+    NETTING_PLANNED = "netting_planned"  # a portfolio's netted orders and who wants what
+    LEDGER_POSTED = "ledger_posted"  # a change to the portfolio's ledgers (one atomic posting)
+    RECONCILE_FAILED = "reconcile_failed"  # the ledgers do not add up to the account's positions
     CYCLE_FINISHED = "cycle_finished"
     ERROR = "error"
 

@@ -96,15 +96,28 @@ def plan_orders(
     involved = [s for s in symbols if weights[s] != 0 or account.positions.get(s, ZERO) != 0]
     px = {s: _price(prices, s) for s in involved}
     target_qty = {s: _target_qty(s, weights[s] * investable, px[s], rules) for s in involved}
+    return replace(plan_moves(target_qty, account, px, rules), sleeve_equity=sleeve)
+
+
+def plan_moves(
+    target_qty: Mapping[str, Decimal],
+    account: Account,
+    prices: Mapping[str, Decimal],
+    rules: PlannerRules,
+) -> Plan:
+    """The market orders that take ``account`` to ``target_qty`` (shares per symbol, already
+    rounded as the broker needs them): legs that never cross zero, the minimum order, buys
+    fitted to the buying power, sells first. ``plan_orders`` sizes a strategy's weights into
+    such targets; a portfolio (``bot.portfolio``) nets several strategies' into them."""
     orders = [
         _by_notional(order, rules)
-        for s in involved
-        for order in _legs(s, account.positions.get(s, ZERO), target_qty[s], px[s])
+        for s in sorted(target_qty)
+        for order in _legs(s, account.positions.get(s, ZERO), target_qty[s], prices[s])
         if order.closes_position or _big_enough(order, rules)
     ]
     orders, notes = _fit_buys_to_funds(orders, account.buying_power, rules)
     orders.sort(key=lambda o: (not o.leg.reduces_exposure, o.leg.side.value != "sell", o.symbol))
-    return Plan(tuple(orders), sleeve, target_qty, tuple(notes))
+    return Plan(tuple(orders), account.equity, target_qty, tuple(notes))
 
 
 def fit_to_capacity(

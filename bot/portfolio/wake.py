@@ -1,0 +1,608 @@
+"""One wake of a portfolio: several strategies in one account, one netted order per fund.
+
+    settle what an earlier wake left → read the ledgers and the account → reconcile
+    → each strategy's own cycle on its sleeve, in propose mode (its rules, calendar, checks)
+    → net the proposals per fund → journal the netting → send (sells first, then buys)
+    → post the fills to the ledgers, exactly → finish each strategy's cycle (residual check)
+
+Each strategy keeps its journal, its rebalance keys and its tracker lines under its own name;
+the account-level events (netting, postings, reconciliation, the netted orders) are recorded
+under the portfolio's name. The ledgers (``bot.portfolio.ledger``) are postings in the journal:
+a posting is one event, so a crash never leaves half of one. A crash between the netting and its
+posting is settled by the next wake, from the journaled orders and the broker's answers, before
+anything else; nothing is sent twice (the execution's journal and ids, ``bot.execution``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any, Literal
+
+import structlog
+
+from bot.checks import account_problems, asset_problems, wash_trade_problems
+from bot.cycle import (
+    NEW_YORK,
+    Adapters,
+    CycleResult,
+    ExecutionSettings,
+    StrategyRuntime,
+    finish_proposal,
+    new_run_id,
+    run_cycle,
+)
+from bot.domain import Account, Leg, OrderReport, PlannedOrder, Side
+from bot.errors import BotError, BrokerError, DataError, PlanningError, PreTradeCheckError
+from bot.execution import Execution, ExecutionPolicy
+from bot.journal import EventKind, EventRow
+from bot.logs import bind_cycle
+from bot.planner import Plan, PlannerRules, plan_moves
+from bot.portfolio import ledger as book
+from bot.portfolio.ledger import UNALLOCATED, Change, Ledger, Posting
+from bot.portfolio.sleeve_broker import SleeveBroker
+from bot.ports import Journal
+from bot.rules import NANO
+
+log = structlog.get_logger()
+ZERO = Decimal(0)
+Outcome = Literal["traded", "held", "error", "closed", "planned"]
+
+
+@dataclass(frozen=True, slots=True)
+class Sleeve:
+    """One strategy of the portfolio and its share of the account's cash at the opening."""
+
+    share: Decimal
+    runtime: StrategyRuntime
+
+    @property
+    def name(self) -> str:
+        """The strategy's name: its ledger's, its journal's and its orders'."""
+        return self.runtime.name
+
+
+@dataclass(frozen=True, slots=True)
+class PortfolioRuntime:
+    """Everything a portfolio's wake needs: its strategies, and the account-level rules of the
+    netted orders (minimum order, headroom; the broker's costs are set per wake)."""
+
+    name: str
+    sleeves: tuple[Sleeve, ...]
+    unallocated: Decimal = ZERO
+    rules: PlannerRules = field(default_factory=PlannerRules)
+    execution: ExecutionSettings = field(default_factory=ExecutionSettings)
+
+    @property
+    def funds(self) -> tuple[str, ...]:
+        """Every fund any strategy of the portfolio may hold."""
+        return tuple(
+            sorted({s for sleeve in self.sleeves for s in sleeve.runtime.strategy.symbols})
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class PortfolioResult:
+    """What one wake did, for the account and for each strategy."""
+
+    run_id: str
+    portfolio: str
+    session: date
+    outcome: Outcome
+    reason: str
+    sleeves: tuple[CycleResult, ...] = ()
+    orders: tuple[OrderReport, ...] = ()
+    planned: tuple[PlannedOrder, ...] = ()
+    equity: Decimal | None = None
+    wanted_turnover: Decimal = ZERO  # what the strategies' own orders would have traded ($)
+    sent_turnover: Decimal = ZERO  # what the netted orders traded ($)
+    differences: Mapping[str, Decimal] = field(default_factory=dict)  # fund → shares unexplained
+
+
+class ReconcileError(BotError):
+    """The ledgers do not add up to the account's positions: someone else traded a fund."""
+
+
+def run_portfolio_wake(
+    adapters: Adapters, portfolio: PortfolioRuntime, *, force: bool = False, dry_run: bool = False
+) -> PortfolioResult:
+    """Run one wake of the whole portfolio (errors are recorded and returned, not raised)."""
+    today = adapters.clock.now().astimezone(NEW_YORK).date()
+    wake = _Wake(adapters, portfolio, today, new_run_id(today))
+    with bind_cycle(wake.run_id, portfolio.name):
+        wake.record(EventKind.CYCLE_STARTED, session=today, force=force, dry_run=dry_run)
+        try:
+            result = wake.run(force=force, dry_run=dry_run)
+        except ReconcileError as exc:
+            result = wake.result("error", str(exc), differences=wake.differences)
+        except BotError as exc:
+            wake.record(EventKind.ERROR, error=type(exc).__name__, message=str(exc))
+            result = wake.result("error", str(exc))
+        wake.record(EventKind.CYCLE_FINISHED, outcome=result.outcome, reason=result.reason)
+        return result
+
+
+class _Wake:
+    """One wake's state: the portfolio, the session, the run id, the ledgers."""
+
+    def __init__(
+        self, adapters: Adapters, portfolio: PortfolioRuntime, today: date, run_id: str
+    ) -> None:
+        self.adapters = adapters
+        self.portfolio = portfolio
+        self.today = today
+        self.run_id = run_id
+        self.key = f"{today:%Y%m%d}"
+        self.ledgers: dict[str, Ledger] = {}
+        self.differences: dict[str, Decimal] = {}
+        self.sleeve_results: list[CycleResult] = []
+        self.reports: list[OrderReport] = []
+        self.read_mark = 0  # the journal's last event id before the latest account read
+
+    def _read_account(self) -> Account:
+        """Read the account for a plan, marking where the journal stood just before (an order
+        another run journals after the mark is not in this read: ``bot.execution``)."""
+        self.read_mark = self.adapters.tracker.last_event_id()
+        return self.adapters.broker.account()
+
+    # --- recording ---
+
+    def record(self, kind: EventKind, **payload: Any) -> None:
+        self.adapters.tracker.record(
+            self.adapters.clock.now(), self.run_id, self.portfolio.name, kind, **payload
+        )
+
+    def result(self, outcome: Outcome, reason: str, **extra: Any) -> PortfolioResult:
+        return PortfolioResult(
+            self.run_id,
+            self.portfolio.name,
+            self.today,
+            outcome,
+            reason,
+            sleeves=tuple(self.sleeve_results),
+            orders=tuple(self.reports),
+            **extra,
+        )
+
+    def post(self, posting: Posting, **extra: Any) -> None:
+        """Record one posting (atomically: one event) and apply it."""
+        self.record(EventKind.LEDGER_POSTED, **posting.payload(), **extra)
+        self.ledgers = book.apply(self.ledgers, posting)
+
+    # --- the wake ---
+
+    def run(self, *, force: bool, dry_run: bool) -> PortfolioResult:
+        sessions = self.adapters.calendar.sessions(
+            self.today - timedelta(days=10), self.today + timedelta(days=10)
+        )
+        if self.today not in sessions:
+            self.record(EventKind.DECISION, trade=False, reason="market closed today")
+            return self.result("closed", f"{self.today} is not a trading day")
+        execution = self._execution()
+        if not dry_run:
+            execution.cancel_own_open_orders(self.portfolio.name)
+            self._settle_pending()
+        self.ledgers = load_ledgers(self.adapters.tracker, self.portfolio.name)
+        account = self._read_account()
+        if not self.ledgers:
+            self._open(account, dry_run=dry_run)
+        self._reconcile(account, dry_run=dry_run)
+        prices = self._prices()
+        proposals = [self._propose(s, prices, force, dry_run) for s in self.portfolio.sleeves]
+        wanted = {p.strategy: _deltas(p.planned) for p in proposals if p.outcome == "planned"}
+        if dry_run:
+            plan, _ = self._netted_plan(wanted, prices, account)
+            self.sleeve_results = proposals
+            why = f"dry run: {len(plan.orders)} netted orders planned, none sent"
+            turnover = _turnover(wanted, prices)
+            return self.result("planned", why, planned=plan.orders, wanted_turnover=turnover)
+        proposing = [p for p in proposals if p.outcome == "planned"]
+        self.sleeve_results = [p for p in proposals if p.outcome != "planned"]
+        try:
+            problem = self._net_and_send(wanted, prices, account, execution)
+        except BotError as exc:  # checks, an unknown order state, a stop: nothing posted
+            self.record(EventKind.ERROR, error=type(exc).__name__, message=str(exc))
+            self._finish(proposing, prices, f"the netted orders did not complete: {exc}")
+            return self.result("error", str(exc), wanted_turnover=_turnover(wanted, prices))
+        return self._settle(wanted, prices, proposing, problem)
+
+    def _net_and_send(
+        self,
+        wanted: Mapping[str, Mapping[str, int]],
+        prices: Mapping[str, Decimal],
+        account: Account,
+        execution: Execution,
+    ) -> str | None:
+        """Net, check, journal the netting, send. Returns what was refused, or None."""
+        plan, targets = self._netted_plan(wanted, prices, account)
+        if not plan.orders:
+            return None
+        self._check_orders(plan)
+        self.record(
+            EventKind.NETTING_PLANNED,
+            key=self.key,
+            wanted={s: dict(d) for s, d in wanted.items()},
+            prices={s: str(p) for s, p in prices.items()},
+            orders=[_order_payload(o) for o in plan.orders],
+        )
+        return self._send(plan, targets, prices, execution)
+
+    def _settle(
+        self,
+        wanted: Mapping[str, Mapping[str, int]],
+        prices: Mapping[str, Decimal],
+        proposing: list[CycleResult],
+        problem: str | None,
+    ) -> PortfolioResult:
+        """Post the fills, finish each strategy's cycle, snapshot the account."""
+        wanted_turnover = _turnover(wanted, prices)
+        if self.reports or any(wanted.values()):
+            self.post(_fills_posting(wanted, self.reports, prices), settles=self.run_id)
+        self._finish(proposing, prices, None)
+        equity = self._snapshot()
+        sent = sum((abs(r.filled_qty) * (r.filled_avg_price or ZERO) for r in self.reports), ZERO)
+        traded = self.reports or any(r.outcome == "traded" for r in self.sleeve_results)
+        outcome: Outcome = "traded" if traded else "held"
+        errors = [r for r in self.sleeve_results if r.outcome == "error"]
+        reason = _reason(self.sleeve_results, wanted_turnover, sent)
+        if problem is not None or errors:
+            outcome = "error"
+            reason = "; ".join(
+                [*([problem] if problem else []), *(f"{r.strategy}: {r.reason}" for r in errors)]
+            )
+        return self.result(
+            outcome, reason, equity=equity, wanted_turnover=wanted_turnover, sent_turnover=sent
+        )
+
+    def _finish(
+        self, proposing: list[CycleResult], prices: Mapping[str, Decimal], problem: str | None
+    ) -> None:
+        """Each proposing strategy's cycle, finished against its ledger after the postings."""
+        sleeves = {s.name: s for s in self.portfolio.sleeves}
+        account = self.adapters.broker.account() if problem is None else None
+        for proposal in proposing:
+            sleeve = sleeves[proposal.strategy]
+            adapters = self._sleeve_adapters(sleeve, prices, account)
+            finished = finish_proposal(adapters, sleeve.runtime, proposal, prices, problem)
+            self.sleeve_results.append(finished)
+
+    # --- ledgers ---
+
+    def _open(self, account: Account, *, dry_run: bool) -> None:
+        """The first wake: the account's cash is shared among the strategies by their shares
+        (the unallocated part stays in its own ledger); the funds they trade must not be held
+        already, since no ledger could say whose they are."""
+        held = {s: q for s, q in account.positions.items() if s in self.portfolio.funds and q}
+        if held:
+            shown = ", ".join(f"{q} {s}" for s, q in sorted(held.items()))
+            msg = (
+                f"the account already holds {shown}: a portfolio opens its ledgers on cash, and "
+                "cannot tell which strategy owns these; sell them (or run the strategy that "
+                "bought them alone) before the portfolio's first wake"
+            )
+            raise PlanningError(msg)
+        shares = {s.name: s.share for s in self.portfolio.sleeves}
+        if self.portfolio.unallocated:
+            shares[UNALLOCATED] = self.portfolio.unallocated
+        cash = book.split_money(account.cash, shares)
+        posting = Posting("opened on the account's cash", {n: Change(c) for n, c in cash.items()})
+        if dry_run:
+            self.ledgers = book.apply(self.ledgers, posting)
+            return
+        self.post(posting)
+        log.info("ledgers_opened", portfolio=self.portfolio.name, cash=str(account.cash))
+
+    def _reconcile(self, account: Account, *, dry_run: bool) -> None:
+        """The ledgers must add up to the account: every share of every fund the portfolio
+        trades, exactly. A difference nobody can explain (a manual trade, a liquidation) stops
+        the wake with an error naming the fund; cash differences (dividends, interest, fees
+        the broker books later) are shared among the ledgers by their equity."""
+        positions = {s: _nano(q) for s, q in account.positions.items()}
+        funds = self.portfolio.funds
+        differences = book.differences(self.ledgers, positions, funds)
+        if differences:
+            self.differences = {s: Decimal(n) / NANO for s, n in differences.items()}
+            by_ledgers = book.held(self.ledgers)
+            self.record(
+                EventKind.RECONCILE_FAILED,
+                differences={s: str(q) for s, q in self.differences.items()},
+                ledgers={s: str(Decimal(by_ledgers.get(s, 0)) / NANO) for s in differences},
+                account={s: str(account.positions.get(s, ZERO)) for s in differences},
+            )
+            shown = ", ".join(
+                f"{s} {q:+} shares (account {account.positions.get(s, ZERO)}, ledgers "
+                f"{Decimal(by_ledgers.get(s, 0)) / NANO})"
+                for s, q in self.differences.items()
+            )
+            msg = (
+                f"the account does not match the strategies' ledgers: {shown}; someone else "
+                "traded these funds — no order sent until `bot ledger accept` books the "
+                "difference, or the position is restored"
+            )
+            raise ReconcileError(msg)
+        gap = account.cash - sum((ledger.cash for ledger in self.ledgers.values()), ZERO)
+        if gap and not dry_run:
+            self._share_cash(gap)
+
+    def _share_cash(self, gap: Decimal) -> None:
+        prices = self._prices(strict=False)
+        weights = {n: max(ledger.equity(prices), ZERO) for n, ledger in self.ledgers.items()}
+        parts = book.split_money(gap, weights)
+        why = "cash the ledgers did not explain (dividends, interest, fees), shared by equity"
+        self.post(Posting(why, {n: Change(c) for n, c in parts.items() if c}))
+
+    def _settle_pending(self) -> None:
+        """Post the fills of an earlier wake that ended between its netting and its posting
+        (a crash, a stop, an order whose state was unknown)."""
+        tracker = self.adapters.tracker
+        name = self.portfolio.name
+        settled = {e.payload.get("settles") for e in tracker.events(name, EventKind.LEDGER_POSTED)}
+        for netting in tracker.events(name, EventKind.NETTING_PLANNED):
+            if netting.run_id in settled:
+                continue
+            reports = self._final_reports(netting)
+            wanted = {
+                s: {f: int(n) for f, n in d.items()} for s, d in netting.payload["wanted"].items()
+            }
+            prices = {s: Decimal(p) for s, p in netting.payload["prices"].items()}
+            posting = _fills_posting(wanted, reports, prices)
+            posting = replace(posting, why=f"fills of the wake {netting.run_id}, settled late")
+            self.ledgers = load_ledgers(tracker, name)
+            self.post(posting, settles=netting.run_id)
+
+    def _final_reports(self, netting: EventRow) -> list[OrderReport]:
+        """The broker's final word on every order a wake journaled (none for an order that
+        never reached it); an order still open after the cancels stops the wake."""
+        ids = sorted(
+            {
+                str(e.payload["client_order_id"])
+                for e in self.adapters.tracker.run_events(netting.run_id)
+                if e.kind == EventKind.ORDER_SUBMITTING.value
+            }
+        )
+        reports = []
+        for cid in ids:
+            report = self.adapters.broker.get_order(cid)
+            if report is None:
+                continue
+            if not report.status.is_final:
+                msg = f"order {cid} of the wake {netting.run_id} is still {report.status.value}"
+                raise BrokerError(msg)
+            reports.append(report)
+        return reports
+
+    # --- the strategies ---
+
+    def _prices(self, *, strict: bool = True) -> dict[str, Decimal]:
+        """Today's closes of every fund: the prices the strategies plan at and cross at."""
+        funds = self.portfolio.funds
+        closes = self.adapters.market.closes(funds, self.today, 1)
+        prices: dict[str, Decimal] = {}
+        for symbol in funds:
+            if symbol in closes.columns and len(closes) and closes.index[-1].date() == self.today:
+                value = float(closes[symbol].iloc[-1])
+                if value > 0:
+                    prices[symbol] = Decimal(repr(value))
+        missing = [s for s in funds if s not in prices and book.held(self.ledgers).get(s)]
+        if strict and missing:
+            msg = f"no usable price today ({self.today}) for {', '.join(missing)}, held"
+            raise DataError(msg)
+        return prices
+
+    def _sleeve_adapters(
+        self, sleeve: Sleeve, prices: Mapping[str, Decimal], account: Account | None = None
+    ) -> Adapters:
+        multiplier = (account or self.adapters.broker.account()).multiplier
+        broker = SleeveBroker(
+            sleeve.name,
+            self.ledgers.get(sleeve.name, Ledger()),
+            prices,
+            self.adapters.broker,
+            multiplier,
+        )
+        return replace(self.adapters, broker=broker)
+
+    def _propose(
+        self, sleeve: Sleeve, prices: Mapping[str, Decimal], force: bool, dry_run: bool
+    ) -> CycleResult:
+        """The strategy's own cycle on its sleeve: it proposes its orders (a dry run finishes
+        on its own, as ``planned``)."""
+        adapters = self._sleeve_adapters(sleeve, prices)
+        if dry_run:
+            return run_cycle(adapters, sleeve.runtime, force=force, dry_run=True)
+        return run_cycle(adapters, sleeve.runtime, force=force, propose=True)
+
+    # --- netting and sending ---
+
+    def _netted_plan(
+        self,
+        wanted: Mapping[str, Mapping[str, int]],
+        prices: Mapping[str, Decimal],
+        account: Account,
+    ) -> tuple[Plan, dict[str, Decimal]]:
+        """The account's orders: for each fund, from what the account holds to that plus the
+        strategies' net; a short at the account is whole shares (toward the smaller short)."""
+        rules = self._rules()
+        targets: dict[str, Decimal] = {}
+        for symbol, change in book.net(wanted).items():
+            if change == 0:
+                continue
+            target = _nano(account.positions.get(symbol, ZERO)) + change
+            if target < 0:
+                target = -((-target) // NANO * NANO)
+            if symbol in rules.not_fractionable and target > 0:
+                target = target // NANO * NANO
+            targets[symbol] = Decimal(target) / NANO
+        moves = plan_moves(targets, account, {s: prices[s] for s in targets}, rules)
+        return moves, targets
+
+    def _rules(self) -> PlannerRules:
+        rules = replace(self.portfolio.rules, costs=self.adapters.broker.order_costs)
+        assets = self.adapters.broker.assets(self.portfolio.funds)
+        whole = {s for s, a in assets.items() if not a.fractionable}
+        return replace(rules, not_fractionable=rules.not_fractionable | whole)
+
+    def _check_orders(self, plan: Plan) -> None:
+        """The account-level rules on the netted orders: the account may trade (and short, for
+        a netted short), every fund trades (a short is shortable), no wash trade."""
+        traded = {o.symbol for o in plan.orders}
+        shorts = sorted({o.symbol for o in plan.orders if o.leg is Leg.ADD_SHORT})
+        account = self.adapters.broker.account()
+        problems = account_problems(self.adapters.broker.account_state(), account.equity, shorts)
+        problems += asset_problems(self.adapters.broker.assets(traded), traded, shorts)
+        others = self.adapters.broker.open_orders()
+        problems += wash_trade_problems(others, plan.orders)
+        if not self.adapters.broker.market_open():
+            problems.append("the market is closed now: a market order would wait")
+        if problems:
+            self.record(EventKind.CHECK_FAILED, problems=problems)
+            raise PreTradeCheckError("pre-trade checks failed: " + "; ".join(problems))
+
+    def _send(
+        self,
+        plan: Plan,
+        targets: Mapping[str, Decimal],
+        prices: Mapping[str, Decimal],
+        execution: Execution,
+    ) -> str | None:
+        """Sells and covers first; then the buys and shorts, sized from the account after the
+        sells. Returns what was refused or not sent (their shortfall is taken back from the
+        strategies that wanted it), or None."""
+        name = self.portfolio.name
+        outcomes = [execution.send(plan.exposure_reducing, name)]
+        adding = plan.exposure_adding
+        if plan.exposure_reducing and adding:
+            account = self._read_account()
+            again = plan_moves(targets, account, {s: prices[s] for s in targets}, self._rules())
+            adding = again.exposure_adding
+        if adding:
+            outcomes.append(execution.send(adding, name))
+        problems = [p.describe() for o in outcomes for p in (*o.refused, *o.failed)]
+        return "; ".join(problems) if problems else None
+
+    def _execution(self) -> Execution:
+        settings = self.portfolio.execution
+        close = self.adapters.calendar.session_close(self.today)
+        policy = ExecutionPolicy(
+            deadline=close - settings.cancel_before_close,
+            poll_interval=settings.poll_interval,
+            max_polls=settings.max_polls,
+        )
+        return Execution(
+            self.adapters.broker,
+            self.adapters.tracker,
+            self.record,
+            self.key,
+            self.reports,
+            clock=self.adapters.clock,
+            policy=policy,
+            stop=self.adapters.stop,
+            run_id=self.run_id,
+            read_mark=lambda: self.read_mark,
+        )
+
+    def _snapshot(self) -> Decimal:
+        account = self.adapters.broker.account()
+        funds = set(self.portfolio.funds)
+        held = {s: q for s, q in account.positions.items() if s in funds and q}
+        self.record(EventKind.POSITIONS, positions=held)
+        self.adapters.tracker.snapshot_equity(
+            at=self.adapters.clock.now(),
+            session=self.today,
+            run_id=self.run_id,
+            strategy=self.portfolio.name,
+            equity=account.equity,
+            sleeve_equity=account.equity,
+        )
+        return account.equity
+
+
+# --- pure helpers -----------------------------------------------------------------------------
+
+
+def load_ledgers(tracker: Journal, portfolio: str) -> dict[str, Ledger]:
+    """The portfolio's ledgers: every posting it recorded, in order."""
+    events = tracker.events(portfolio, EventKind.LEDGER_POSTED)
+    return book.replay(Posting.from_payload(e.payload) for e in events)
+
+
+def _nano(quantity: Decimal) -> int:
+    nano = quantity * NANO
+    if nano != nano.to_integral_value():
+        msg = f"a quantity of {quantity} is finer than a billionth of a share"
+        raise DataError(msg)
+    return int(nano)
+
+
+def _deltas(orders: tuple[PlannedOrder, ...]) -> dict[str, int]:
+    """A strategy's proposed change per fund (nano-shares): buys and covers add, sales and
+    short sales take away."""
+    change: dict[str, int] = {}
+    for order in orders:
+        sign = 1 if order.side is Side.BUY else -1
+        change[order.symbol] = change.get(order.symbol, 0) + sign * _nano(order.qty)
+    return {s: n for s, n in sorted(change.items()) if n}
+
+
+def _fills_posting(
+    wanted: Mapping[str, Mapping[str, int]],
+    reports: list[OrderReport],
+    prices: Mapping[str, Decimal],
+) -> Posting:
+    """The ledgers' part of what the netted orders did: per fund, the executed quantity settled
+    among the strategies that wanted it (``settle_fund``), and the cash at the reference price
+    plus the fills' difference from it (``settle_cash``)."""
+    executed: dict[str, int] = {}
+    flow: dict[str, Decimal] = {}
+    for report in reports:
+        if not report.filled_qty:
+            continue
+        sign = 1 if report.side is Side.BUY else -1
+        price = report.filled_avg_price or ZERO
+        executed[report.symbol] = executed.get(report.symbol, 0) + sign * _nano(report.filled_qty)
+        amount = -sign * report.filled_qty * price - report.fees
+        flow[report.symbol] = flow.get(report.symbol, ZERO) + amount
+    changes: dict[str, dict[str, Any]] = {}
+    funds = sorted({f for d in wanted.values() for f in d} | set(executed))
+    for fund in funds:
+        by_strategy = {s: d.get(fund, 0) for s, d in wanted.items() if d.get(fund, 0)}
+        received = book.settle_fund(by_strategy, executed.get(fund, 0))
+        cash = book.settle_cash(received, prices[fund], flow.get(fund, ZERO), executed.get(fund, 0))
+        for name, quantity in received.items():
+            entry = changes.setdefault(name, {"cash": ZERO, "positions": {}})
+            entry["cash"] += cash[name]
+            if quantity:
+                entry["positions"][fund] = quantity
+    return Posting(
+        "fills of the netted orders",
+        {n: Change(e["cash"], e["positions"]) for n, e in sorted(changes.items())},
+    )
+
+
+def _order_payload(order: PlannedOrder) -> dict[str, Any]:
+    return {"symbol": order.symbol, "leg": order.leg.value, "qty": str(order.qty)}
+
+
+def _turnover(wanted: Mapping[str, Mapping[str, int]], prices: Mapping[str, Decimal]) -> Decimal:
+    """What the strategies' own orders would have traded, in dollars at the reference prices."""
+    return sum(
+        (Decimal(abs(n)) / NANO * prices[f] for d in wanted.values() for f, n in d.items()), ZERO
+    )
+
+
+def _plan_turnover(plan: Plan) -> Decimal:
+    return sum((o.qty * o.price for o in plan.orders), ZERO)
+
+
+def _reason(results: list[CycleResult], wanted: Decimal, sent: Decimal) -> str:
+    traded = sorted(r.strategy for r in results if r.outcome == "traded")
+    if not traded:
+        return "no strategy traded"
+    saved = wanted - sent
+    share = f" ({saved / wanted:.0%})" if wanted else ""
+    return (
+        f"{', '.join(traded)} rebalanced; netting traded ${sent:,.2f} of the ${wanted:,.2f} the "
+        f"strategies wanted alone: ${saved:,.2f} less turnover{share}"
+    )
