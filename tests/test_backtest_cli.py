@@ -233,3 +233,42 @@ def test_plot_without_matplotlib_is_refused_before_the_backtest_runs(
         "'letf-rebalancer[plot]' (in a checkout: pip install -e '.[plot]')\n"
     )
     assert not png.exists()
+
+
+def test_a_close_at_or_below_zero_is_a_refused_day_not_an_aborted_backtest(
+    closes: pd.DataFrame, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """TMF closes at 0 on 2024-03-05 and at -3.5 on 2024-03-07: both engines run to the end,
+    refuse those days (and the next, whose previous close is missing) as for a missing close,
+    name the two closes, and give exactly the backtest of the same files with those cells
+    empty."""
+    bad = closes.copy()
+    bad.loc[pd.Timestamp("2024-03-05"), "TMF"] = 0.0
+    bad.loc[pd.Timestamp("2024-03-07"), "TMF"] = -3.5
+    blank = closes.copy()
+    blank.loc[[pd.Timestamp("2024-03-05"), pd.Timestamp("2024-03-07")], "TMF"] = float("nan")
+    with_bad = str(write_csvs(bad, tmp_path / "bad"))
+    with_blank = str(write_csvs(blank, tmp_path / "blank"))
+
+    fast = run_json(capsys, "--data", with_bad)
+    cycle = run_json(capsys, "--data", with_bad, "--engine", "cycle")
+    missing = run_json(capsys, "--data", with_blank)
+    code = main(["backtest", "--config", str(ROOT / "config/hfea.toml"), "--data", with_bad])
+    text = capsys.readouterr().out.splitlines()
+
+    assert fast["bad_closes"] == [
+        {"date": "2024-03-05", "symbol": "TMF", "close": 0.0},
+        {"date": "2024-03-07", "symbol": "TMF", "close": -3.5},
+    ]
+    refused = {d["date"]: d["reason"] for d in fast["refused_days"]}
+    assert refused["2024-03-05"] == "no usable price today (2024-03-05) for TMF"
+    assert refused["2024-03-07"] == "no usable price today (2024-03-07) for TMF"
+    assert fast["refused_days"] == cycle["refused_days"] == missing["refused_days"]
+    assert fast["periods"] == missing["periods"]
+    assert fast["trades"] == cycle["trades"] == missing["trades"]
+    assert missing["bad_closes"] == []
+    assert code == 0
+    assert text[1] == (
+        "closes at or below zero, read as missing (their days are refused): "
+        "TMF 2024-03-05 (0), TMF 2024-03-07 (-3.5)"
+    )

@@ -29,6 +29,19 @@ ALPACA_FIRST_DAY = date(2016, 1, 4)  # Alpaca's daily bars begin in 2016
 
 
 @dataclass(frozen=True, slots=True)
+class BadClose:
+    """A close at or below zero in the data: no price at all, so it is read as a missing close
+    (the cycle then refuses that day, and the report says why) instead of aborting the run."""
+
+    day: date
+    symbol: str
+    close: float
+
+    def describe(self) -> str:
+        return f"{self.symbol} {self.day} ({self.close:g})"
+
+
+@dataclass(frozen=True, slots=True)
 class Report:
     """Everything ``bot backtest`` prints."""
 
@@ -38,6 +51,7 @@ class Report:
     benchmark_symbol: str
     conventions: Conventions
     notes: tuple[str, ...] = ()  # e.g. which part of a fund's history is simulated
+    bad_closes: tuple[BadClose, ...] = ()  # closes ≤ 0 in the data, read as missing
 
     def periods(self) -> dict[str, dict[str, Stats]]:
         """Statistics per period ('all', '5y', '3y') for the strategy and the benchmark."""
@@ -68,6 +82,7 @@ def backtest_command(args: argparse.Namespace) -> int:
     symbols = list(runtime.strategy.symbols)
     wanted = [*symbols, args.benchmark] if args.benchmark else symbols
     closes = _load(args, config, wanted, runtime.strategy.history_closes)
+    closes, bad_closes = non_positive_as_missing(closes)
     closes, notes = _simulated(args, closes)
     start = args.start or _first_tradable_day(closes, symbols, runtime.strategy.history_closes)
     end = args.end or closes.index[-1].date()
@@ -85,7 +100,13 @@ def backtest_command(args: argparse.Namespace) -> int:
         result = engine(runtime, closes[symbols], start, end, costs=costs, progress=progress)
     benchmark = _benchmark(closes, args.benchmark, result.equity)
     report = Report(
-        config.name, result, benchmark, args.benchmark or "", Conventions(), tuple(notes)
+        config.name,
+        result,
+        benchmark,
+        args.benchmark or "",
+        Conventions(),
+        tuple(notes),
+        tuple(bad_closes),
     )
     if args.equity_csv:
         _write_csv(report, args.equity_csv)
@@ -122,6 +143,23 @@ def _load_alpaca(
         msg = f"Alpaca returned no daily bars for {', '.join(missing)} between {start} and {end}"
         raise DataError(msg)
     return closes
+
+
+def non_positive_as_missing(closes: pd.DataFrame) -> tuple[pd.DataFrame, list[BadClose]]:
+    """Closes at or below zero made missing (NaN), and the list of them. A zero or negative
+    close is a bad print, like a missing one: both engines refuse the day it stands for and
+    the report names it; left in, it would abort the backtest where the broker values a
+    position at it."""
+    values = closes.to_numpy(dtype=float)
+    rows, columns = (values <= 0).nonzero()  # NaN compares False: already missing
+    if not len(rows):
+        return closes, []
+    found = [
+        BadClose(closes.index[int(r)].date(), str(closes.columns[int(c)]), float(values[r, c]))
+        for r, c in zip(rows, columns, strict=True)
+    ]
+    found.sort(key=lambda b: (b.day, b.symbol))
+    return closes.mask(closes <= 0), found
 
 
 def _simulated(args: argparse.Namespace, closes: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
@@ -212,6 +250,10 @@ def as_json(report: Report) -> dict[str, Any]:
         "slippage": str(result.slippage.quantize(Decimal("0.01"))),
         "financing": str(result.financing.quantize(Decimal("0.01"))),
         "notes": list(report.notes),
+        "bad_closes": [
+            {"date": b.day.isoformat(), "symbol": b.symbol, "close": b.close}
+            for b in report.bad_closes
+        ],
         "outcomes": dict(result.outcomes),
         "rebalances_scaled_to_margin": result.scaled,
         "refused_days": [{"date": d.isoformat(), "reason": r} for d, r in result.errors],
@@ -249,6 +291,13 @@ ROWS = [
 def render(report: Report) -> str:
     """The text report: a table per period, yearly returns, trading costs."""
     lines = [f"backtest: {report.strategy}", *report.notes]
+    if report.bad_closes:
+        shown = ", ".join(b.describe() for b in report.bad_closes[:3])
+        more = f" and {len(report.bad_closes) - 3} more (--json lists all)"
+        lines.append(
+            f"closes at or below zero, read as missing (their days are refused): {shown}"
+            + (more if len(report.bad_closes) > 3 else "")
+        )
     for label, by_name in report.periods().items():
         first = next(iter(by_name.values()))
         lines.append(f"\n{label}: {first.start} → {first.end}")
