@@ -3,9 +3,11 @@
 Each session the clock jumps to the wake, ``run_cycle`` decides on that day's closes and fills at
 that day's close (as Composer and Logical Invest backtest), and the account's equity at the close
 is the curve. Days the cycle refuses (missing or stale data, a bad print, a fund not listed yet)
-are kept and reported, never filled in. It costs about 1.3 ms a session; ``fast`` reaches the same
-result some thousands of times faster and is proven equal to this one by tests
-(``bot backtest --engine cycle`` runs this one).
+are kept and reported, never filled in. It costs about 1 ms a session for HFEA and 3.5 ms for
+All In (``python -m benchmarks.cycle_benchmark --skip-alpaca``); ``fast`` reaches the same result
+some thousands of times faster and is proven equal to this one by tests (``bot backtest --engine
+cycle`` runs this one). The journal is in memory and each session's events are one transaction
+(``Tracker.batched``): the result is the curve, and a live run's tracker still commits every event.
 """
 
 from __future__ import annotations
