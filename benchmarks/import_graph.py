@@ -43,6 +43,9 @@ CORE_MODULES = (
     "bot.ports",
     "bot.errors",
     "bot.stopping",
+    "bot.portfolio.ledger",
+    "bot.portfolio.sleeve_broker",
+    "bot.portfolio.wake",
     "strategies",
 )
 FORBIDDEN_IN_CORE = ("sqlite3", "alpaca", "apscheduler", "smtplib", "numba", "requests")

@@ -16,6 +16,7 @@ from typing import Protocol
 from bot.alert_port import Alert, Severity
 from bot.cycle import CycleResult
 from bot.journal import EventKind
+from bot.portfolio.wake import PortfolioResult
 from bot.ports import Journal
 from bot.report import quarterly_lines
 from bot.splits import SplitRatio
@@ -178,3 +179,49 @@ def quarter_alert(strategy: str, tracker: Journal) -> Alert | None:
 def _last_payload(events: list, kind: EventKind) -> dict:  # type: ignore[type-arg]
     matching = [e for e in events if e.kind == kind.value]
     return dict(matching[-1].payload) if matching else {}
+
+
+def portfolio_alerts(result: PortfolioResult) -> list[Alert]:
+    """What a portfolio's wake says beyond its strategies' own alerts: the netted orders it
+    sent, or why it sent none. A difference between the account and the ledgers is alerted once
+    per difference, however many wakes it stops (the key names the funds and the shares)."""
+    name = result.portfolio
+    if result.differences:
+        shown = ", ".join(f"{s} {q:+}" for s, q in sorted(result.differences.items()))
+        return [
+            Alert(
+                key=f"reconcile:{name}:{shown}",
+                severity=Severity.ERROR,
+                title=f"{name}: the account does not match the strategies' ledgers ({shown})",
+                text=f"{result.reason}\nRun id {result.run_id}.",
+                strategy=name,
+            )
+        ]
+    if result.outcome == "error":
+        return [
+            Alert(
+                key=f"error:{name}:{result.run_id}",
+                severity=Severity.ERROR,
+                title=f"{name}: wake failed on {result.session}",
+                text=f"{result.reason}\nRun id {result.run_id}.",
+                strategy=name,
+            )
+        ]
+    if not result.orders:
+        return []
+    lines = [result.reason]
+    lines += [
+        f"{o.side.value} {o.filled_qty} {o.symbol} @ {o.filled_avg_price} ({o.status.value})"
+        for o in result.orders
+    ]
+    if result.equity is not None:
+        lines.append(f"account equity: ${result.equity:,.2f}")
+    return [
+        Alert(
+            key=f"traded:{name}:{result.run_id}",
+            severity=Severity.INFO,
+            title=f"{name}: {len(result.orders)} netted orders on {result.session}",
+            text="\n".join(lines),
+            strategy=name,
+        )
+    ]

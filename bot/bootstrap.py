@@ -39,6 +39,8 @@ from bot.health import HealthServer, Heartbeat
 from bot.market.csv_source import MarketDataError, load_closes_dir
 from bot.market.synthetic import synthetic_closes_for_range
 from bot.planner import PlannerRules
+from bot.portfolio.config import LoadedPortfolio
+from bot.portfolio.wake import PortfolioRuntime, Sleeve
 from bot.ports import Clock
 from bot.settings import Settings
 from bot.stopping import StopToken
@@ -117,6 +119,95 @@ def build_runtime(config: BotConfig) -> StrategyRuntime:
     return StrategyRuntime(
         config.name, build_strategy(config.strategy), trigger, rules, execution, checks
     )
+
+
+@dataclass(frozen=True, slots=True)
+class PortfolioBot:
+    """A portfolio's strategies wired to one account's adapters, ready for its wake."""
+
+    loaded: LoadedPortfolio
+    runtime: PortfolioRuntime
+    account: Bot  # the account's adapters, as a strategy file would have them built
+
+    @property
+    def adapters(self) -> Adapters:
+        """The account's adapters."""
+        return self.account.adapters
+
+    @property
+    def tracker(self) -> Tracker:
+        """The journal of the account and of every strategy."""
+        return self.account.tracker
+
+    @property
+    def name(self) -> str:
+        """The portfolio's name."""
+        return self.runtime.name
+
+
+def build_portfolio_runtime(loaded: LoadedPortfolio) -> PortfolioRuntime:
+    """Each strategy's runtime from its own file, with its share; the account-level rules of
+    the netted orders from the portfolio file."""
+    config = loaded.config
+    sleeves = tuple(
+        Sleeve(Decimal(repr(part.share)), build_runtime(strategy))
+        for part, strategy in zip(config.sleeves, loaded.strategies, strict=True)
+    )
+    execution = ExecutionSettings(
+        poll_interval=timedelta(seconds=config.execution.poll_interval_seconds),
+        max_polls=config.execution.max_polls,
+        cancel_before_close=timedelta(minutes=config.execution.cancel_minutes_before_close),
+    )
+    rules = PlannerRules(
+        min_order_usd=Decimal(repr(config.min_order_usd)),
+        funds_headroom=Decimal(repr(config.funds_headroom)),
+        allow_shorts=True,  # each strategy's own rules decided; the account nets them
+    )
+    return PortfolioRuntime(
+        config.name, sleeves, Decimal(repr(config.unallocated)), rules, execution
+    )
+
+
+def account_config(loaded: LoadedPortfolio) -> BotConfig:
+    """The portfolio's account as a strategy file the adapters are built from: its broker,
+    market and clock, and every fund of every strategy (for the simulated market's closes)."""
+    config = loaded.config
+    funds = sorted({s for c in loaded.strategies for s in build_strategy(c.strategy).symbols})
+    return BotConfig.model_validate(
+        {
+            "name": config.name,
+            "strategy": {"kind": "fixed", "weights": dict.fromkeys(funds, 1 / len(funds))},
+            "trigger": {"kind": "calendar", "schedule": "quarter_start"},
+            "broker": config.broker.model_dump(),
+            "execution": config.execution.model_dump(),
+            "market": config.market.model_dump(),
+            "clock": config.clock.model_dump(),
+        }
+    )
+
+
+def build_portfolio_bot(
+    loaded: LoadedPortfolio,
+    settings: Settings,
+    *,
+    data_dir: Path | None = None,
+    tracker: Tracker | None = None,
+    live: bool = False,
+    clock: Clock | None = None,
+    stop: StopToken | None = None,
+) -> PortfolioBot:
+    """Wire a portfolio to its account: the adapters of the account (as ``build_bot`` builds
+    them for one strategy), the strategies' runtimes from their own files."""
+    account = build_bot(
+        account_config(loaded),
+        settings,
+        data_dir=data_dir,
+        tracker=tracker,
+        live=live,
+        clock=clock,
+        stop=stop,
+    )
+    return PortfolioBot(loaded, build_portfolio_runtime(loaded), account)
 
 
 def load_market(

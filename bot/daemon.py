@@ -8,6 +8,7 @@ APScheduler. Start-up (:meth:`Daemon.start`) is where restarts and outages are c
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -17,11 +18,18 @@ from typing import Protocol
 import structlog
 
 from bot.alert_port import Alert
-from bot.alerting import AlertSender, cycle_alerts, missed_alert, started_alert
+from bot.alerting import (
+    AlertSender,
+    cycle_alerts,
+    missed_alert,
+    portfolio_alerts,
+    started_alert,
+)
 from bot.cycle import NEW_YORK, Adapters, CycleResult, StrategyRuntime, run_cycle
 from bot.journal import EventKind
+from bot.portfolio.wake import PortfolioRuntime, run_portfolio_wake
 from bot.ports import Clock, Journal, MarketCalendar
-from bot.triggers import TriggerInput
+from bot.triggers import Trigger, TriggerInput
 
 log = structlog.get_logger()
 DEAD_MAN_MARGIN = timedelta(minutes=10)
@@ -42,6 +50,45 @@ class Member:
 
     runtime: StrategyRuntime
     adapters: Adapters
+
+    @property
+    def name(self) -> str:
+        """The name its cycles are recorded under."""
+        return self.runtime.name
+
+    def run(self) -> tuple[list[CycleResult], list[Alert]]:
+        """One wake: the strategy's cycle (its alerts are composed from the result)."""
+        return [run_cycle(self.adapters, self.runtime)], []
+
+    def triggers(self) -> list[tuple[str, Trigger]]:
+        """(name, trigger) of each strategy it runs, for the late-rebalance check."""
+        return [(self.runtime.name, self.runtime.trigger)]
+
+
+@dataclass(frozen=True, slots=True)
+class PortfolioMember:
+    """Several strategies in one account (``bot.portfolio``), woken as one."""
+
+    portfolio: PortfolioRuntime
+    adapters: Adapters
+
+    @property
+    def name(self) -> str:
+        """The portfolio's name: its wake's cycle is recorded under it."""
+        return self.portfolio.name
+
+    def run(self) -> tuple[list[CycleResult], list[Alert]]:
+        """One wake of the portfolio: each strategy's result, and the account's own alerts (a
+        reconciliation failure, the netted orders' failure)."""
+        result = run_portfolio_wake(self.adapters, self.portfolio)
+        return list(result.sleeves), portfolio_alerts(result)
+
+    def triggers(self) -> list[tuple[str, Trigger]]:
+        """Every strategy's trigger."""
+        return [(s.name, s.runtime.trigger) for s in self.portfolio.sleeves]
+
+
+AnyMember = Member | PortfolioMember
 
 
 class Beat(Protocol):
@@ -67,7 +114,7 @@ def next_wake(calendar: MarketCalendar, after: datetime, before_close: timedelta
 class Daemon:
     """Every configured strategy, woken together each market day."""
 
-    members: Sequence[Member]
+    members: Sequence[AnyMember]
     tracker: Journal
     before_close: timedelta
     alerts: AlertSender | None = None
@@ -94,7 +141,7 @@ class Daemon:
     def start(self, banner: str = "") -> None:
         """Record the start, alert it, and catch up what an outage or a crash left undone."""
         now = self._clock.now()
-        names = [m.runtime.name for m in self.members]
+        names = [m.name for m in self.members]
         self._record("", EventKind.DAEMON_STARTED, strategies=names, banner=banner)
         self._send(started_alert(now, banner, names))
         if self.heartbeat is not None:
@@ -115,16 +162,14 @@ class Daemon:
         for member in self.members:
             if self.stop_requested:
                 break
-            result = self._run_one(member)
-            if result is not None:
-                results.append(result)
+            results += self._run_one(member)
         if self.heartbeat is not None:
             self.heartbeat.beat(last_wake=self._clock.now().isoformat(), cycles=len(results))
         return results
 
     def check_completed(self, day: date) -> list[str]:
         """The dead-man check: strategies without a finished cycle for ``day`` are alerted."""
-        missing = [m.runtime.name for m in self.members if not self._finished_on(m, day)]
+        missing = [m.name for m in self.members if not self._finished_on(m, day)]
         for name in missing:
             self._record(name, EventKind.MISSED_RUN, session=day, why="no finished cycle")
             self._send(missed_alert(name, day, "the day's cycle did not complete"))
@@ -134,7 +179,7 @@ class Daemon:
         """APScheduler dropped a run (the machine stalled past the grace): say so, loudly."""
         day = scheduled.astimezone(NEW_YORK).date()
         for member in self.members:
-            name = member.runtime.name
+            name = member.name
             self._record(name, EventKind.MISSED_RUN, session=day, why=f"{job_id} job missed")
             self._send(missed_alert(name, day, f"the {job_id} at {scheduled:%H:%M} was missed"))
 
@@ -156,14 +201,21 @@ class Daemon:
 
     # ---------------------------------------------------------------------------- internals
 
-    def _run_one(self, member: Member) -> CycleResult | None:
+    def _run_one(self, member: AnyMember) -> list[CycleResult]:
         try:
-            result = run_cycle(member.adapters, member.runtime)
+            results, alerts = member.run()
         except Exception:
-            log.exception("cycle_crashed", strategy=member.runtime.name)
+            log.exception("cycle_crashed", strategy=member.name)
             self.outcomes["crashed"] += 1
-            self._send(missed_alert(member.runtime.name, self.today(), "the cycle crashed"))
-            return None
+            self._send(missed_alert(member.name, self.today(), "the cycle crashed"))
+            return []
+        for alert in alerts:
+            self._send(alert)
+        for result in results:
+            self._report(result)
+        return results
+
+    def _report(self, result: CycleResult) -> None:
         self.outcomes[result.outcome] += 1
         self.last_session = result.session
         log.info(
@@ -183,7 +235,6 @@ class Daemon:
             log.exception("alert_compose_failed", strategy=result.strategy)
         if self.on_cycle is not None:
             self.on_cycle(result)
-        return result
 
     def _catch_up(self, now: datetime) -> None:
         """After an outage: alert the previous session if it never completed, and run today's
@@ -204,16 +255,16 @@ class Daemon:
         """Alert a session without a finished cycle, for strategies that were running before it
         (a strategy added today, or a first start, has nothing to miss)."""
         for member in self.members:
-            first = self.tracker.first_cycle_session(member.runtime.name)
+            first = self.tracker.first_cycle_session(member.name)
             if first is not None and first < day and not self._finished_on(member, day):
-                name = member.runtime.name
+                name = member.name
                 self._record(name, EventKind.MISSED_RUN, session=day, why="daemon was down")
                 self._send(missed_alert(name, day, "the day's cycle did not complete"))
 
-    def _catch_up_member(self, member: Member, now: datetime, wake: datetime) -> None:
+    def _catch_up_member(self, member: AnyMember, now: datetime, wake: datetime) -> None:
         """A late calendar rebalance, or today's missed wake: run now if the market is open
         (prices are live), else say it waits for the next wake. Either way it is recorded."""
-        name = member.runtime.name
+        name = member.name
         late_rebalance = self._late_calendar_key(member)
         missed_today = now >= wake and not self._finished_on(member, self.today())
         if not (late_rebalance or missed_today):
@@ -227,20 +278,21 @@ class Daemon:
             self._record(name, EventKind.MISSED_RUN, session=self.today(), why=why, action="next")
             self._send(missed_alert(name, self.today(), f"{why}: catching up at the next wake"))
 
-    def _late_calendar_key(self, member: Member) -> str | None:
+    def _late_calendar_key(self, member: AnyMember) -> str | None:
         today = self.today()
         sessions = self._calendar.sessions(today - timedelta(days=130), today + timedelta(days=45))
         if today not in sessions:
             return None
-        name = member.runtime.name
-        # Only a schedule can be late: with no weights to compare, a corridor never trades.
-        decision = member.runtime.trigger.decide(
-            TriggerInput(today, sessions, {}, {}, lambda: self.tracker.last_rebalance_key(name))
-        )
-        return decision.rebalance_key if decision.trade and decision.late else None
+        for name, trigger in member.triggers():
+            # Only a schedule can be late: with no weights to compare, a corridor never trades.
+            done = functools.partial(self.tracker.last_rebalance_key, name)
+            decision = trigger.decide(TriggerInput(today, sessions, {}, {}, done))
+            if decision.trade and decision.late:
+                return decision.rebalance_key
+        return None
 
-    def _finished_on(self, member: Member, day: date) -> bool:
-        return self.tracker.finished_cycle_on(member.runtime.name, day)
+    def _finished_on(self, member: AnyMember, day: date) -> bool:
+        return self.tracker.finished_cycle_on(member.name, day)
 
     def _record(self, strategy: str, kind: EventKind, **payload: object) -> None:
         self.tracker.record(self._clock.now(), "daemon", strategy, kind, **payload)

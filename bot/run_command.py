@@ -14,18 +14,21 @@ from pathlib import Path
 from bot.alerts import EXIT_FLUSH_SECONDS, STOP_FLUSH_SECONDS, AlertDispatcher
 from bot.bootstrap import (
     Bot,
+    account_config,
     build_bot,
     build_heartbeat,
+    build_portfolio_runtime,
     dispatcher_from_settings,
     open_tracker,
     start_health_server,
 )
 from bot.cli_support import banner, print_tracker
 from bot.config import BotConfig, load_config
-from bot.daemon import Daemon, DaemonSummary, Member
+from bot.daemon import Daemon, DaemonSummary, Member, PortfolioMember
 from bot.errors import ConfigError
 from bot.logs import register_secret
 from bot.market.synthetic import SYNTHETIC_LABEL
+from bot.portfolio.config import LoadedPortfolio, is_portfolio_file, load_portfolio
 from bot.ports import Journal
 from bot.scheduler import run_forever, stop_on_signals
 from bot.settings import Settings
@@ -38,24 +41,51 @@ def run_command(args: argparse.Namespace) -> int:
     """Take the state directory's lock, build every strategy, and run until stopped."""
     settings = Settings()
     register_secrets(settings)
-    configs = _load(args.config)
+    portfolio = _portfolio(args.config)
+    configs = [account_config(portfolio)] if portfolio else _load(args.config)
     # Before anything reads the state: another process on it refuses this one at once.
     with state_lock(settings.state_dir, "bot run"):
         tracker = open_tracker(settings)
         try:
-            return _run_locked(args, settings, configs, tracker)
+            return _run_locked(args, settings, configs, tracker, portfolio)
         finally:
             tracker.close()
 
 
+def _portfolio(paths: list[Path]) -> LoadedPortfolio | None:
+    """The portfolio, when the one config file given is a portfolio file (``[[sleeves]]``)."""
+    if not any(is_portfolio_file(p) for p in paths):
+        return None
+    if len(paths) > 1:
+        msg = "a portfolio file runs alone: its strategies are listed in it"
+        raise ConfigError(msg)
+    return load_portfolio(paths[0])
+
+
+def _members(
+    bots: list[Bot], portfolio: LoadedPortfolio | None
+) -> list[Member] | list[PortfolioMember]:
+    if portfolio is None:
+        return [Member(bot.runtime, bot.adapters) for bot in bots]
+    return [PortfolioMember(build_portfolio_runtime(portfolio), bots[0].adapters)]
+
+
 def _run_locked(
-    args: argparse.Namespace, settings: Settings, configs: list[BotConfig], tracker: Tracker
+    args: argparse.Namespace,
+    settings: Settings,
+    configs: list[BotConfig],
+    tracker: Tracker,
+    portfolio: LoadedPortfolio | None = None,
 ) -> int:
     stop = StopToken()  # one for every strategy: SIGTERM/SIGINT winds all of them down
     bots = _build(configs, settings, tracker, args, stop)
     banners = [banner(bot, settings, live=args.live) for bot in bots]
     for bot, text in zip(bots, banners, strict=True):
-        print(f"{text} — strategy {bot.config.name}")
+        if portfolio is not None:
+            names = ", ".join(c.name for c in portfolio.strategies)
+            print(f"{text} — portfolio {portfolio.name} ({names})")
+        else:
+            print(f"{text} — strategy {bot.config.name}")
         if bot.synthetic:
             print(f"market: {SYNTHETIC_LABEL}")
     clock = bots[0].adapters.clock
@@ -63,7 +93,7 @@ def _run_locked(
     alerts = dispatcher_from_settings(tracker, settings, clock, simulated=simulated)
     heartbeat = build_heartbeat(settings)  # wall-clock time, whatever the strategies' clock
     daemon = Daemon(
-        [Member(bot.runtime, bot.adapters) for bot in bots],
+        _members(bots, portfolio),
         tracker,
         timedelta(minutes=configs[0].clock.wake_before_close_minutes),
         alerts=alerts,
@@ -71,7 +101,9 @@ def _run_locked(
     )
     if simulated:
         with stop_on_signals(stop, lambda: setattr(daemon, "stop_requested", True)):
-            return _run_simulated(daemon, configs, "; ".join(banners), alerts, stop)
+            return _run_simulated(
+                daemon, configs, "; ".join(banners), alerts, stop, portfolio=portfolio
+            )
     server = start_health_server(settings, heartbeat)
     alerts.resend_unsent()  # what a previous run queued but could not deliver before it stopped
     try:
@@ -134,6 +166,8 @@ def _run_simulated(
     banner_text: str,
     alerts: AlertDispatcher,
     stop: StopToken,
+    *,
+    portfolio: LoadedPortfolio | None = None,
 ) -> int:
     config = configs[0]
     daemon.start(banner_text)
@@ -145,6 +179,8 @@ def _run_simulated(
         daemon.stopped(stop.reason if stop.requested else reason)
     alerts.close()
     _print_summary(summary, config, daemon.tracker)
+    for strategy in portfolio.strategies if portfolio else ():
+        print_tracker(daemon.tracker, strategy.name)
     failed = summary.outcomes.get("error", 0) + summary.outcomes.get("crashed", 0)
     return 0 if failed == 0 else 1
 
