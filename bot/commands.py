@@ -45,6 +45,8 @@ from bot.errors import BotError, ConfigError, DataError
 from bot.health import healthcheck_main
 from bot.market.sessions import xnys_sessions
 from bot.market.synthetic import SYNTHETIC_LABEL, synthetic_closes_for_range
+from bot.portfolio.config import is_portfolio_file
+from bot.portfolio_commands import portfolio_once
 from bot.report import quarterly_lines
 from bot.run_command import register_secrets
 from bot.scheduler import stop_on_signals
@@ -64,6 +66,8 @@ def health_command(args: argparse.Namespace) -> int:
 
 
 def once_command(args: argparse.Namespace) -> int:
+    if is_portfolio_file(args.config):
+        return portfolio_once(args)
     config = load_config(args.config)
     settings = Settings()
     register_secrets(settings)
@@ -91,7 +95,10 @@ def _once_locked(
         config, settings, data_dir=args.data, live=args.live, tracker=tracker, stop=stop
     )
     # With --json, stdout is the JSON document alone: the banner goes to stderr.
-    print(banner(bot, settings, live=args.live), file=sys.stderr if args.json else sys.stdout)
+    out = sys.stderr if args.json else sys.stdout
+    print(banner(bot, settings, live=args.live), file=out)
+    if bot.synthetic:
+        print(f"market: {SYNTHETIC_LABEL}", file=out)
     simulated = config.clock.kind == "simulated"
     alerts = dispatcher_from_settings(tracker, settings, bot.adapters.clock, simulated=simulated)
     try:
@@ -102,12 +109,37 @@ def _once_locked(
             raise BotError(msg)
         result = _cycle_with_alerts(bot, alerts, force=args.force, dry_run=args.dry_run)
         _print_result(result, as_json=args.json)
+        if result.outcome == "closed" and _simulated_on_the_wall_clock(config):
+            hint = wall_clock_hint(result.session)
+            print("\n".join(hint), file=sys.stderr if args.json else sys.stdout)
         if result.outcome == "error":  # the one line a script or cron mail shows on stderr
             print(f"error: {result.reason}", file=sys.stderr)
     finally:
         # Bounded: a channel still failing after this is retried by the next run or start.
         alerts.close(timeout=STOP_FLUSH_SECONDS if stop.requested else EXIT_FLUSH_SECONDS)
     return EXIT_ERROR if result.outcome == "error" else 0
+
+
+def _simulated_on_the_wall_clock(config: BotConfig) -> bool:
+    return not isinstance(config.broker, AlpacaBrokerConfig) and config.clock.kind == "wall"
+
+
+def wall_clock_hint(today: date) -> list[str]:
+    """What to add to a simulated-broker config without a ``[clock]`` (it runs on the wall
+    clock, so on a day without a session nothing trades) to replay past market days instead:
+    the three months of sessions up to the last one before ``today``."""
+    end = xnys_sessions(today - timedelta(days=14), today - timedelta(days=1))[-1]
+    start = xnys_sessions(end - timedelta(days=91), end)[0]
+    return [
+        "note: this config's simulated broker runs on the wall clock (it has no [clock] section),",
+        f"so it trades on market days only, and {today} is not one. To replay past market days",
+        "now, one per `bot once` (or all of them with `bot run`), add this section and use an",
+        f"empty state directory (BOT_STATE_DIR=state-replay; this one has recorded {today}):",
+        "  [clock]",
+        '  kind = "simulated"',
+        f'  start = "{start}"',
+        f'  end = "{end}"',
+    ]
 
 
 def _cycle_with_alerts(

@@ -505,3 +505,56 @@ def test_targets_from_alpacas_daily_bars(
     assert (out["prices_as_of"], out["data"]) == ("2026-03-06", "alpaca")
     assert out["weights"] == {"UPRO": 0.55, "TMF": 0.45}
     assert secret not in captured.out + captured.err
+
+
+def test_a_simulated_broker_without_a_clock_says_which_clock_to_add_on_a_closed_day(
+    state_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """HFEA switched to the simulated broker as the README says, run on Sunday 2026-12-06:
+    closed, and the note gives the [clock] to add: the last session before today is Friday
+    12-04; 91 days before it is Friday 09-04, a session. With that section added, `once` runs
+    the first of those days."""
+    from freezegun import freeze_time  # noqa: PLC0415 - only this test needs it
+
+    text = re.sub(r"\[broker\]\n(?:[^\[\n].*\n)*", "", (ROOT / "config/hfea.toml").read_text())
+    config = tmp_path / "hfea_offline.toml"
+    config.write_text(text + '\n[broker]\nkind = "simulated"\n')
+
+    with freeze_time("2026-12-06 15:00:00+00:00"):
+        assert main(["once", "--config", str(config)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    section = lines[lines.index("  [clock]") :]
+    config.write_text(config.read_text() + "\n".join(line.strip() for line in section) + "\n")
+    monkeypatch.setenv("BOT_STATE_DIR", str(tmp_path / "state-replay"))
+    assert main(["once", "--config", str(config)]) == 0
+    replay = capsys.readouterr().out.splitlines()
+
+    assert lines[1] == "market: SYNTHETIC DATA — seeded random prices, not real market data"
+    assert lines[2] == "2026-12-06 hfea: closed — 2026-12-06 is not a trading day (0 orders)"
+    assert lines[3].startswith("note: this config's simulated broker runs on the wall clock")
+    assert section == ["  [clock]", '  kind = "simulated"', '  start = "2026-09-04"',
+                       '  end = "2026-12-04"']  # fmt: skip
+    assert replay[2].startswith("2026-09-04 hfea: traded — initial rebalance")
+
+
+@pytest.mark.parametrize("name", ["hfea", "all_in", "uisx3", "max_yield"])
+def test_the_readmes_offline_sections_turn_each_strategy_config_into_a_replay(
+    state_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str
+) -> None:
+    """The README's [broker]/[clock] block, put in place of a shipped config's [broker]: `bot
+    once` runs the first session of its period, 2026-01-02, on the synthetic market."""
+    readme = (ROOT / "README.md").read_text()
+    block = re.search(r"To try one offline.*?```toml\n(.*?)```", readme, re.DOTALL)
+    assert block is not None
+    text = re.sub(r"\[broker\]\n(?:[^\[\n].*\n)*", "", (ROOT / f"config/{name}.toml").read_text())
+    config = tmp_path / f"{name}.toml"
+    config.write_text(text + "\n" + block.group(1))
+
+    assert main(["once", "--config", str(config), "--json"]) == 0
+
+    result = json.loads(capsys.readouterr().out)
+    assert result["session"] == "2026-01-02"
+    assert result["outcome"] in ("traded", "held")
