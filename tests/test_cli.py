@@ -277,12 +277,13 @@ def test_once_dry_run_prints_each_planned_order(
     assert main(["once", "--config", str(config), "--force", "--dry-run"]) == 0
 
     lines = capsys.readouterr().out.splitlines()
-    assert "2 orders planned, none sent" in lines[1]
-    assert "(0 orders)" not in lines[1]
-    orders = sorted(line.split()[2] for line in lines[2:])
+    assert lines[1].startswith("market: SYNTHETIC")
+    assert "2 orders planned, none sent" in lines[2]
+    assert "(0 orders)" not in lines[2]
+    orders = sorted(line.split()[2] for line in lines[3:])
     assert orders == ["TMF", "UPRO"]
     assert all(
-        re.match(r"  buy  [0-9.]+ \w+ \(~\$[0-9,.]+ at [0-9.]+; leg buy\)$", x) for x in lines[2:]
+        re.match(r"  buy  [0-9.]+ \w+ \(~\$[0-9,.]+ at [0-9.]+; leg buy\)$", x) for x in lines[3:]
     )
 
 
