@@ -97,7 +97,7 @@ class PortfolioResult:
     planned: tuple[PlannedOrder, ...] = ()
     equity: Decimal | None = None
     wanted_turnover: Decimal = ZERO  # what the strategies' own orders would have traded ($)
-    sent_turnover: Decimal = ZERO  # what the netted orders traded ($)
+    sent_turnover: Decimal = ZERO  # what the netted orders traded ($, at the same prices)
     differences: Mapping[str, Decimal] = field(default_factory=dict)  # fund → shares unexplained
 
 
@@ -242,7 +242,7 @@ class _Wake:
             self.post(_fills_posting(wanted, self.reports, prices), settles=self.run_id)
         self._finish(proposing, prices, None)
         equity = self._snapshot()
-        sent = sum((abs(r.filled_qty) * (r.filled_avg_price or ZERO) for r in self.reports), ZERO)
+        sent = sum((abs(r.filled_qty) * prices[r.symbol] for r in self.reports), ZERO)
         traded = self.reports or any(r.outcome == "traded" for r in self.sleeve_results)
         outcome: Outcome = "traded" if traded else "held"
         errors = [r for r in self.sleeve_results if r.outcome == "error"]
