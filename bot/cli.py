@@ -1,4 +1,4 @@
-"""The ``bot`` command line: run, once, check, targets, tracker.
+"""The ``bot`` command line: run, once, check, targets, backtest, status, health, tracker.
 
 User errors (a bad config, missing data, a refused trade) print one line saying what went wrong
 and exit non-zero; tracebacks are for bugs only.
@@ -12,11 +12,19 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bot.backtest.arguments import add_backtest_parser
-from bot.cli_args import BotArgumentParser, iso_date
+from bot.cli_args import BotArgumentParser, iso_date, positive_number
 from bot.errors import BotError
 from bot.lazy import lazy
 
 EXIT_ERROR = 2
+DESCRIPTION = """\
+Rebalance published leveraged-ETF strategies on an Alpaca account (paper unless you opt in
+twice) or on the simulated broker, and backtest them with the same cycle.
+
+Start with:  bot run --config config/demo.toml   (the demo: simulated broker, synthetic market)
+
+A user error (a bad config, missing data, a refused trade) is one 'error: ...' line on stderr
+and exit status 2. 'bot COMMAND --help' describes each command's options."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -43,46 +51,46 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = BotArgumentParser(prog="bot", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
+    parser = BotArgumentParser(
+        prog="bot", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--version", action=_Version, help="print the installed version of the bot and exit"
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = commands.add_parser("run", help="the daemon: wake each market day and run the cycle")
     run.add_argument(
-        "--config", type=Path, required=True, action="append", help="one per strategy; repeatable"
+        "--config",
+        type=Path,
+        required=True,
+        action="append",
+        help="a strategy's config file (TOML); repeat it to run several strategies",
     )
-    run.add_argument("--data", type=Path, help="directory of per-symbol CSV closes")
+    _data_flag(run)
     _live_flag(run)
     run.set_defaults(handler=lazy("bot.run_command:run_command"))
 
-    add_backtest_parser(commands)
-
-    status = commands.add_parser("status", help="last cycle, next wake, drift, errors, alerts")
-    status.add_argument("--config", type=Path, required=True)
-    status.add_argument("--json", action="store_true")
-    status.set_defaults(handler=lazy("bot.status:status_command"))
-
-    health = commands.add_parser("health", help="exit 0 if the daemon's heartbeat is fresh")
-    health.add_argument("--max-age-minutes", type=float, default=10.0)
-    health.set_defaults(handler=lazy("bot.commands:health_command"))
-
     once = commands.add_parser("once", help="run one cycle now")
-    once.add_argument("--config", type=Path, required=True)
+    _config_flag(once)
     once.add_argument("--force", action="store_true", help="trade regardless of the trigger")
-    once.add_argument("--dry-run", action="store_true", help="plan and record, send nothing")
-    once.add_argument("--data", type=Path, help="directory of per-symbol CSV closes")
-    once.add_argument("--json", action="store_true")
+    once.add_argument(
+        "--dry-run", action="store_true", help="plan, record and list the orders; send nothing"
+    )
+    _data_flag(once)
+    _json_flag(once, "the cycle's result")
     _live_flag(once)
     once.set_defaults(handler=lazy("bot.commands:once_command"))
 
     check = commands.add_parser("check", help="pre-trade checks against the configured account")
-    check.add_argument("--config", type=Path, required=True)
-    check.add_argument("--data", type=Path, help="directory of per-symbol CSV closes")
-    check.add_argument("--json", action="store_true")
+    _config_flag(check)
+    _data_flag(check)
+    _json_flag(check, "the report, with 'ok' and 'problems'")
     _live_flag(check)
     check.set_defaults(handler=lazy("bot.check_command:check_command"))
 
     targets = commands.add_parser("targets", help="the weights the strategy wants")
-    targets.add_argument("--config", type=Path, required=True)
+    _config_flag(targets)
     targets.add_argument(
         "--as-of",
         type=iso_date,
@@ -100,15 +108,67 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="the seeded SYNTHETIC market (made-up prices, to try the command)",
     )
-    targets.add_argument("--json", action="store_true")
+    _json_flag(targets, "the weights")
     targets.set_defaults(handler=lazy("bot.commands:targets_command"))
+
+    add_backtest_parser(commands)
+
+    status = commands.add_parser("status", help="daemon, last cycle, next wake, drift, errors")
+    _config_flag(status)
+    _json_flag(status, "every section")
+    status.set_defaults(handler=lazy("bot.status:status_command"))
+
+    health = commands.add_parser("health", help="exit 0 if the daemon's heartbeat is fresh")
+    health.add_argument(
+        "--max-age-minutes",
+        type=positive_number,
+        default=10.0,
+        help="the oldest heartbeat that still counts as alive, in minutes (default 10)",
+    )
+    health.set_defaults(handler=lazy("bot.commands:health_command"))
 
     tracker = commands.add_parser("tracker", help="the account tracker, or the event log")
     tracker.add_argument("--events", action="store_true", help="list recorded events")
-    tracker.add_argument("--strategy", help="only this strategy")
-    tracker.add_argument("--json", action="store_true")
+    tracker.add_argument("--strategy", help="only this strategy (a name the tracker recorded)")
+    _json_flag(tracker, "the tracker lines or events")
     tracker.set_defaults(handler=lazy("bot.commands:tracker_command"))
     return parser
+
+
+class _Version(argparse.Action):
+    """``--version``: the installed package's version, read only when asked."""
+
+    def __init__(self, option_strings: list[str], dest: str, help: str | None = None) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help=help)
+
+    def __call__(self, parser: argparse.ArgumentParser, *_args: object) -> None:
+        from importlib.metadata import PackageNotFoundError, version  # noqa: PLC0415
+
+        try:
+            installed = version("letf-rebalancer")
+        except PackageNotFoundError:
+            installed = "unknown (not installed: pip install -e .)"
+        print(f"bot (letf-rebalancer) {installed}")
+        parser.exit(0)
+
+
+def _config_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config", type=Path, required=True, help="the strategy's config file (TOML)"
+    )
+
+
+def _data_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--data",
+        type=Path,
+        help="directory of per-symbol CSV closes for the simulated broker (instead of the "
+        "config's [market])",
+    )
+
+
+def _json_flag(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument("--json", action="store_true", help=f"print {what} as JSON")
 
 
 def _live_flag(parser: argparse.ArgumentParser) -> None:

@@ -559,3 +559,73 @@ def test_the_readmes_offline_sections_turn_each_strategy_config_into_a_replay(
     result = json.loads(capsys.readouterr().out)
     assert result["session"] == "2026-01-02"
     assert result["outcome"] in ("traded", "held")
+
+
+# ---- the parser: --version, help texts, argument errors ---------------------------------------
+
+
+def run_parser(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    """`bot ARGV` for what ends in argparse (help, version, a refused argument)."""
+    with pytest.raises(SystemExit) as exited:
+        main(list(argv))
+    out, err = capsys.readouterr()
+    return int(str(exited.value.code)), out, err
+
+
+def test_version_prints_the_installed_version(capsys: pytest.CaptureFixture[str]) -> None:
+    """`bot --version`: the version pyproject.toml declares (the package is installed)."""
+    import tomllib  # noqa: PLC0415 - only here
+
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+
+    assert run_parser(capsys, "--version") == (0, f"bot (letf-rebalancer) {declared}\n", "")
+
+
+def test_every_flag_of_every_command_has_help_text() -> None:
+    """No bare `--flag FLAG` in any `bot COMMAND --help`."""
+    import argparse  # noqa: PLC0415 - only here
+
+    from bot.cli import _parser  # noqa: PLC0415 - the parser itself
+
+    parser = _parser()
+    (commands,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    bare = [
+        f"{name} {'/'.join(action.option_strings) or action.dest}"
+        for name, sub in [("bot", parser), *commands.choices.items()]
+        for action in sub._actions
+        if not action.help and not isinstance(action, argparse._SubParsersAction)
+    ]
+
+    assert len(commands.choices) == 8
+    assert bare == []
+
+
+def test_the_top_level_help_names_every_command_without_markup(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Plain text (no reStructuredText double backticks), every command listed and described."""
+    code, out, _ = run_parser(capsys, "--help")
+
+    assert code == 0
+    assert "``" not in out
+    for command in ("run", "once", "check", "targets", "backtest", "status", "health", "tracker"):
+        assert re.search(rf"^    {command} +\S", out, re.MULTILINE), command
+    assert "bot run --config config/demo.toml" in out
+
+
+@pytest.mark.parametrize("value", ["-5", "0", "nan", "soon"])
+def test_health_refuses_an_age_that_is_not_above_zero(
+    capsys: pytest.CaptureFixture[str], value: str
+) -> None:
+    """`bot health --max-age-minutes -5` would call every heartbeat stale: refused, one line."""
+    code, out, err = run_parser(capsys, "health", "--max-age-minutes", value)
+
+    assert (code, out) == (2, "")
+    assert err == f"error: --max-age-minutes: '{value}' is not a number above 0\n"
+
+
+def test_a_missing_argument_is_one_error_line(capsys: pytest.CaptureFixture[str]) -> None:
+    """argparse's own refusals follow the bot's rule too: one line, exit 2, no usage block."""
+    assert run_parser(capsys, "once") == (
+        2, "", "error: the following arguments are required: --config\n"
+    )  # fmt: skip

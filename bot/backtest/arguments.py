@@ -13,7 +13,9 @@ from bot.lazy import lazy
 def add_backtest_parser(commands: Any) -> None:
     """The ``bot backtest`` arguments (``commands`` is argparse's sub-parser action)."""
     parser = commands.add_parser("backtest", help="the strategy's own cycle over history")
-    parser.add_argument("--config", type=Path, required=True)
+    parser.add_argument(
+        "--config", type=Path, required=True, help="the strategy's config file (TOML)"
+    )
     parser.add_argument(
         "--data",
         type=Path,
@@ -32,8 +34,18 @@ def add_backtest_parser(commands: Any) -> None:
     )
     parser.add_argument("--end", type=iso_date, help="YYYY-MM-DD (default: the data's last close)")
     parser.add_argument("--benchmark", default="SPY", help="buy-and-hold symbol ('' for none)")
-    parser.add_argument("--slippage-bps", type=float, default=1.0)
-    parser.add_argument("--fees", choices=["current", "legacy", "none"], default="current")
+    parser.add_argument(
+        "--slippage-bps",
+        type=float,
+        default=1.0,
+        help="each fill this many basis points worse than the close (default 1)",
+    )
+    parser.add_argument(
+        "--fees",
+        choices=["current", "legacy", "none"],
+        default="current",
+        help="SEC and FINRA TAF fees on sells: today's rates (default), the older ones, or none",
+    )
     parser.add_argument(
         "--borrow-rate", type=float, default=0.0, help="%% a year on the value of shorts"
     )
@@ -60,7 +72,7 @@ def add_backtest_parser(commands: Any) -> None:
         type=Path,
         help="root of the index/rate data for --simulate (default: the parent of --data)",
     )
-    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.add_argument("--plot", type=Path, help="write a PNG (needs matplotlib)")
     parser.add_argument("--equity-csv", type=Path, help="write the daily equity curves")
     parser.set_defaults(handler=lazy("bot.backtest.command:backtest_command"))
