@@ -58,7 +58,10 @@ def banner(bot: Bot, settings: Settings, *, live: bool) -> str:
 
 def banner_text(config: BotConfig, settings: Settings, number: str, *, live: bool) -> str:
     if not isinstance(config.broker, AlpacaBrokerConfig):
-        return f"SIMULATED broker (state in {settings.state_dir})"
+        return (
+            "SIMULATED broker — no real account, no real orders; its book and the tracker are"
+            f" in {settings.state_dir.resolve()}"
+        )
     return alpaca_banner(number, alpaca_url(settings, live=live), live=live)
 
 

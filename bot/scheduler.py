@@ -120,7 +120,10 @@ def build_scheduler(daemon: Daemon, calendar: MarketCalendar) -> DaemonScheduler
     if daemon.heartbeat is not None:
         beat = daemon.heartbeat
         scheduler.add_job(
-            lambda: beat.beat(alive=True), IntervalTrigger(seconds=60), id="heartbeat"
+            lambda: beat.beat(alive=True),
+            IntervalTrigger(seconds=60),
+            id="heartbeat",
+            name="heartbeat",  # not APScheduler's default, build_scheduler.<locals>.<lambda>
         )
     return scheduler
 

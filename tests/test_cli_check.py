@@ -297,5 +297,25 @@ def test_check_on_the_simulated_broker(
     code, report, err = check_json(config, capsys)
 
     assert code == 0, report["problems"]
-    assert report["broker"]["banner"] == f"SIMULATED broker (state in {tmp_path / 'state'})"
+    assert report["broker"]["banner"] == (
+        "SIMULATED broker — no real account, no real orders; its book and the tracker are in"
+        f" {(tmp_path / 'state').resolve()}"
+    )
     assert report["broker"]["banner"] in err
+
+
+def test_a_refused_key_reads_as_one_sentence(
+    env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Alpaca's 'unauthorized.' with its full stop dropped, then what to check: no '.;'."""
+    monkeypatch.setenv("APCA_API_SECRET_KEY", WRONG_SECRET)
+
+    code, report, _ = check_json(alpaca_hfea(env), capsys)
+
+    [problem] = report["problems"]
+    assert code == 2
+    assert ".;" not in problem
+    assert problem.endswith(
+        "Alpaca answered 401: unauthorized — the key was refused: check APCA_API_KEY_ID and"
+        " APCA_API_SECRET_KEY (paper and live accounts have different keys)"
+    )

@@ -288,3 +288,13 @@ def test_a_sigterm_stop_is_recorded_in_the_tracker_and_the_last_heartbeat(tmp_pa
     assert beat.beats[-1] == {"stopped": True, "reason": "SIGTERM"}
     assert daemon.stop_requested
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # the handler is put back
+
+
+def test_every_job_has_a_name_a_person_can_read(tmp_path: Path) -> None:
+    """APScheduler logs jobs by name: `heartbeat`, not `build_scheduler.<locals>.<lambda>`."""
+    daemon = Daemon([], Tracker(tmp_path / "t.sqlite3"), FIFTEEN, heartbeat=SignallingBeat())
+
+    scheduler = build_scheduler(daemon, XnysCalendar())
+
+    names = {job.id: job.name for job in scheduler.get_jobs()}
+    assert names == {"wake": "wake", "dead_man": "dead-man check", "heartbeat": "heartbeat"}

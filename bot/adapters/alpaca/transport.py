@@ -264,13 +264,20 @@ def _safe_name(part: object) -> str:
 
 def _classify(what: str, exc: APIError) -> BrokerError:
     status, code, message = _status(exc), error_code(exc), redact_text(_message(exc))
-    text = f"{what}: Alpaca answered {status} {code or ''} {message}".replace("  ", " ")
+    # "read account: Alpaca answered 401: unauthorized" (Alpaca's own text, its full stop off,
+    # so that what we add after it reads as one sentence).
+    text = f"{what}: Alpaca answered {status}" + (f" (code {code})" if code else "")
+    if message.strip(" ."):
+        text += f": {message.strip().rstrip('.')}"
     if code == DUPLICATE_CLIENT_ORDER_ID:
         return DuplicateOrderError(text)
     if status == 429 or (status is not None and status >= 500):
         return TransientBrokerError(text)
     if status == 401:
-        return BrokerAuthError(f"{text}; check APCA_API_KEY_ID and APCA_API_SECRET_KEY")
+        return BrokerAuthError(
+            f"{text} — the key was refused: check APCA_API_KEY_ID and APCA_API_SECRET_KEY "
+            "(paper and live accounts have different keys)"
+        )
     if status in (400, 403, 422):
         return OrderRejectedError(text)
     return BrokerError(text)
