@@ -182,3 +182,31 @@ def test_a_trade_by_someone_else_in_a_shared_fund_stops_the_portfolio(
         assert result.orders == ()
     assert load_ledgers(world.tracker, "seeds") == before
     assert len(world.tracker.events("seeds", EventKind.RECONCILE_FAILED)) == 2
+
+
+def test_a_split_of_a_shared_fund_is_shared_by_holding_not_refused(
+    make_world: Callable[..., World],
+) -> None:
+    """TMF splits 2-for-1 after the first wake (the broker doubles the position, the price
+    halves from $50 to $25): the next wake books each strategy's TMF times two — HFEA 539.46 →
+    1,078.92, bond 799.2 → 1,598.4 — and trades on; nobody is charged, nothing is refused."""
+    closes = flat_closes({"UPRO": 100.0, "TMF": 50.0}, date(2026, 3, 2), date(2026, 4, 30))
+    closes.loc[closes.index >= pd.Timestamp(2026, 4, 2), "TMF"] = 25.0
+    world = make_world(closes)
+    seeds = portfolio(
+        sleeve("hfea", "0.6", FixedWeights({"UPRO": 0.55, "TMF": 0.45}), QUARTERLY),
+        sleeve("bond", "0.4", FixedWeights({"TMF": 1.0}), QUARTERLY),
+    )
+    world.at(date(2026, 4, 1))
+    run_portfolio_wake(world.adapters, seeds)
+    world.broker.split("TMF", 2, 1)
+    world.at(date(2026, 4, 2))
+
+    result = run_portfolio_wake(world.adapters, seeds)
+
+    assert result.outcome != "error", result.reason
+    ledgers = assert_ledgers_sum_to_the_account(world)
+    assert ledgers["hfea"].positions["TMF"] == 107892 * NANO // 100
+    assert ledgers["bond"].positions["TMF"] == 15984 * NANO // 10
+    assert ledgers["hfea"].cash == Decimal(60)
+    assert world.tracker.events("seeds", EventKind.SPLIT_DETECTED)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -45,6 +45,7 @@ from bot.portfolio.ledger import UNALLOCATED, Change, Ledger, Posting
 from bot.portfolio.sleeve_broker import SleeveBroker
 from bot.ports import Journal
 from bot.rules import NANO
+from bot.splits import Split, explain_changes
 
 log = structlog.get_logger()
 ZERO = Decimal(0)
@@ -241,7 +242,7 @@ class _Wake:
         if self.reports or any(wanted.values()):
             self.post(_fills_posting(wanted, self.reports, prices), settles=self.run_id)
         self._finish(proposing, prices, None)
-        equity = self._snapshot()
+        equity = self._snapshot(prices)
         sent = sum((abs(r.filled_qty) * prices[r.symbol] for r in self.reports), ZERO)
         traded = self.reports or any(r.outcome == "traded" for r in self.sleeve_results)
         outcome: Outcome = "traded" if traded else "held"
@@ -302,6 +303,9 @@ class _Wake:
         positions = {s: _nano(q) for s, q in account.positions.items()}
         funds = self.portfolio.funds
         differences = book.differences(self.ledgers, positions, funds)
+        if differences and not dry_run:
+            self._post_splits(differences, positions)
+            differences = book.differences(self.ledgers, positions, funds)
         if differences:
             self.differences = {s: Decimal(n) / NANO for s, n in differences.items()}
             by_ledgers = book.held(self.ledgers)
@@ -325,6 +329,28 @@ class _Wake:
         gap = account.cash - sum((ledger.cash for ledger in self.ledgers.values()), ZERO)
         if gap and not dry_run:
             self._share_cash(gap)
+
+    def _post_splits(self, differences: Mapping[str, int], positions: Mapping[str, int]) -> None:
+        """Differences that are splits (the quantity changed by a clean ratio, and the prices of
+        the last wake and today's agree with it): each ledger's shares times the ratio, toward
+        zero, and the nano-shares left (or a broker's cash-in-lieu rounding) shared by holding,
+        so the ledgers again sum exactly to the account."""
+        last = self.adapters.tracker.last_event(self.portfolio.name, EventKind.POSITIONS)
+        if last is None:
+            return
+        by_ledgers = book.held(self.ledgers)
+        found = explain_changes(
+            {s: Decimal(by_ledgers.get(s, 0)) / NANO for s in differences},
+            {s: Decimal(positions.get(s, 0)) / NANO for s in differences},
+            {str(s): float(p) for s, p in last.payload.get("prices", {}).items()},
+            {s: float(p) for s, p in self._prices(strict=False).items()},
+            after=_session_of(last.at),
+            through=self.today,
+        )
+        for split in found.splits:
+            self.record(EventKind.SPLIT_DETECTED, **split.payload())
+            self.post(_split_posting(self.ledgers, split, positions.get(split.symbol, 0)))
+            log.warning("split_posted", portfolio=self.portfolio.name, symbol=split.symbol)
 
     def _share_cash(self, gap: Decimal) -> None:
         prices = self._prices(strict=False)
@@ -503,11 +529,17 @@ class _Wake:
             read_mark=lambda: self.read_mark,
         )
 
-    def _snapshot(self) -> Decimal:
+    def _snapshot(self, prices: Mapping[str, Decimal]) -> Decimal:
+        """The account's funds and equity after the wake, with the prices it saw (the next
+        wake tells a split from a trade by them)."""
         account = self.adapters.broker.account()
         funds = set(self.portfolio.funds)
         held = {s: q for s, q in account.positions.items() if s in funds and q}
-        self.record(EventKind.POSITIONS, positions=held)
+        self.record(
+            EventKind.POSITIONS,
+            positions=held,
+            prices={s: float(p) for s, p in sorted(prices.items())},
+        )
         self.adapters.tracker.snapshot_equity(
             at=self.adapters.clock.now(),
             session=self.today,
@@ -579,6 +611,32 @@ def _fills_posting(
         "fills of the netted orders",
         {n: Change(e["cash"], e["positions"]) for n, e in sorted(changes.items())},
     )
+
+
+def _split_posting(ledgers: Mapping[str, Ledger], split: Split, account: int) -> Posting:
+    """Every ledger's shares of the split fund times the ratio (toward zero); what is left to
+    reach the account's new position — the nano-shares the rounding dropped, or a fraction the
+    broker paid in cash — is shared by holding (``split_integer``)."""
+    symbol, ratio = split.symbol, split.ratio
+    holdings = {
+        n: x.positions.get(symbol, 0) for n, x in ledgers.items() if x.positions.get(symbol)
+    }
+    scaled = {n: _toward_zero(q * ratio.new, ratio.old) for n, q in holdings.items()}
+    rest = book.split_integer(
+        account - sum(scaled.values()), {n: abs(q) for n, q in holdings.items()}
+    )
+    changes = {n: Change(ZERO, {symbol: scaled[n] + rest[n] - q}) for n, q in holdings.items()}
+    return Posting(f"{symbol} split {ratio}", changes)
+
+
+def _toward_zero(numerator: int, denominator: int) -> int:
+    quotient = abs(numerator) // denominator
+    return quotient if numerator >= 0 else -quotient
+
+
+def _session_of(at: str) -> date:
+    """The New York date of a recorded event's time (stored as UTC ISO text)."""
+    return datetime.fromisoformat(at).astimezone(NEW_YORK).date()
 
 
 def _order_payload(order: PlannedOrder) -> dict[str, Any]:
