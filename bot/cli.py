@@ -1,4 +1,4 @@
-"""The ``bot`` command line: run, once, check, targets, backtest, status, health, tracker.
+"""The ``bot`` command line: run, once, check, targets, backtest, status, health, tracker, ledger.
 
 User errors (a bad config, missing data, a refused trade) print one line saying what went wrong
 and exit non-zero; tracebacks are for bugs only.
@@ -14,7 +14,7 @@ from pathlib import Path
 from bot.backtest.arguments import add_backtest_parser
 from bot.cli_args import BotArgumentParser, iso_date, positive_number
 from bot.errors import BotError
-from bot.lazy import lazy
+from bot.lazy import by_config, lazy
 
 EXIT_ERROR = 2
 DESCRIPTION = """\
@@ -22,6 +22,8 @@ Rebalance published leveraged-ETF strategies on an Alpaca account (paper unless 
 twice) or on the simulated broker, and backtest them with the same cycle.
 
 Start with:  bot run --config config/demo.toml   (the demo: simulated broker, synthetic market)
+Several strategies in one account: --config config/portfolio.toml (run, once, check, targets,
+backtest, status; bot ledger shows each strategy's share of the account).
 
 A user error (a bad config, missing data, a refused trade) is one 'error: ...' line on stderr
 and exit status 2. 'bot COMMAND --help' describes each command's options."""
@@ -80,14 +82,20 @@ def _parser() -> argparse.ArgumentParser:
     _data_flag(once)
     _json_flag(once, "the cycle's result")
     _live_flag(once)
-    once.set_defaults(handler=lazy("bot.commands:once_command"))
+    once.set_defaults(
+        handler=by_config("bot.commands:once_command", "bot.portfolio_commands:portfolio_once")
+    )
 
     check = commands.add_parser("check", help="pre-trade checks against the configured account")
     _config_flag(check)
     _data_flag(check)
     _json_flag(check, "the report, with 'ok' and 'problems'")
     _live_flag(check)
-    check.set_defaults(handler=lazy("bot.check_command:check_command"))
+    check.set_defaults(
+        handler=by_config(
+            "bot.check_command:check_command", "bot.portfolio_commands:portfolio_check"
+        )
+    )
 
     targets = commands.add_parser("targets", help="the weights the strategy wants")
     _config_flag(targets)
@@ -109,14 +117,20 @@ def _parser() -> argparse.ArgumentParser:
         help="the seeded SYNTHETIC market (made-up prices, to try the command)",
     )
     _json_flag(targets, "the weights")
-    targets.set_defaults(handler=lazy("bot.commands:targets_command"))
+    targets.set_defaults(
+        handler=by_config(
+            "bot.commands:targets_command", "bot.portfolio_commands:portfolio_targets"
+        )
+    )
 
     add_backtest_parser(commands)
 
     status = commands.add_parser("status", help="daemon, last cycle, next wake, drift, errors")
     _config_flag(status)
     _json_flag(status, "every section")
-    status.set_defaults(handler=lazy("bot.status:status_command"))
+    status.set_defaults(
+        handler=by_config("bot.status:status_command", "bot.portfolio_commands:portfolio_status")
+    )
 
     health = commands.add_parser("health", help="exit 0 if the daemon's heartbeat is fresh")
     health.add_argument(
@@ -132,6 +146,18 @@ def _parser() -> argparse.ArgumentParser:
     tracker.add_argument("--strategy", help="only this strategy (a name the tracker recorded)")
     _json_flag(tracker, "the tracker lines or events")
     tracker.set_defaults(handler=lazy("bot.commands:tracker_command"))
+
+    ledger = commands.add_parser(
+        "ledger", help="a portfolio's per-strategy ledgers, and a refused difference"
+    )
+    _config_flag(ledger)
+    ledger.add_argument(
+        "--accept",
+        action="store_true",
+        help="book the difference the last wake refused (a manual trade) to the strategies "
+        "holding that fund, by holding, so the portfolio trades again",
+    )
+    ledger.set_defaults(handler=lazy("bot.portfolio_commands:ledger_command"))
     return parser
 
 
@@ -154,7 +180,10 @@ class _Version(argparse.Action):
 
 def _config_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--config", type=Path, required=True, help="the strategy's config file (TOML)"
+        "--config",
+        type=Path,
+        required=True,
+        help="the strategy's config file (TOML), or a portfolio file (config/portfolio.toml)",
     )
 
 

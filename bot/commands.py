@@ -45,8 +45,6 @@ from bot.errors import BotError, ConfigError, DataError
 from bot.health import healthcheck_main
 from bot.market.sessions import xnys_sessions
 from bot.market.synthetic import SYNTHETIC_LABEL, synthetic_closes_for_range
-from bot.portfolio.config import is_portfolio_file
-from bot.portfolio_commands import portfolio_once
 from bot.report import quarterly_lines
 from bot.run_command import register_secrets
 from bot.scheduler import stop_on_signals
@@ -66,8 +64,6 @@ def health_command(args: argparse.Namespace) -> int:
 
 
 def once_command(args: argparse.Namespace) -> int:
-    if is_portfolio_file(args.config):
-        return portfolio_once(args)
     config = load_config(args.config)
     settings = Settings()
     register_secrets(settings)

@@ -20,3 +20,16 @@ def lazy(target: str) -> Callable[[argparse.Namespace], int]:
         return int(function(args))
 
     return handler
+
+
+def by_config(single: str, portfolio: str) -> Callable[[argparse.Namespace], int]:
+    """A handler that runs ``portfolio`` when ``--config`` names a portfolio file (one with
+    ``[[sleeves]]``), else ``single``: both imported only then, by name."""
+
+    def handler(args: argparse.Namespace) -> int:
+        from bot.portfolio.config import is_portfolio_file  # noqa: PLC0415 - on use only
+
+        chosen = portfolio if is_portfolio_file(args.config) else single
+        return lazy(chosen)(args)
+
+    return handler

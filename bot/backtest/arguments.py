@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.cli_args import iso_date
-from bot.lazy import lazy
+from bot.lazy import by_config
 
 
 def add_backtest_parser(commands: Any) -> None:
@@ -75,4 +75,8 @@ def add_backtest_parser(commands: Any) -> None:
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.add_argument("--plot", type=Path, help="write a PNG (needs matplotlib)")
     parser.add_argument("--equity-csv", type=Path, help="write the daily equity curves")
-    parser.set_defaults(handler=lazy("bot.backtest.command:backtest_command"))
+    parser.set_defaults(
+        handler=by_config(
+            "bot.backtest.command:backtest_command", "bot.portfolio_commands:portfolio_backtest"
+        )
+    )
