@@ -124,3 +124,18 @@ def test_backtest_of_the_portfolio(portfolio: Path, capsys: pytest.CaptureFixtur
     total = sum(curves[n]["end"] for n in SEEDS)
     assert total == pytest.approx(curves["seeds"]["end"], rel=1e-9)
     assert float(report["sent_turnover"]) <= float(report["wanted_turnover"])
+
+
+def test_the_daemon_runs_the_portfolio_as_one_and_prints_every_tracker(
+    portfolio: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = portfolio.read_text().replace('end = "2025-03-31"', 'end = "2025-01-31"')
+    portfolio.write_text(text)
+    assert main(["run", "--config", str(portfolio)]) == 0
+    out = capsys.readouterr().out
+    assert "portfolio seeds (hfea, uisx3, all_in, max_yield)" in out
+    for name in ["seeds", *SEEDS]:
+        assert f"account tracker — {name}" in out
+    assert main(["tracker", "--json"]) == 0
+    lines = json.loads(capsys.readouterr().out)
+    assert set(lines) == {"seeds", *SEEDS}
