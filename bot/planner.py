@@ -27,13 +27,21 @@ from bot.domain import (
     Leg,
     OrderCosts,
     PlannedOrder,
-    floor_qty,
     to_decimal,
     to_micro,
 )
 from bot.errors import PlanningError
 from bot.rules import NANO as NANO_PER_SHARE
-from bot.rules import add_long, add_short, cover_short, reaches_minimum, reduce_long
+from bot.rules import (
+    add_long,
+    add_short,
+    capacity,
+    cover_short,
+    investable,
+    position_target,
+    reaches_minimum,
+    reduce_long,
+)
 
 ZERO = Decimal(0)
 NANO = Decimal(NANO_PER_SHARE)
@@ -92,10 +100,10 @@ def plan_orders(
     weights = {s: to_decimal(targets.get(s, 0.0), f"target weight of {s}") for s in symbols}
     _check_shorts(weights, rules)
     sleeve = _sleeve_equity(account, rules)
-    investable = sleeve * (1 - rules.cash_buffer)
+    money = investable(account.equity, rules.capital_fraction, rules.cash_buffer)
     involved = [s for s in symbols if weights[s] != 0 or account.positions.get(s, ZERO) != 0]
     px = {s: _price(prices, s) for s in involved}
-    target_qty = {s: _target_qty(s, weights[s] * investable, px[s], rules) for s in involved}
+    target_qty = {s: _target_qty(s, weights[s] * money, px[s], rules) for s in involved}
     return replace(plan_moves(target_qty, account, px, rules), sleeve_equity=sleeve)
 
 
@@ -137,11 +145,11 @@ def fit_to_capacity(
     if not account.multiplier >= 1:
         msg = f"the account's margin multiplier is {account.multiplier}: refusing to size on it"
         raise PlanningError(msg)
-    capacity = account.equity * account.multiplier / (1 + rules.funds_headroom)
+    allowed = capacity(account.equity, account.multiplier, rules.funds_headroom)
     wanted = _wanted_gross(targets, account, rules)
-    if wanted <= capacity * (1 + ROUNDING_SLACK) or wanted == 0:
+    if wanted <= allowed * (1 + ROUNDING_SLACK) or wanted == 0:
         return dict(targets), 1.0
-    scale = float(max(capacity, ZERO) / wanted)
+    scale = float(allowed / wanted)
     return {s: w * scale for s, w in targets.items()}, scale
 
 
@@ -165,22 +173,23 @@ def capacity_shortfall(
     else:
         others = max(account.gross_exposure - held, ZERO)
         allowed = account.equity * account.multiplier - others
-    capacity = max(allowed, ZERO) / (1 + rules.funds_headroom)
+    room = capacity(allowed, Decimal(1), rules.funds_headroom)
     wanted = _wanted_gross(targets, account, rules)
-    if wanted <= capacity * (1 + ROUNDING_SLACK) or wanted == 0:
+    if wanted <= room * (1 + ROUNDING_SLACK) or wanted == 0:
         return None
-    reachable = capacity / wanted
+    reachable = room / wanted
     return (
-        f"the targets need ${wanted:,.2f} of gross exposure but only ${capacity:,.2f} is "
+        f"the targets need ${wanted:,.2f} of gross exposure but only ${room:,.2f} is "
         f"available (buying power ${account.buying_power:,.2f}; other holdings use "
         f"${others:,.2f}): the book could reach {reachable:.1%} of its targets"
     )
 
 
 def _wanted_gross(targets: Mapping[str, float], account: Account, rules: PlannerRules) -> Decimal:
-    sleeve = _sleeve_equity(account, rules) * (1 - rules.cash_buffer)
+    _sleeve_equity(account, rules)  # refuses a broken account or fraction
+    money = investable(account.equity, rules.capital_fraction, rules.cash_buffer)
     gross = sum((abs(to_decimal(w, f"target weight of {s}")) for s, w in targets.items()), ZERO)
-    return gross * sleeve
+    return gross * money
 
 
 def _check_shorts(weights: Mapping[str, Decimal], rules: PlannerRules) -> None:
@@ -216,16 +225,15 @@ def _price(prices: Mapping[str, float | Decimal], symbol: str) -> Decimal:
 
 
 def _target_qty(symbol: str, value: Decimal, price: Decimal, rules: PlannerRules) -> Decimal:
-    raw = value / price
-    if raw < 0:  # shorts: whole shares, toward the smaller short
-        return -(-raw).to_integral_value(rounding=ROUND_DOWN)
-    return _round_long(symbol, raw, rules)
+    """``bot.rules.position_target`` of the exact quantity ``value / price``."""
+    return _held_as(symbol, value / price, rules)
 
 
-def _round_long(symbol: str, qty: Decimal, rules: PlannerRules) -> Decimal:
-    if symbol in rules.not_fractionable:
-        return qty.to_integral_value(rounding=ROUND_DOWN)
-    return floor_qty(qty)
+def _held_as(symbol: str, qty: Decimal, rules: PlannerRules) -> Decimal:
+    """A quantity as the broker can hold it (``bot.rules.position_target``): cut toward zero
+    to the nano-share, then whole shares for a short or a fund that is not fractionable."""
+    nano = int((qty * NANO).to_integral_value(rounding=ROUND_DOWN))
+    return Decimal(position_target(nano, symbol in rules.not_fractionable)) / NANO
 
 
 def _legs(symbol: str, current: Decimal, target: Decimal, price: Decimal) -> list[PlannedOrder]:
@@ -304,8 +312,8 @@ def _big_enough(order: PlannedOrder, rules: PlannerRules) -> bool:
 
 def _scaled(order: PlannedOrder, scale: Decimal, rules: PlannerRules) -> PlannedOrder:
     qty = order.qty * scale
-    if order.leg is Leg.ADD_SHORT:
-        qty = qty.to_integral_value(rounding=ROUND_DOWN)
+    if order.leg is Leg.ADD_SHORT:  # a short sale's size: whole shares, down
+        qty = -_held_as(order.symbol, -qty, rules)
     else:
-        qty = _round_long(order.symbol, qty, rules)
+        qty = _held_as(order.symbol, qty, rules)
     return replace(order, qty=qty, closes_position=False)

@@ -12,9 +12,13 @@ size, 0 when that leg is not needed.
 
 from __future__ import annotations
 
+from decimal import Decimal
+from typing import TypeVar
+
 from bot.compilable import inlined
 
 NANO = 1_000_000_000  # nano-shares per share
+Number = TypeVar("Number", float, Decimal)  # the live path's Decimal, the loop's float
 
 
 @inlined
@@ -39,6 +43,52 @@ def add_long(held: int, target: int) -> int:
 def add_short(held: int, target: int) -> int:
     """Sell short to open or add to a short (from zero when a long is sold first)."""
     return min(held, 0) - target if target < 0 and target < held else 0
+
+
+# Sizing: the same formula for both number types (the Decimal path computes it exactly, the
+# loop in floats, numba compiles the float form); quantities end in integer nano-shares.
+
+
+@inlined
+def investable(equity: Number, fraction: Number, buffer: Number) -> Number:
+    """What the strategy puts to work: its share of the equity less the cash buffer."""
+    return equity * fraction * (1 - buffer)
+
+
+@inlined
+def capacity(equity: Number, multiplier: Number, headroom: Number) -> Number:
+    """The gross exposure the margin allows, with room for slippage and fees kept aside."""
+    return max(equity * multiplier, equity - equity) / (1 + headroom)
+
+
+@inlined
+def position_target(nano_toward_zero: int, whole: bool) -> int:
+    """A target position from the exact one (nano-shares, cut toward zero): a short is whole
+    shares toward the smaller short (Alpaca refuses fractional shorts), a long of a fund that is
+    not fractionable whole shares down, any other long as it is."""
+    if nano_toward_zero < 0:
+        return -((-nano_toward_zero) // NANO * NANO)
+    if whole:
+        return nano_toward_zero // NANO * NANO
+    return nano_toward_zero
+
+
+# Fills and financing.
+
+
+@inlined
+def fill_price(close: Number, slippage: Number, sell: bool) -> Number:
+    """A market order's fill in a simulation: the close, worse by the slippage."""
+    return close * (1 - slippage) if sell else close * (1 + slippage)
+
+
+@inlined
+def financing(
+    shorts: Number, over: Number, borrow_rate: Number, margin_rate: Number, nights: int
+) -> Number:
+    """Borrow fee on the short market value and margin interest on the gross exposure above
+    equity, for ``nights`` calendar nights on a 360-day year."""
+    return (shorts * borrow_rate + over * margin_rate) * nights / 360
 
 
 # Money. The fees are whole units (cents per million dollars, millionths of a dollar per share,

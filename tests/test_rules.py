@@ -8,18 +8,24 @@ gives the very same sizes."""
 from __future__ import annotations
 
 import math
+from datetime import date as _date
+from datetime import datetime as _datetime
 from decimal import ROUND_CEILING, Decimal
 
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from bot import rules
-from bot.adapters.sim_broker import FEE_SCHEDULES, FeeSchedule
-from bot.backtest import kernel
-from bot.domain import Leg, PlannedOrder
-from bot.planner import PlannerRules, _legs
+from bot.adapters.sim_broker import FEE_SCHEDULES, CloseTable, FeeSchedule, SimulatedBroker
+from bot.backtest import engine, kernel
+from bot.backtest.engine import BacktestCosts
+from bot.clock import SimulatedClock
+from bot.cycle import NEW_YORK
+from bot.domain import Leg, OrderRequest, PlannedOrder, Side
+from bot.planner import PlannerRules, _legs, _target_qty
 from bot.planner import _big_enough as planner_big_enough
 from bot.triggers import absolute_drift, relative_drift, worst_drift
 
@@ -189,3 +195,88 @@ def _exact_drift(current: Decimal, target: Decimal, measure: kernel.Measure) -> 
         return Decimal(0) if current == target else Decimal("Infinity")
     return abs(current - target) / target
 
+
+# --- sizing, fills and financing: one formula, two number types --------------------------------
+
+
+@given(
+    st.integers(min_value=-(10**12), max_value=10**12),  # the value to hold, in cents
+    cents_price,
+    st.booleans(),
+)
+def test_the_planner_and_the_loop_round_a_target_position_alike(
+    value_cents: int, price_cents: int, whole: bool
+) -> None:
+    """``rules.position_target`` from the planner's exact quantity and from the loop's float:
+    the same whole shares for a short or a fund that is not fractionable; within one
+    nano-share otherwise, beyond the float's own resolution of the quantity."""
+    value, price = Decimal(value_cents) / 100, Decimal(price_cents) / 100
+    planned = _target_qty(
+        "X", value, price, PlannerRules(not_fractionable=frozenset({"X"}) if whole else frozenset())
+    )
+    looped = rules.position_target(kernel._nano_toward_zero(float(value) / float(price)), whole)
+    planned_nano = int(planned * rules.NANO)
+    exact = value / price
+    if whole or exact < 0:
+        assert planned_nano == looped
+        assert planned_nano % rules.NANO == 0
+        assert abs(planned) <= abs(exact) < abs(planned) + 1  # toward the smaller position
+    else:
+        # a float resolves about 1e-15 of the quantity: a nano-share up to a million shares
+        assert abs(planned_nano - looped) <= 1 + abs(planned_nano) * 2e-15
+        assert planned <= exact < planned + Decimal("1e-9")
+
+
+def test_position_targets_by_hand() -> None:
+    nano = rules.NANO
+    assert rules.position_target(-(10 * nano + 7), whole=False) == -10 * nano  # short: whole
+    assert rules.position_target(10 * nano + 7, whole=True) == 10 * nano
+    assert rules.position_target(10 * nano + 7, whole=False) == 10 * nano + 7
+    # 999.9999999999999 shares in binary where the Decimal path has exactly 1000
+    assert kernel._nano_toward_zero(0.1 * 3 / 0.3 * 1000) == 1000 * nano
+
+
+@given(st.integers(1, 10**6), cents_price, st.sampled_from([0, 1, 5, 30]), st.booleans())
+def test_the_broker_and_the_loop_fill_at_the_same_price_and_cash(
+    hundredths_of_shares: int, price_cents: int, slippage_bps: int, sell: bool
+) -> None:
+    qty, close = Decimal(hundredths_of_shares) / 100, Decimal(price_cents) / 100
+    slip = Decimal(slippage_bps) / 10_000
+    day = _date(2026, 4, 1)
+    closes = pd.DataFrame({"X": [float(close)]}, index=pd.DatetimeIndex([pd.Timestamp(day)]))
+    clock = SimulatedClock(_datetime(2026, 4, 1, 15, 45, tzinfo=NEW_YORK))
+    cash = Decimal(10**10)
+    broker = SimulatedBroker(
+        CloseTable(closes, clock), cash, slippage_bps=Decimal(slippage_bps), round_cents=False
+    )
+    if sell:
+        broker.submit(OrderRequest("own", "X", Side.BUY, qty, Leg.ADD_LONG))
+        cash = broker.account().cash
+    side, leg = (Side.SELL, Leg.REDUCE_LONG) if sell else (Side.BUY, Leg.ADD_LONG)
+    report = broker.submit(OrderRequest("it", "X", side, qty, leg))
+    assert report.filled_avg_price == rules.fill_price(close, slip, sell)
+    params = _kernel_params(FEE_SCHEDULES["current"])
+    params[kernel.P_SLIP] = float(slip)
+    nano = np.array([hundredths_of_shares * 10**7 if sell else 0], dtype=np.int64)
+    state = np.zeros(kernel.N_STATE)
+    kind = kernel.REDUCE if sell else kernel.BUY
+    kernel._fill(
+        0, kind, int(hundredths_of_shares * 10**7), np.array([float(close)]), nano, state, params
+    )
+    moved = broker.account().cash - cash
+    assert float(moved) == pytest.approx(state[kernel.S_CASH], rel=1e-12, abs=1e-9)
+
+
+@given(
+    st.decimals(0, 10**7, places=2), st.decimals(0, 10**7, places=2),
+    st.sampled_from(["0", "0.005", "0.03"]), st.sampled_from(["0", "0.065"]), st.integers(1, 4),
+)  # fmt: skip
+def test_financing_is_one_formula_for_both_engines(
+    shorts: Decimal, over: Decimal, borrow: str, margin: str, nights: int
+) -> None:
+    exact = rules.financing(shorts, over, Decimal(borrow), Decimal(margin), nights)
+    assert exact == (shorts * Decimal(borrow) + over * Decimal(margin)) * nights / 360
+    looped = rules.financing(float(shorts), float(over), float(borrow), float(margin), nights)
+    assert looped == pytest.approx(float(exact), rel=1e-12, abs=1e-12)
+    assert engine._financing.__module__ == "bot.backtest.engine"  # the engine calls it
+    assert BacktestCosts().borrow_rate == 0  # no financing unless asked

@@ -342,7 +342,7 @@ class SimulatedBroker:
         close = self._prices.price(order.symbol, exact=True)
         assert close is not None  # checked by _rejection
         direction = 1 if order.side is Side.BUY else -1
-        price = close * (1 + direction * self._slippage)
+        price = rules.fill_price(close, self._slippage, order.side is Side.SELL)
         if self._round:
             price = price.quantize(PRICE_STEP)
         notional = self._cents(order.qty * price)

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from bot import rules
 from bot.adapters.sim_broker import FeeSchedule
 from bot.backtest.progress import Progress
 from bot.bootstrap import build_backtest_world
@@ -210,4 +211,4 @@ def _financing(broker: SimulatedBroker, costs: BacktestCosts, days: int) -> Deci
     if not (costs.borrow_rate or costs.margin_rate):
         return Decimal(0)
     shorts, over = broker.financing_base()
-    return (shorts * costs.borrow_rate + over * costs.margin_rate) * days / 360
+    return rules.financing(shorts, over, costs.borrow_rate, costs.margin_rate, days)

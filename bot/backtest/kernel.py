@@ -121,22 +121,15 @@ def _micro(money: float) -> int:
     return math.floor(money * 1e6 + 0.5)
 
 
-
-
 @inlined
-def _target_nano(raw: float, whole: bool) -> int:
-    if raw < 0:  # shorts: whole shares, toward the smaller short
-        return -_whole_shares(-raw) * NANO
-    if whole:
-        return _whole_shares(raw) * NANO
-    return math.floor(raw * NANO)
-
-
-@inlined
-def _whole_shares(shares: float) -> int:
-    """Floor to whole shares. Where the Decimal path has exactly 1000, binary arithmetic may
-    have 999.9999999999999: a billionth of a share of slack keeps the two on the same share."""
-    return math.floor(shares + 1e-9)
+def _nano_toward_zero(shares: float) -> int:
+    """A float quantity in nano-shares, cut toward zero: where ``bot.rules.position_target`` takes
+    the loop's numbers. Where the Decimal path has exactly 1000 shares, binary arithmetic may
+    have 999.9999999999999: a slack of a thousandth of a nano-share (and the float's own relative
+    error on large quantities) keeps the two on the same nano-share."""
+    scaled = abs(shares) * NANO
+    cut = math.floor(scaled + 1e-3 + scaled * 1e-15)
+    return cut if shares >= 0 else -cut
 
 
 @inlined
@@ -161,13 +154,13 @@ def _plan(
 ) -> int:
     """``planner.plan_orders``; fills (sym, leg, qty) in sending order, returns their count."""
     equity = _equity(cash, nano, prices)
-    investable = equity * params[P_CF] * (1 - params[P_BUFFER])
+    money = rules.investable(equity, params[P_CF], params[P_BUFFER])
     count = 0
     for k in range(len(weights)):
         held = nano[k]
         if weights[k] == 0 and held == 0:
             continue
-        target = _target_nano(weights[k] * investable / prices[k], whole[k])
+        target = rules.position_target(_nano_toward_zero(weights[k] * money / prices[k]), whole[k])
         moves = (
             (REDUCE, rules.reduce_long(held, target), target <= 0),
             (COVER, rules.cover_short(held, target), target >= 0),
@@ -213,10 +206,12 @@ def _fit_buys(
     for j in range(count):
         amount = qty[j]
         if leg[j] > COVER:
-            if leg[j] == SHORT:
-                amount = _whole_shares(amount / NANO * scale) * NANO
+            if leg[j] == SHORT:  # a short sale's size: whole shares, down
+                amount = -rules.position_target(-_nano_toward_zero(amount / NANO * scale), True)
             else:
-                amount = _target_nano(amount / NANO * scale, whole[sym[j]])
+                amount = rules.position_target(
+                    _nano_toward_zero(amount / NANO * scale), whole[sym[j]]
+                )
             if amount <= 0 or not _big_enough(amount, prices[sym[j]], params):
                 continue
         sym[kept], leg[kept], qty[kept] = sym[j], leg[j], amount
@@ -256,7 +251,7 @@ def _fill(
     sell = kind == REDUCE or kind == SHORT
     direction = -1.0 if sell else 1.0
     close = prices[k]
-    price = close * (1 + direction * params[P_SLIP])
+    price = rules.fill_price(close, params[P_SLIP], sell)
     shares = amount / NANO
     notional = shares * price
     fees = 0.0
@@ -348,7 +343,7 @@ def _rebalance(
     for k in range(len(weights)):
         gross_weight += abs(weights[k])
     sleeve = equity * params[P_CF] * (1 - params[P_BUFFER])
-    capacity = max(equity * params[P_MARGIN], 0.0) / (1 + params[P_HEADROOM])
+    capacity = rules.capacity(equity, params[P_MARGIN], params[P_HEADROOM])
     wanted = gross_weight * sleeve
     goal[:] = weights
     if wanted > capacity * (1 + ROUNDING_SLACK) and wanted != 0:
@@ -526,4 +521,4 @@ def _financing(
             if value < 0:
                 shorts -= value
     over = max(gross - (cash + net), 0.0)
-    return float((shorts * params[P_BORROW] + over * params[P_MARGIN_RATE]) * nights / 360)
+    return float(rules.financing(shorts, over, params[P_BORROW], params[P_MARGIN_RATE], nights))
