@@ -27,6 +27,7 @@ from bot.domain import (
     Leg,
     OrderCosts,
     PlannedOrder,
+    Side,
     to_decimal,
     to_micro,
 )
@@ -35,12 +36,14 @@ from bot.rules import NANO as NANO_PER_SHARE
 from bot.rules import (
     add_long,
     add_short,
+    buys_scale,
     capacity,
     cover_short,
     investable,
     position_target,
     reaches_minimum,
     reduce_long,
+    send_order,
 )
 
 ZERO = Decimal(0)
@@ -124,7 +127,7 @@ def plan_moves(
         if order.closes_position or _big_enough(order, rules)
     ]
     orders, notes = _fit_buys_to_funds(orders, account.buying_power, rules)
-    orders.sort(key=lambda o: (not o.leg.reduces_exposure, o.leg.side.value != "sell", o.symbol))
+    orders.sort(key=lambda o: (send_order(o.leg.reduces_exposure, o.side is Side.SELL), o.symbol))
     return Plan(tuple(orders), account.equity, target_qty, tuple(notes))
 
 
@@ -295,10 +298,9 @@ def _fit_buys_to_funds(
     by_value = sum((o.buying_power_cost(rules.costs) for o in adding if o.by_notional), ZERO)
     by_qty = sum((o.buying_power_cost(rules.costs) for o in adding if not o.by_notional), ZERO)
     needed = by_value + by_qty
-    needed_with_room = by_value + by_qty * (1 + rules.funds_headroom)
-    if needed_with_room <= available or needed == 0:
+    scale = buys_scale(by_value, by_qty, available, rules.funds_headroom)
+    if scale >= 1:
         return orders, []
-    scale = max(available, ZERO) / needed_with_room
     scaled = [o if o.leg.reduces_exposure else _scaled(o, scale, rules) for o in orders]
     kept = [o for o in scaled if o.leg.reduces_exposure or (o.qty > 0 and _big_enough(o, rules))]
     note = f"buys scaled to {scale:.4f} of plan: they needed {needed:.2f}, funds {available:.2f}"

@@ -73,6 +73,27 @@ def position_target(nano_toward_zero: int, whole: bool) -> int:
     return nano_toward_zero
 
 
+@inlined
+def buys_scale(
+    by_value: Number, by_quantity: Number, available: Number, headroom: Number
+) -> Number:
+    """The share of the planned buys and short sales the funds allow: all of them (1) when they
+    fit, else the available funds over what they need with room kept on the orders sized by
+    quantity (whose fills move: slippage and fees); orders sent by value need no room."""
+    needed = by_value + by_quantity
+    with_room = by_value + by_quantity * (1 + headroom)
+    if with_room <= available or needed == 0:
+        return needed - needed + 1
+    return max(available, needed - needed) / with_room
+
+
+@inlined
+def send_order(reduces: bool, sells: bool) -> int:
+    """Which orders go first: those that reduce exposure (they free the funds the others use),
+    and within each phase sells before buys; then by symbol (the caller's tie-break)."""
+    return (0 if reduces else 2) + (0 if sells else 1)
+
+
 # Fills and financing.
 
 

@@ -280,3 +280,50 @@ def test_financing_is_one_formula_for_both_engines(
     assert looped == pytest.approx(float(exact), rel=1e-12, abs=1e-12)
     assert engine._financing.__module__ == "bot.backtest.engine"  # the engine calls it
     assert BacktestCosts().borrow_rate == 0  # no financing unless asked
+
+
+@given(
+    st.decimals(0, 10**7, places=2),
+    st.decimals(0, 10**7, places=2),
+    st.decimals(-(10**6), 10**7, places=2),
+    st.sampled_from(["0", "0.0005", "0.01"]),
+)
+def test_buys_are_scaled_to_the_funds_by_one_formula(
+    by_value: Decimal, by_quantity: Decimal, available: Decimal, headroom: str
+) -> None:
+    exact = rules.buys_scale(by_value, by_quantity, available, Decimal(headroom))
+    looped = rules.buys_scale(
+        float(by_value), float(by_quantity), float(available), float(headroom)
+    )
+    assert float(exact) == pytest.approx(looped, rel=1e-12)
+    room = by_value + by_quantity * (1 + Decimal(headroom))
+    if room <= available or by_value + by_quantity == 0:
+        assert exact == 1
+    else:
+        assert exact == max(available, Decimal(0)) / room
+        # never more than the funds (to Decimal's 28 digits; the scaled quantities are cut down)
+        assert exact * room <= max(available, Decimal(0)) * (1 + Decimal("1e-25"))
+
+
+@given(st.lists(st.tuples(st.sampled_from("ABCD"), st.sampled_from(list(Leg))), unique=True))
+def test_the_planner_and_the_loop_send_orders_in_the_same_order(
+    orders: list[tuple[str, Leg]],
+) -> None:
+    planned = [PlannedOrder(s, leg, Decimal(1), Decimal(1)) for s, leg in orders]
+    planned.sort(
+        key=lambda o: (rules.send_order(o.leg.reduces_exposure, o.side is Side.SELL), o.symbol)
+    )
+    codes = {Leg.REDUCE_LONG: kernel.REDUCE, Leg.COVER_SHORT: kernel.COVER}
+    codes |= {Leg.ADD_LONG: kernel.BUY, Leg.ADD_SHORT: kernel.SHORT}
+    symbols = sorted("ABCD")
+    n = len(orders)
+    sym = np.array([symbols.index(s) for s, _ in orders] or [0], dtype=np.int64)
+    leg = np.array([codes[x] for _, x in orders] or [0], dtype=np.int64)
+    qty, keys = np.ones(max(n, 1), dtype=np.int64), np.zeros(max(n, 1), dtype=np.int64)
+    kernel._sort(n, np.arange(4, dtype=np.int64), sym, leg, qty, keys)
+    back = {v: k for k, v in codes.items()}
+    assert [(symbols[sym[j]], back[int(leg[j])]) for j in range(n)] == [
+        (o.symbol, o.leg) for o in planned
+    ]
+    reducing = [o.leg.reduces_exposure for o in planned]
+    assert reducing == sorted(reducing, reverse=True)  # every reducing order before any other

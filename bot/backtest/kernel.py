@@ -198,10 +198,10 @@ def _fit_buys(
             needed += value
     equity = _equity(cash, nano, prices)
     available = max(0.0, equity * params[P_MARGIN] - _gross(nano, prices)) + freed
-    with_room = needed * (1 + params[P_RESIZE_MARKUP]) * (1 + params[P_HEADROOM])
-    if with_room <= available or needed == 0:
+    by_quantity = needed * (1 + params[P_RESIZE_MARKUP])  # no buy goes out by value here
+    scale = rules.buys_scale(0.0, by_quantity, available, params[P_HEADROOM])
+    if scale >= 1:
         return count
-    scale = max(available, 0.0) / with_room
     kept = 0
     for j in range(count):
         amount = qty[j]
@@ -225,9 +225,8 @@ def _sort(
 ) -> None:
     """Reducing legs first, sells before buys within each phase, then by symbol name."""
     for j in range(count):
-        phase = 0 if leg[j] <= COVER else 1
-        buy = 0 if leg[j] == REDUCE or leg[j] == SHORT else 1
-        keys[j] = (phase * 2 + buy) * len(rank) + rank[sym[j]]
+        sells = leg[j] == REDUCE or leg[j] == SHORT
+        keys[j] = rules.send_order(leg[j] <= COVER, sells) * len(rank) + rank[sym[j]]
     for j in range(1, count):  # insertion sort: a handful of orders
         key, s, g, q = keys[j], sym[j], leg[j], qty[j]
         i = j - 1
