@@ -10,6 +10,7 @@ event and no further orders; doing nothing is always safer than a wrong trade.
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -361,13 +362,12 @@ class _Cycle:
             strategy.symbols, self.today, strategy.history_closes + 1
         )
         check_fresh(closes, strategy.symbols, self.today)
-        latest = closes.iloc[-1]
         self.record(
             EventKind.BARS_LOADED,
             symbols=list(strategy.symbols),
             rows=len(closes),
-            last_bar=closes.index[-1].date(),
-            prices={s: float(latest[s]) for s in strategy.symbols},  # for bot/splits.py
+            last_bar=self.today,  # check_fresh: the latest bar is today's
+            prices=_latest_floats(closes, strategy.symbols),  # for bot/splits.py
         )
         return self._split_adjusted(closes)
 
@@ -630,9 +630,7 @@ class _Cycle:
         for round_ in range(MAX_RESIZES + 1):
             outcome = execution.send(adding, self.runtime.name)
             refused = outcome.refused
-            if refused and not any(
-                messages.INSUFFICIENT_BUYING_POWER in r.reason for r in refused
-            ):
+            if refused and not any(messages.INSUFFICIENT_BUYING_POWER in r.reason for r in refused):
                 return refused[0], 0  # re-sizing cannot help
             if not refused:
                 _raise_if_unsent(outcome, "the rest of the plan was sent")
@@ -762,8 +760,8 @@ def check_fresh(closes: pd.DataFrame, symbols: tuple[str, ...], today: date) -> 
         last = "nothing" if closes.empty else closes.index[-1].date()
         msg = f"stale data: the latest bar is {last}, expected today's price ({today})"
         raise DataError(msg)
-    latest = closes.iloc[-1]
-    stale = [s for s in symbols if not np.isfinite(latest[s]) or latest[s] <= 0]
+    latest = _latest_floats(closes, symbols)
+    stale = [s for s in symbols if not math.isfinite(latest[s]) or latest[s] <= 0]
     if stale:
         msg = f"no usable price today ({today}) for {', '.join(stale)}"
         raise DataError(msg)
@@ -824,5 +822,12 @@ def _bar_prices(events: list[Any]) -> dict[str, float]:
 
 
 def _latest_prices(closes: pd.DataFrame, symbols: tuple[str, ...]) -> dict[str, Decimal]:
-    latest = closes.iloc[-1]
-    return {s: to_decimal(float(latest[s]), f"price of {s}") for s in symbols}
+    return {s: to_decimal(p, f"price of {s}") for s, p in _latest_floats(closes, symbols).items()}
+
+
+def _latest_floats(closes: pd.DataFrame, symbols: tuple[str, ...]) -> dict[str, float]:
+    """The last row's closes of ``symbols`` (read from the array: a pandas row costs more than
+    the rest of a quiet day's checks)."""
+    where = closes.columns.get_indexer(pd.Index(symbols))
+    row = closes.to_numpy(dtype=float)[-1]
+    return {s: float(row[i]) if i >= 0 else math.nan for s, i in zip(symbols, where, strict=True)}

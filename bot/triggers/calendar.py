@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
+from functools import lru_cache
 from itertools import groupby
 
 from bot.triggers.base import Decision, TriggerInput
@@ -51,8 +52,18 @@ def scheduled_rebalances(sessions: Sequence[date], rule: CalendarRule) -> list[t
     """List (session, rebalance key) pairs of the schedule within ``sessions``.
 
     ``sessions`` must be sorted trading days covering whole months: a month cut at either end of
-    the list would make its first or last listed day look like a month boundary.
+    the list would make its first or last listed day look like a month boundary. Remembered for
+    the last few session lists: a backtest's cycle asks for the same months day after day.
     """
+    return list(_scheduled(tuple(sessions), rule))
+
+
+@lru_cache(maxsize=32)
+def _scheduled(sessions: tuple[date, ...], rule: CalendarRule) -> tuple[tuple[date, str], ...]:
+    return tuple(_schedule_of(sessions, rule))
+
+
+def _schedule_of(sessions: Sequence[date], rule: CalendarRule) -> list[tuple[date, str]]:
     months = [list(days) for _, days in groupby(sessions, key=lambda d: (d.year, d.month))]
     if rule.schedule is Schedule.QUARTER_START:
         return _quarter_starts(months, rule.quarter_anchor)
