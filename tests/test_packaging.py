@@ -89,10 +89,15 @@ def test_the_daemon_installs_without_numba_and_backtests_have_an_extra() -> None
 
 
 def test_the_docker_image_installs_the_project_without_extras() -> None:
+    """The locked runtime dependencies (no extra is in the lock: tests/test_deploy.py), then
+    the project itself without resolving anything more."""
     dockerfile = (ROOT / "Dockerfile").read_text()
     installs = re.findall(r"pip install[^\n]*", dockerfile)
 
-    assert installs == ["pip install --no-cache-dir ."]
+    assert installs == [
+        "pip install --no-cache-dir --require-hashes -r requirements.lock",
+        "pip install --no-cache-dir --no-deps --no-build-isolation .",
+    ]
     assert "NUMBA_" not in dockerfile  # no numba cache to place: numba is not installed
 
 
