@@ -447,6 +447,18 @@ def alpaca_history(
     return AlpacaMarketData(data_client(endpoints), clock, feed=feed), clock
 
 
+def alpaca_daily_bars(
+    settings: Settings, *, feed: str, broker: AlpacaBrokerConfig | None = None
+) -> AlpacaMarketData:
+    """Alpaca's adjusted daily bars for ``bot data fetch`` (the keys from the environment,
+    paper endpoints: nothing is traded; ``broker`` gives the timeouts, if a config has one)."""
+    from bot.adapters.alpaca.market import AlpacaMarketData  # noqa: PLC0415 - the SDK on use
+    from bot.adapters.alpaca.transport import data_client  # noqa: PLC0415
+
+    endpoints = alpaca_endpoints(broker or AlpacaBrokerConfig(kind="alpaca"), settings, live=False)
+    return AlpacaMarketData(data_client(endpoints), WallClock(), feed=feed)
+
+
 # --- alerts ------------------------------------------------------------------------------------
 
 

@@ -1,4 +1,5 @@
-"""The ``bot`` command line: run, once, check, targets, backtest, status, health, tracker, ledger.
+"""The ``bot`` command line: run, once, check, targets, backtest, status, health, tracker, ledger,
+data.
 
 User errors (a bad config, missing data, a refused trade) print one line saying what went wrong
 and exit non-zero; tracebacks are for bugs only.
@@ -10,6 +11,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from bot.backtest.arguments import add_backtest_parser
 from bot.cli_args import BotArgumentParser, iso_date, positive_number
@@ -24,9 +26,20 @@ twice) or on the simulated broker, and backtest them with the same cycle.
 Start with:  bot run --config config/demo.toml   (the demo: simulated broker, synthetic market)
 Several strategies in one account: --config config/portfolio.toml (run, once, check, targets,
 backtest, status; bot ledger shows each strategy's share of the account).
+Data for backtests: bot data fetch --config config/hfea.toml --to data (Alpaca's daily bars).
 
 A user error (a bad config, missing data, a refused trade) is one 'error: ...' line on stderr
 and exit status 2. 'bot COMMAND --help' describes each command's options."""
+
+FETCH_DESCRIPTION = """\
+Download Alpaca's daily bars, adjusted for splits and dividends, into DIR/<SYMBOL>.csv (a Date
+and an Adj Close column): the files 'bot backtest --data DIR' reads, offline. A file already
+there is updated: only the days after its last row are fetched, with an overlap of its last 5
+rows that must agree (when Alpaca has restated the history, the symbol is refetched whole).
+Every file is checked for gaps against the NYSE calendar, closes that are no price and moves
+beyond 50%; a symbol with a problem is refetched whole once, and its line says what was
+repaired and what remains. Keys: APCA_API_KEY_ID and APCA_API_SECRET_KEY (a free paper
+account's will do)."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -158,7 +171,57 @@ def _parser() -> argparse.ArgumentParser:
         "holding that fund, by holding, so the portfolio trades again",
     )
     ledger.set_defaults(handler=lazy("bot.portfolio_commands:ledger_command"))
+
+    _add_data_parser(commands)
     return parser
+
+
+def _add_data_parser(commands: Any) -> None:
+    """``bot data fetch`` (``commands`` is argparse's sub-parser action)."""
+    data = commands.add_parser("data", help="price data for backtests: bot data fetch")
+    actions = data.add_subparsers(dest="data_command", required=True, metavar="ACTION")
+    fetch = actions.add_parser(
+        "fetch",
+        help="download Alpaca's adjusted daily bars into the CSV files backtests read "
+        "(incremental; checked; bot backtest --data DIR then runs offline)",
+        description=FETCH_DESCRIPTION,
+    )
+    wanted = fetch.add_mutually_exclusive_group(required=True)
+    wanted.add_argument(
+        "--config",
+        type=Path,
+        help="fetch the funds of this strategy file (every strategy's for a portfolio file), "
+        "and the benchmark",
+    )
+    wanted.add_argument(
+        "--symbols", nargs="+", metavar="SYM", help="fetch these symbols (e.g. UPRO TMF SPY)"
+    )
+    fetch.add_argument(
+        "--to",
+        type=Path,
+        required=True,
+        metavar="DIR",
+        help="directory of <SYMBOL>.csv files (created if missing)",
+    )
+    fetch.add_argument(
+        "--start", type=iso_date, help="YYYY-MM-DD, for new files (default 2016-01-01)"
+    )
+    fetch.add_argument(
+        "--end", type=iso_date, help="YYYY-MM-DD, a finished day (default: yesterday in New York)"
+    )
+    fetch.add_argument(
+        "--feed",
+        choices=["sip", "iex", "delayed_sip"],
+        default="sip",
+        help="Alpaca's feed (default sip: the consolidated tape, which the free plan serves "
+        "for past days)",
+    )
+    fetch.add_argument(
+        "--benchmark",
+        help="with --config, the buy-and-hold symbol bot backtest compares with (default SPY, "
+        "'' for none)",
+    )
+    fetch.set_defaults(handler=lazy("bot.data_fetch:data_fetch_command"))
 
 
 class _Version(argparse.Action):

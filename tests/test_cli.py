@@ -589,14 +589,22 @@ def test_every_flag_of_every_command_has_help_text() -> None:
 
     parser = _parser()
     (commands,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    nested = [  # bot data fetch
+        (f"{name} {inner}", inner_parser)
+        for name, sub in commands.choices.items()
+        for action in sub._actions
+        if isinstance(action, argparse._SubParsersAction)
+        for inner, inner_parser in action.choices.items()
+    ]
     bare = [
         f"{name} {'/'.join(action.option_strings) or action.dest}"
-        for name, sub in [("bot", parser), *commands.choices.items()]
+        for name, sub in [("bot", parser), *commands.choices.items(), *nested]
         for action in sub._actions
         if not action.help and not isinstance(action, argparse._SubParsersAction)
     ]
 
-    assert len(commands.choices) == 9  # the eight, and ledger
+    assert len(commands.choices) == 10  # the eight, ledger and data
+    assert [name for name, _ in nested] == ["data fetch"]
     assert bare == []
 
 

@@ -36,12 +36,17 @@ CALENDAR = "GET /v2/calendar"
 
 def _price(value: object, name: str) -> float:
     """A finite, positive price from a bar or a trade (alpaca-py has checked it is a number)."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise BadFieldError(name, "not a number")
-    price = float(value)
+    price = _number(value, name)
     if not math.isfinite(price) or price <= 0:
         raise BadFieldError(name, "not a positive finite number")
     return price
+
+
+def _number(value: object, name: str) -> float:
+    """A number from a bar, as served (zero, negative or not finite included)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise BadFieldError(name, "not a number")
+    return float(value)
 
 
 def _moment(value: object, name: str) -> datetime:
@@ -85,9 +90,14 @@ class AlpacaMarketData:
                 bars = pd.concat([bars, row]).sort_index()
         return bars.iloc[-count:] if count > 0 else bars.iloc[0:0]
 
-    def daily_closes(self, symbols: list[str], start: date, end: date) -> pd.DataFrame:
+    def daily_closes(
+        self, symbols: list[str], start: date, end: date, *, checked: bool = True
+    ) -> pd.DataFrame:
         """Adjusted daily closes of completed sessions from ``start`` to ``end`` (one column per
-        symbol that has bars; alpaca-py follows the pages)."""
+        symbol that has bars; alpaca-py follows the pages). A close that is not a positive
+        finite number is an error, unless ``checked`` is False: then it is kept as served, for
+        a caller that reports it per symbol (``bot data fetch``)."""
+        read = _price if checked else _number
         request = StockBarsRequest(
             symbol_or_symbols=symbols,
             timeframe=TimeFrame.Day,
@@ -105,7 +115,7 @@ class AlpacaMarketData:
             for symbol in symbols:
                 for bar in barset.data.get(symbol, []):  # type: ignore[union-attr]
                     day = _moment(bar.timestamp, "t").astimezone(NEW_YORK).date()
-                    columns.setdefault(symbol, {})[pd.Timestamp(day)] = _price(bar.close, "c")
+                    columns.setdefault(symbol, {})[pd.Timestamp(day)] = read(bar.close, "c")
         frame = pd.DataFrame(columns)
         frame.index = pd.DatetimeIndex(frame.index)
         return frame.sort_index()
