@@ -212,6 +212,32 @@ def test_a_gap_and_a_bad_print_are_reported_and_never_filled(
     assert closes["UPRO"].loc["2026-05-05"] == upro[date(2026, 5, 5)]
 
 
+def test_an_earlier_start_than_the_file_refetches_it_whole(
+    fake: FakeAlpaca, served: Served, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A file only grows forward, unless --start asks for days before its first row: then it
+    is refetched whole, once; after that (or with the default start) nothing is fetched."""
+    data = tmp_path / "data"
+    fetch(capsys, "--symbols", "UPRO", "--to", str(data), "--start", "2026-06-01",
+          "--end", "2026-09-18")  # fmt: skip
+
+    (line,) = fetch(capsys, "--symbols", "UPRO", "--to", str(data), *SPAN)
+
+    assert line == (
+        f"UPRO: wrote {len(served['UPRO'])} rows {FIRST}..{LAST} (refetched whole: --start "
+        "2026-01-01 is before the file's first row); ok"
+    )
+    assert file_closes(data, "UPRO") == served["UPRO"]
+    before = len(fake.requests)
+    assert fetch(capsys, "--symbols", "UPRO", "--to", str(data), *SPAN)[0].endswith(
+        "(no new session to fetch); ok"
+    )
+    assert fetch(capsys, "--symbols", "UPRO", "--to", str(data), "--end", "2026-09-18")[0].endswith(
+        "(no new session to fetch); ok"
+    )
+    assert bar_requests(fake, before) == []
+
+
 def test_a_damaged_file_is_repaired_by_a_whole_refetch(
     fake: FakeAlpaca, served: Served, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
