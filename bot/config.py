@@ -122,7 +122,6 @@ class CalendarTriggerConfig(_Strict):
     mid_month_day: int = Field(default=15, ge=1, le=28)
     mid_month_rule: Literal["on_or_before", "on_or_after"] = "on_or_before"
 
-
     def build(self) -> Trigger:
         """The calendar rule this section describes."""
         return CalendarRule(

@@ -439,4 +439,3 @@ def _payload(report: OrderReport) -> dict[str, Any]:
         "fees": report.fees,
         "reason": report.reason,
     }
-

@@ -56,9 +56,7 @@ def over_capacity_skipped(scale: float) -> str:
     return f"{OVER_CAPACITY} (they would fit at {scale:.1%}); over_capacity = 'skip': no trade"
 
 
-def order_ended(
-    cid: str, leg: str, qty: object, symbol: str, *, ended: str, reason: str
-) -> str:
+def order_ended(cid: str, leg: str, qty: object, symbol: str, *, ended: str, reason: str) -> str:
     """``order ID (leg QTY SYMBOL) ended rejected: reason`` — how every order outcome reads."""
     return f"order {cid} ({leg} {qty} {symbol}) {ended}: {reason}"
 
