@@ -96,9 +96,10 @@ def service(key: str) -> list[str]:
 
 
 def readme_section(title: str) -> str:
-    readme = (ROOT / "README.md").read_text()
-    match = re.search(rf"^### {title}\n(.*?)(?=^#{{2,3}} )", readme, re.MULTILINE | re.DOTALL)
-    assert match is not None, f"README has a '### {title}' section"
+    """A section of the operations page (docs/operations.md, linked from the README)."""
+    page = (ROOT / "docs" / "operations.md").read_text()
+    match = re.search(rf"^## {title}\n(.*?)(?=^#{{1,2}} |\Z)", page, re.MULTILINE | re.DOTALL)
+    assert match is not None, f"docs/operations.md has a '## {title}' section"
     return match.group(1)
 
 

@@ -1,6 +1,6 @@
 """Performance statistics of a daily equity curve, with the conventions stated, not implied.
 
-Formulas and defaults (README, Backtests): simple daily returns on trading days, CAGR on 252
+Formulas and defaults (docs/backtests.md): simple daily returns on trading days, CAGR on 252
 trading days a year (calendar basis available), volatility with ddof 1, downside volatility as
 the semi-deviation of the negative days, Sharpe and Sortino with a geometric daily risk-free
 rate, the Ulcer index in percent over every day, drawdown durations in calendar days from the
