@@ -46,11 +46,12 @@ class Verdict:
 
 def _columns(frame: pd.DataFrame, symbols: tuple[str, ...]) -> FloatArray:
     """The closes of ``symbols`` as one float array, NaN for a symbol the table lacks."""
-    where = frame.columns.get_indexer(pd.Index(symbols))
-    values = frame.to_numpy(dtype=float)
+    position = {str(c): i for i, c in enumerate(frame.columns)}  # a dict: pandas' look-up
+    values = frame.to_numpy(dtype=float)  # costs more than these few columns
     table: FloatArray = np.full((len(frame), len(symbols)), np.nan)
-    found = where >= 0
-    table[:, found] = values[:, where[found]]
+    for j, symbol in enumerate(symbols):
+        if symbol in position:
+            table[:, j] = values[:, position[symbol]]
     return table
 
 
