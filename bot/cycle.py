@@ -828,6 +828,6 @@ def _latest_prices(closes: pd.DataFrame, symbols: tuple[str, ...]) -> dict[str, 
 def _latest_floats(closes: pd.DataFrame, symbols: tuple[str, ...]) -> dict[str, float]:
     """The last row's closes of ``symbols`` (read from the array: a pandas row costs more than
     the rest of a quiet day's checks)."""
-    where = closes.columns.get_indexer(pd.Index(symbols))
+    position = {str(c): i for i, c in enumerate(closes.columns)}  # pandas' look-up is slower
     row = closes.to_numpy(dtype=float)[-1]
-    return {s: float(row[i]) if i >= 0 else math.nan for s, i in zip(symbols, where, strict=True)}
+    return {s: float(row[position[s]]) if s in position else math.nan for s in symbols}
