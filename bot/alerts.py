@@ -51,6 +51,10 @@ __all__ = [
 ]
 
 log = structlog.get_logger()
+NO_CHANNEL_HINT = (
+    "no alert channel is configured: set SLACK_WEBHOOK_URL or the SMTP settings to receive "
+    "alerts (further ones are logged at debug level)"
+)
 
 EXIT_FLUSH_SECONDS = 30.0  # what is still queued when a command ends gets this long (then: resent)
 STOP_FLUSH_SECONDS = 10.0  # … or this long after a SIGTERM, which has 60 s for everything
@@ -99,6 +103,15 @@ class AlertDispatcher:
         self._idle = threading.Condition()
         self._pending = 0
         self._workers: dict[str, _Worker] = {}  # one per channel
+        self._said_no_channel = False
+
+    def _no_channel(self, alert: Alert) -> None:
+        """Without a channel, alerts go nowhere: said once (at info, with how to get them),
+        then each alert at debug — a simulated year must not print hundreds of these lines."""
+        level = log.debug if self._said_no_channel else log.info
+        hint = "" if self._said_no_channel else NO_CHANNEL_HINT
+        level("alert.no_channel", key=alert.key, title=alert.title, hint=hint, **_context(alert))
+        self._said_no_channel = True
 
     @property
     def channel_names(self) -> tuple[str, ...]:
@@ -109,7 +122,7 @@ class AlertDispatcher:
         """Deliver ``alert`` to every channel; never raises, and never blocks in background mode."""
         try:
             if not self._channels:
-                log.info("alert.no_channel", key=alert.key, title=alert.title, **_context(alert))
+                self._no_channel(alert)
                 return
             self._remember(alert)
             self._dispatch(alert)

@@ -26,6 +26,7 @@ from bot.cli_support import banner, print_tracker
 from bot.config import BotConfig, load_config
 from bot.daemon import Daemon, DaemonSummary, Member, PortfolioMember
 from bot.errors import ConfigError
+from bot.journal import EventKind
 from bot.logs import register_secret
 from bot.market.synthetic import SYNTHETIC_LABEL
 from bot.portfolio.config import LoadedPortfolio, is_portfolio_file, load_portfolio
@@ -193,3 +194,28 @@ def _print_summary(summary: DaemonSummary, config: BotConfig, tracker: Journal) 
         counts = ", ".join(f"{k} {v}" for k, v in sorted(summary.outcomes.items()))
         print(f"{summary.cycles} cycles: {counts}")
     print_tracker(tracker, config.name)
+    for line in _period_lines(tracker, config.name):
+        print(f"  {line}")
+
+
+def _period_lines(tracker: Journal, name: str) -> list[str]:
+    """What a replay ends with besides its quarterly lines: the deepest drawdown of the period
+    and the holdings it ended with (weights of the equity at the last wake)."""
+    history = [(row.session, float(row.equity)) for row in tracker.equity_history(name)]
+    lines = []
+    if len(history) > 1:
+        peak, worst, worst_day, peak_day = history[0][1], 0.0, history[0][0], history[0][0]
+        peak_of_worst = peak_day
+        for day, value in history:
+            if value > peak:
+                peak, peak_day = value, day
+            if value / peak - 1 < worst:
+                worst, worst_day, peak_of_worst = value / peak - 1, day, peak_day
+        lines.append(f"max drawdown {worst:.1%} ({peak_of_worst} → {worst_day})")
+    held = tracker.last_event(name, EventKind.POSITIONS)
+    done = tracker.last_event(name, EventKind.REBALANCE_DONE)
+    weights = done.payload.get("weights", {}) if done else {}
+    if held is not None and done is not None and weights:
+        shown = ", ".join(f"{s} {float(w):.1%}" for s, w in sorted(weights.items()))
+        lines.append(f"holdings after the last rebalance ({done.at[:10]}): {shown}")
+    return lines

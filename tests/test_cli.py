@@ -61,6 +61,13 @@ def test_demo_runs_two_quarters_and_trades_exactly_when_drift_exceeds_one_point(
     ]
     assert "2026-11-26" not in {e.at[:10] for e in decisions}  # sanity: only H1 sessions
     assert tracker.events(kind=EventKind.ERROR) == []
+    # the summary ends with the period's deepest drawdown and the holdings, computed here again
+    history = [float(row.equity) for row in tracker.equity_history("demo")]
+    peaks = [max(history[: i + 1]) for i in range(len(history))]
+    worst = min(v / p - 1 for v, p in zip(history, peaks, strict=True))
+    assert f"max drawdown {worst:.1%}" in out
+    assert "holdings after the last rebalance" in out
+    assert "USFR 15.0%" in out  # All In's fixed sleeve
 
 
 def test_demo_rerun_resumes_and_has_nothing_left(
