@@ -276,6 +276,11 @@ class BotConfig(_Strict):
             if shorts:
                 msg = f"legs short {', '.join(shorts)}: set sizing.allow_shorts = true"
                 raise ValueError(msg)
+        if isinstance(self.strategy, FixedStrategyConfig) and not self.sizing.allow_shorts:
+            shorts = sorted(s for s, w in self.strategy.weights.items() if w < 0)
+            if shorts:
+                msg = f"negative weights short {', '.join(shorts)}: set sizing.allow_shorts = true"
+                raise ValueError(msg)
         return self
 
 

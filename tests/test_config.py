@@ -156,3 +156,16 @@ def test_a_utf8_file_with_a_byte_order_mark_loads(tmp_path: Path) -> None:
     path.write_bytes(b"\xef\xbb\xbf" + text.encode())
 
     assert load_config(path) == load_config(CONFIG_DIR / "hfea.toml")
+
+
+def test_a_negative_fixed_weight_without_allow_shorts_is_refused_at_load(tmp_path: Path) -> None:
+    """A short written as a negative fixed weight needs the same permission as a short leg."""
+    path = tmp_path / "short.toml"
+    path.write_text(
+        'name = "s"\n[strategy]\nkind = "fixed"\nweights = { UPRO = 1.2, TMF = -0.2 }\n'
+        '[trigger]\nkind = "calendar"\nschedule = "quarter_start"\n'
+    )
+    with pytest.raises(ConfigError, match=r"negative weights short TMF: set sizing\.allow_shorts"):
+        load_config(path)
+    path.write_text(path.read_text() + "[sizing]\nallow_shorts = true\n")
+    assert load_config(path).sizing.allow_shorts
