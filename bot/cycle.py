@@ -295,7 +295,7 @@ class _Cycle:
         shorts = [s for s, w in targets.weights.items() if w < 0]
         state = self.adapters.broker.account_state()
         previous = max(d for d in sessions if d < self.today)
-        problems = account_problems(state, account.equity, shorts) + data_problems(
+        problems = account_problems(state, account.shorting_equity, shorts) + data_problems(
             closes,
             symbols=self.runtime.strategy.symbols,
             today=self.today,

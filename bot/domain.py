@@ -94,6 +94,14 @@ class Account:
     positions: Mapping[str, Decimal] = field(default_factory=dict)  # symbol -> signed qty
     multiplier: Decimal = Decimal(1)  # margin: the gross exposure allowed per dollar of equity
     gross_exposure: Decimal | None = None  # long value + |short value|, when the broker says
+    # The equity Alpaca's $2,000 rule for shorts looks at, when it is not this one's: a sleeve
+    # of a shared account (bot.portfolio) shorts on the whole account's equity.
+    account_equity: Decimal | None = None
+
+    @property
+    def shorting_equity(self) -> Decimal:
+        """The equity the short-sale rule is checked against."""
+        return self.equity if self.account_equity is None else self.account_equity
 
 
 @dataclass(frozen=True, slots=True)

@@ -350,18 +350,20 @@ class Execution:
     ) -> OrderReport:
         notional = order.send_notional if order.by_notional else None
         request = OrderRequest(cid, order.symbol, order.side, order.qty, order.leg, notional)
-        if not journaled:
-            self._record(
-                EventKind.ORDER_SUBMITTING,
-                client_order_id=cid,
-                symbol=order.symbol,
-                side=order.side.value,
-                leg=order.leg.value,
-                qty=order.qty,
-                price=order.price,
-                notional=notional,
-            )
-            journal.add(cid)
+        # Journaled in this run too when an earlier run journaled it and never sent it: whoever
+        # settles this run's orders (a portfolio's next wake) finds it among them.
+        self._record(
+            EventKind.ORDER_SUBMITTING,
+            client_order_id=cid,
+            symbol=order.symbol,
+            side=order.side.value,
+            leg=order.leg.value,
+            qty=order.qty,
+            price=order.price,
+            notional=notional,
+            **({"resent": True} if journaled else {}),
+        )
+        journal.add(cid)
         backoff = self._policy.retry_backoff
         for attempt in range(1, self._policy.submit_attempts + 1):
             try:

@@ -264,6 +264,12 @@ def ledger_command(args: argparse.Namespace) -> int:
                 if not pending or failed is None:
                     msg = "no refused difference to accept: the ledgers matched the account"
                     raise BotError(msg)
+                if unsettled_nettings(tracker, loaded.name):
+                    msg = (
+                        "a wake's netted orders are not settled yet (a crash or a stop): run "
+                        "`bot once` first — it settles them before it compares the account"
+                    )
+                    raise BotError(msg)
                 posting = accept_posting(tracker, loaded.name, ledgers, failed.payload)
                 bot = build_portfolio_bot(loaded, settings, tracker=tracker)
                 tracker.record(
@@ -394,3 +400,11 @@ def portfolio_backtest(args: argparse.Namespace) -> int:
     for day, name, why in result.errors[:10]:
         print(f"  error {day} {name}: {why}")
     return 0
+
+
+def unsettled_nettings(tracker: Journal, name: str) -> list[str]:
+    """Run ids of nettings no posting settled yet (their fills are still to be booked)."""
+    settled = {e.payload.get("settles") for e in tracker.events(name, EventKind.LEDGER_POSTED)}
+    return [
+        e.run_id for e in tracker.events(name, EventKind.NETTING_PLANNED) if e.run_id not in settled
+    ]

@@ -265,13 +265,17 @@ class Tracker:
         return EventRow(row[0], row[1], row[2], row[3], row[4], json.loads(row[5]))
 
     def finished_cycle_on(self, strategy: str, session: date) -> bool:
-        """Did a real (not dry-run) cycle of ``strategy`` finish for ``session``?"""
+        """Did a real cycle of ``strategy`` finish for ``session``? A dry run does not count,
+        whatever it ended with (a dry run that failed is not the day's wake either)."""
         runs, bounds = _prefix_range("run_id", f"{session:%Y%m%d}-")
         rows = self._read(  # that day's runs, found by run id, not all the strategy's cycles
             f"SELECT 1 FROM events INDEXED BY events_by_run WHERE {runs}"
             " AND strategy = ? AND kind = ?"
-            " AND COALESCE(json_extract(payload, '$.outcome'), '') != 'planned' LIMIT 1",
-            (*bounds, strategy, EventKind.CYCLE_FINISHED.value),
+            " AND COALESCE(json_extract(payload, '$.outcome'), '') != 'planned'"
+            " AND NOT EXISTS (SELECT 1 FROM events AS s INDEXED BY events_by_run"
+            " WHERE s.run_id = events.run_id AND s.kind = ?"
+            " AND json_extract(s.payload, '$.dry_run') = 1) LIMIT 1",
+            (*bounds, strategy, EventKind.CYCLE_FINISHED.value, EventKind.CYCLE_STARTED.value),
         )
         return bool(rows)
 

@@ -303,12 +303,21 @@ def test_an_order_journaled_but_never_sent_is_sent_once_under_the_same_id(
         client_order_id="hfea-2026Q2-TMF-buy",
     )
 
-    run_cycle(world.adapters, HFEA)
+    result = run_cycle(world.adapters, HFEA)
 
+    assert result.outcome == "traded", result.reason
     submitting = [
-        e.payload["client_order_id"] for e in world.tracker.events(kind=EventKind.ORDER_SUBMITTING)
+        (e.run_id == "crashed-run", e.payload["client_order_id"], e.payload.get("resent", False))
+        for e in world.tracker.events(kind=EventKind.ORDER_SUBMITTING)
     ]
-    assert submitting == ["hfea-2026Q2-TMF-buy", "hfea-2026Q2-UPRO-buy"]  # TMF not re-journaled
+    # the same id again, journaled in this run as a re-send (a portfolio's settlement of this
+    # run finds it there), never a new '-a2'
+    assert submitting == [
+        (True, "hfea-2026Q2-TMF-buy", False),
+        (False, "hfea-2026Q2-TMF-buy", True),
+        (False, "hfea-2026Q2-UPRO-buy", False),
+    ]
+    # (the simulated broker refuses a used id with 40010001: a second send would have failed)
     report = world.broker.get_order("hfea-2026Q2-TMF-buy")
     assert report is not None
     assert report.filled_qty == Decimal("899.1")

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from bot.portfolio.ledger import (
     Change,
     Ledger,
+    LedgerError,
     Posting,
     differences,
     held,
@@ -85,9 +86,9 @@ def test_crossing_strategies_need_no_order() -> None:
 
 
 def test_a_fill_beyond_or_against_the_net_is_refused() -> None:
-    with pytest.raises(ValueError, match="netted order"):
+    with pytest.raises(LedgerError, match="netted order"):
         settle_fund({"hfea": -10}, 5)
-    with pytest.raises(ValueError, match="netted order"):
+    with pytest.raises(LedgerError, match="netted order"):
         settle_fund({"hfea": -10}, -11)
 
 

@@ -17,11 +17,17 @@ from dataclasses import dataclass, field
 from decimal import ROUND_FLOOR, Decimal
 from typing import Any
 
+from bot.errors import StateError
 from bot.rules import NANO
 
 ZERO = Decimal(0)
 MICRO_DOLLAR = Decimal("0.000001")
 UNALLOCATED = "unallocated"  # the ledger of the account's cash no strategy owns
+
+
+class LedgerError(StateError):
+    """Fills that the strategies' wanted changes cannot explain: nothing is posted, and the
+    wake stops with this error (an alert) rather than guess whose they are."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,7 +189,7 @@ def settle_fund(wanted: Mapping[str, int], executed: int) -> dict[str, int]:
     total = sum(wanted.values())
     if (executed != 0 and (executed > 0) != (total > 0)) or abs(executed) > abs(total):
         msg = f"a fill of {executed} nano-shares against a netted order of {total}"
-        raise ValueError(msg)
+        raise LedgerError(msg)
     missing = total - executed
     side = {n: abs(d) for n, d in wanted.items() if d != 0 and (d > 0) == (total > 0)}
     taken = split_integer(missing, side)
@@ -211,7 +217,7 @@ def settle_cash(
     shares = split_money(beyond, side) if side else dict.fromkeys(received, ZERO)
     if not side and beyond != 0:
         msg = f"a cash flow of {cash_flow} for a fund with no fill"
-        raise ValueError(msg)
+        raise LedgerError(msg)
     return {n: at_reference[n] + shares.get(n, ZERO) for n in received}
 
 

@@ -38,12 +38,15 @@ class SleeveBroker:
         prices: Mapping[str, Decimal],
         account: Broker,
         multiplier: Decimal,
+        *,
+        account_equity: Decimal | None = None,
     ) -> None:
         self._name = name
         self._ledger = ledger
         self._prices = prices
         self._account = account
         self._multiplier = multiplier
+        self._account_equity = account_equity  # the whole account's, for the short-sale rule
 
     @property
     def order_costs(self) -> OrderCosts:
@@ -63,6 +66,7 @@ class SleeveBroker:
             buying_power=max(equity * self._multiplier - gross, ZERO),
             positions=self._ledger.shares(),
             multiplier=self._multiplier,
+            account_equity=self._account_equity,
         )
 
     def _price(self, symbol: str) -> Decimal:

@@ -140,6 +140,7 @@ class _Wake:
         self.differences: dict[str, Decimal] = {}
         self.sleeve_results: list[CycleResult] = []
         self.reports: list[OrderReport] = []
+        self.dry_run = False
         self.read_mark = 0  # the journal's last event id before the latest account read
 
     def _read_account(self) -> Account:
@@ -168,9 +169,14 @@ class _Wake:
         )
 
     def post(self, posting: Posting, **extra: Any) -> None:
-        """Record one posting (atomically: one event) and apply it."""
-        self.record(EventKind.LEDGER_POSTED, **posting.payload(), **extra)
+        """Record one posting (atomically: one event) and apply it; a dry run applies it in
+        memory only (it sees what a wake would, and leaves the ledgers as they were)."""
+        self._record_unless_dry(EventKind.LEDGER_POSTED, **posting.payload(), **extra)
         self.ledgers = book.apply(self.ledgers, posting)
+
+    def _record_unless_dry(self, kind: EventKind, **payload: Any) -> None:
+        if not self.dry_run:
+            self.record(kind, **payload)
 
     # --- the wake ---
 
@@ -181,16 +187,19 @@ class _Wake:
         if self.today not in sessions:
             self.record(EventKind.DECISION, trade=False, reason="market closed today")
             return self.result("closed", f"{self.today} is not a trading day")
+        self.dry_run = dry_run  # postings then change the ledgers in memory only
         execution = self._execution()
         if not dry_run:
             execution.cancel_own_open_orders(self.portfolio.name)
-            self._settle_pending()
         self.ledgers = load_ledgers(self.adapters.tracker, self.portfolio.name)
+        self._settle_pending()
         account = self._read_account()
         if not self.ledgers:
-            self._open(account, dry_run=dry_run)
-        self._reconcile(account, dry_run=dry_run)
-        prices = self._prices()
+            self._open(account)
+        self._reconcile(account)
+        # A fund without a usable price today stops only the strategies that hold or want it
+        # (their own cycles refuse the day); the others trade.
+        prices = self._prices(strict=False)
         proposals = [self._propose(s, prices, force, dry_run) for s in self.portfolio.sleeves]
         wanted = {p.strategy: _deltas(p.planned) for p in proposals if p.outcome == "planned"}
         if dry_run:
@@ -271,7 +280,7 @@ class _Wake:
 
     # --- ledgers ---
 
-    def _open(self, account: Account, *, dry_run: bool) -> None:
+    def _open(self, account: Account) -> None:
         """The first wake: the account's cash is shared among the strategies by their shares
         (the unallocated part stays in its own ledger); the funds they trade must not be held
         already, since no ledger could say whose they are."""
@@ -289,13 +298,11 @@ class _Wake:
             shares[UNALLOCATED] = self.portfolio.unallocated
         cash = book.split_money(account.cash, shares)
         posting = Posting("opened on the account's cash", {n: Change(c) for n, c in cash.items()})
-        if dry_run:
-            self.ledgers = book.apply(self.ledgers, posting)
-            return
         self.post(posting)
-        log.info("ledgers_opened", portfolio=self.portfolio.name, cash=str(account.cash))
+        if not self.dry_run:
+            log.info("ledgers_opened", portfolio=self.portfolio.name, cash=str(account.cash))
 
-    def _reconcile(self, account: Account, *, dry_run: bool) -> None:
+    def _reconcile(self, account: Account) -> None:
         """The ledgers must add up to the account: every share of every fund the portfolio
         trades, exactly. A difference nobody can explain (a manual trade, a liquidation) stops
         the wake with an error naming the fund; cash differences (dividends, interest, fees
@@ -303,13 +310,13 @@ class _Wake:
         positions = {s: _nano(q) for s, q in account.positions.items()}
         funds = self.portfolio.funds
         differences = book.differences(self.ledgers, positions, funds)
-        if differences and not dry_run:
+        if differences:
             self._post_splits(differences, positions)
             differences = book.differences(self.ledgers, positions, funds)
         if differences:
             self.differences = {s: Decimal(n) / NANO for s, n in differences.items()}
             by_ledgers = book.held(self.ledgers)
-            self.record(
+            self._record_unless_dry(
                 EventKind.RECONCILE_FAILED,
                 differences={s: str(q) for s, q in self.differences.items()},
                 ledgers={s: str(Decimal(by_ledgers.get(s, 0)) / NANO) for s in differences},
@@ -327,7 +334,7 @@ class _Wake:
             )
             raise ReconcileError(msg)
         gap = account.cash - sum((ledger.cash for ledger in self.ledgers.values()), ZERO)
-        if gap and not dry_run:
+        if gap:
             self._share_cash(gap)
 
     def _post_splits(self, differences: Mapping[str, int], positions: Mapping[str, int]) -> None:
@@ -348,13 +355,15 @@ class _Wake:
             through=self.today,
         )
         for split in found.splits:
-            self.record(EventKind.SPLIT_DETECTED, **split.payload())
+            self._record_unless_dry(EventKind.SPLIT_DETECTED, **split.payload())
             self.post(_split_posting(self.ledgers, split, positions.get(split.symbol, 0)))
             log.warning("split_posted", portfolio=self.portfolio.name, symbol=split.symbol)
 
     def _share_cash(self, gap: Decimal) -> None:
         prices = self._prices(strict=False)
-        weights = {n: max(ledger.equity(prices), ZERO) for n, ledger in self.ledgers.items()}
+        weights = {
+            n: max(_priced_equity(ledger, prices), ZERO) for n, ledger in self.ledgers.items()
+        }
         parts = book.split_money(gap, weights)
         why = "cash the ledgers did not explain (dividends, interest, fees), shared by equity"
         self.post(Posting(why, {n: Change(c) for n, c in parts.items() if c}))
@@ -375,17 +384,16 @@ class _Wake:
             prices = {s: Decimal(p) for s, p in netting.payload["prices"].items()}
             posting = _fills_posting(wanted, reports, prices)
             posting = replace(posting, why=f"fills of the wake {netting.run_id}, settled late")
-            self.ledgers = load_ledgers(tracker, name)
             self.post(posting, settles=netting.run_id)
 
     def _final_reports(self, netting: EventRow) -> list[OrderReport]:
         """The broker's final word on every order a wake journaled (none for an order that
         never reached it); an order still open after the cancels stops the wake."""
-        ids = sorted(
+        ids = sorted(  # every order the wake touched: journaled, re-sent, found or filled
             {
                 str(e.payload["client_order_id"])
                 for e in self.adapters.tracker.run_events(netting.run_id)
-                if e.kind == EventKind.ORDER_SUBMITTING.value
+                if e.kind.startswith("order_") and "client_order_id" in e.payload
             }
         )
         reports = []
@@ -420,13 +428,14 @@ class _Wake:
     def _sleeve_adapters(
         self, sleeve: Sleeve, prices: Mapping[str, Decimal], account: Account | None = None
     ) -> Adapters:
-        multiplier = (account or self.adapters.broker.account()).multiplier
+        whole = account or self.adapters.broker.account()
         broker = SleeveBroker(
             sleeve.name,
             self.ledgers.get(sleeve.name, Ledger()),
             prices,
             self.adapters.broker,
-            multiplier,
+            whole.multiplier,
+            account_equity=whole.equity,
         )
         return replace(self.adapters, broker=broker)
 
@@ -436,9 +445,15 @@ class _Wake:
         """The strategy's own cycle on its sleeve: it proposes its orders (a dry run finishes
         on its own, as ``planned``)."""
         adapters = self._sleeve_adapters(sleeve, prices)
-        if dry_run:
-            return run_cycle(adapters, sleeve.runtime, force=force, dry_run=True)
-        return run_cycle(adapters, sleeve.runtime, force=force, propose=True)
+        run_id = new_run_id(self.today)
+        try:
+            if dry_run:
+                return run_cycle(adapters, sleeve.runtime, force=force, dry_run=True, run_id=run_id)
+            return run_cycle(adapters, sleeve.runtime, force=force, propose=True, run_id=run_id)
+        except Exception as exc:  # a bug in one strategy must not stop the others
+            log.exception("strategy_crashed", portfolio=self.portfolio.name, strategy=sleeve.name)
+            why = f"the strategy's cycle crashed ({exc!r}): nothing proposed for it"
+            return CycleResult(run_id, sleeve.name, self.today, "error", why)
 
     # --- netting and sending ---
 
@@ -449,17 +464,20 @@ class _Wake:
         account: Account,
     ) -> tuple[Plan, dict[str, Decimal]]:
         """The account's orders: for each fund, from what the account holds to that plus the
-        strategies' net; a short at the account is whole shares (toward the smaller short)."""
+        strategies' net. A short at the account, and a fund that is not fractionable, is whole
+        shares, rounded back toward what is held: the order is never larger than the net (what
+        it falls short of is taken back from the strategies that wanted it)."""
         rules = self._rules()
         targets: dict[str, Decimal] = {}
         for symbol, change in book.net(wanted).items():
             if change == 0:
                 continue
-            target = _nano(account.positions.get(symbol, ZERO)) + change
-            if target < 0:
-                target = -((-target) // NANO * NANO)
-            if symbol in rules.not_fractionable and target > 0:
-                target = target // NANO * NANO
+            held = _nano(account.positions.get(symbol, ZERO))
+            target = held + change
+            if target < 0 or symbol in rules.not_fractionable:
+                target = _whole_toward(target, held)
+            if target == held:
+                continue
             targets[symbol] = Decimal(target) / NANO
         moves = plan_moves(targets, account, {s: prices[s] for s in targets}, rules)
         return moves, targets
@@ -627,6 +645,22 @@ def _split_posting(ledgers: Mapping[str, Ledger], split: Split, account: int) ->
     )
     changes = {n: Change(ZERO, {symbol: scaled[n] + rest[n] - q}) for n, q in holdings.items()}
     return Posting(f"{symbol} split {ratio}", changes)
+
+
+def _priced_equity(ledger: Ledger, prices: Mapping[str, Decimal]) -> Decimal:
+    """A ledger's equity at the prices there are (a fund without one counts as nothing): the
+    weight by which unexplained cash is shared, never a reason to stop."""
+    return ledger.cash + sum(
+        (Decimal(n) / NANO * prices[s] for s, n in ledger.positions.items() if s in prices), ZERO
+    )
+
+
+def _whole_toward(target: int, held: int) -> int:
+    """``target`` (nano-shares) in whole shares, rounded toward ``held``: a buy rounds down, a
+    sale up, so the order to reach it never exceeds the change asked for."""
+    if target >= held:
+        return target // NANO * NANO
+    return -((-target) // NANO) * NANO
 
 
 def _toward_zero(numerator: int, denominator: int) -> int:
