@@ -17,8 +17,9 @@ import json
 import logging
 import sys
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any
 
 import structlog
@@ -124,6 +125,23 @@ class _ToStructlog(logging.Handler):
         )
 
 
+_SIMULATED_NOW: list[Callable[[], datetime]] = []  # set by a run on a simulated clock
+
+
+def log_simulated_time(now: Callable[[], datetime] | None) -> None:
+    """Stamp each log line with ``sim_time`` from a simulated clock (None: stop): a replay's
+    lines then say which market moment they are about, beside the wall-clock ``timestamp``."""
+    _SIMULATED_NOW.clear()
+    if now is not None:
+        _SIMULATED_NOW.append(now)
+
+
+def _simulated_time(_logger: WrappedLogger, _name: str, event: EventDict) -> EventDict:
+    if _SIMULATED_NOW:
+        event["sim_time"] = _SIMULATED_NOW[0]().isoformat()
+    return event
+
+
 def configure_logging(level: int = logging.INFO) -> None:
     """Configure structlog once per process: console on a TTY, JSON lines otherwise."""
     tty = sys.stderr.isatty()
@@ -141,6 +159,7 @@ def configure_logging(level: int = logging.INFO) -> None:
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
+            _simulated_time,
             *tracebacks,
             redact_secrets,
             _redacting(renderer),

@@ -27,7 +27,7 @@ from bot.config import BotConfig, load_config
 from bot.daemon import Daemon, DaemonSummary, Member, PortfolioMember
 from bot.errors import ConfigError
 from bot.journal import EventKind
-from bot.logs import register_secret
+from bot.logs import log_simulated_time, register_secret
 from bot.market.synthetic import SYNTHETIC_LABEL
 from bot.portfolio.config import LoadedPortfolio, is_portfolio_file, load_portfolio
 from bot.ports import Journal
@@ -171,6 +171,7 @@ def _run_simulated(
     portfolio: LoadedPortfolio | None = None,
 ) -> int:
     config = configs[0]
+    log_simulated_time(daemon.members[0].adapters.clock.now)
     daemon.start(banner_text)
     reason = f"crashed before the simulated period ended on {config.clock.end}"
     try:

@@ -208,3 +208,31 @@ def test_lines_go_to_the_stderr_of_the_moment(monkeypatch: pytest.MonkeyPatch) -
     assert [line["event"] for line in json_lines(first.getvalue())] == ["one"]
     assert [line["event"] for line in json_lines(second.getvalue())] == ["two"]
     assert stdout.getvalue() == ""
+
+
+def test_a_replay_stamps_its_lines_with_the_simulated_time() -> None:
+    """A run on a simulated clock logs the market moment it is at (``sim_time``) beside the
+    wall-clock ``timestamp``; without one, no ``sim_time``."""
+    import io  # noqa: PLC0415 - only here
+    import json  # noqa: PLC0415
+    from datetime import UTC, datetime  # noqa: PLC0415
+
+    import structlog  # noqa: PLC0415
+
+    from bot.logs import configure_logging, log_simulated_time  # noqa: PLC0415
+
+    moment = datetime(2026, 1, 2, 20, 45, tzinfo=UTC)
+    stream = io.StringIO()
+    configure_logging()
+    structlog.configure(logger_factory=structlog.PrintLoggerFactory(stream))
+    try:
+        log_simulated_time(lambda: moment)
+        structlog.get_logger().info("replayed")
+        log_simulated_time(None)
+        structlog.get_logger().info("live")
+    finally:
+        log_simulated_time(None)
+        configure_logging()  # back to the process's own logger for the tests that follow
+    replayed, live = (json.loads(line) for line in stream.getvalue().splitlines()[-2:])
+    assert replayed["sim_time"] == "2026-01-02T20:45:00+00:00"
+    assert "sim_time" not in live
