@@ -467,7 +467,9 @@ def test_targets_refuse_a_future_date_and_a_date_that_is_not_one(
 def test_targets_that_short_without_allow_shorts_are_an_error(
     state_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """120% UPRO and -20% TMF sum to 1 but short TMF, which the sizing does not allow."""
+    """120% UPRO and -20% TMF sum to 1 but short TMF, which the sizing does not allow: the
+    config is refused as it loads (a short fixed weight needs the same permission as a short
+    leg), before any price is read."""
     data = str(closes_dir(tmp_path, {"UPRO": 100.0, "TMF": 50.0}))
     config = tmp_path / "levered.toml"
     config.write_text(
@@ -478,8 +480,8 @@ def test_targets_that_short_without_allow_shorts_are_an_error(
     err = targets_error(capsys, "--config", str(config), "--data", data)
 
     assert err == (
-        "error: levered: target shorts TMF but shorts are not allowed for this strategy"
-        " (sizing.allow_shorts = false)"
+        f"error: config file {config} is invalid: negative weights short TMF: set "
+        "sizing.allow_shorts = true"
     )
 
 
