@@ -14,7 +14,7 @@ import math
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
@@ -72,6 +72,14 @@ class ExecutionSettings:
     poll_interval: timedelta = timedelta(seconds=1)
     max_polls: int = 120
     cancel_before_close: timedelta = timedelta(minutes=5)
+
+    def policy(self, close: datetime) -> ExecutionPolicy:
+        """The execution policy of a session closing at ``close``."""
+        return ExecutionPolicy(
+            deadline=close - self.cancel_before_close,
+            poll_interval=self.poll_interval,
+            max_polls=self.max_polls,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -313,13 +321,7 @@ class _Cycle:
             raise PreTradeCheckError(msg)
 
     def _execution(self, key: str) -> Execution:
-        settings = self.runtime.execution
-        close = self.adapters.calendar.session_close(self.today)
-        policy = ExecutionPolicy(
-            deadline=close - settings.cancel_before_close,
-            poll_interval=settings.poll_interval,
-            max_polls=settings.max_polls,
-        )
+        policy = self.runtime.execution.policy(self.adapters.calendar.session_close(self.today))
         return Execution(
             self.adapters.broker,
             self.adapters.tracker,
@@ -684,7 +686,7 @@ class _Cycle:
             if before.get(s, Decimal(0)) != now.get(s, Decimal(0))
         }
         if changed:  # a split is recorded as one (bot/splits.py), not as someone else's trade
-            changed = self._not_splits(changed, last.run_id, _session_of(last.at))
+            changed = self._not_splits(changed, last.run_id, session_of(last.at))
         if changed:
             log.warning(
                 "external_change",
@@ -800,7 +802,7 @@ def find_splits(
             before.get(symbol, Decimal(0)),
             now.get(symbol, Decimal(0)),
             unexplained,
-            after=_session_of(last.at),
+            after=session_of(last.at),
             through=today,
         )
         for symbol in sorted({j.symbol for j in unexplained})
@@ -809,7 +811,7 @@ def find_splits(
     return known + [KnownSplit.of(split) for split in new], new
 
 
-def _session_of(at: str) -> date:
+def session_of(at: str) -> date:
     """The New York date of a recorded event's time (stored as UTC ISO text)."""
     return pd.Timestamp(at).tz_convert(NEW_YORK).date()
 

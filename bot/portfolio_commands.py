@@ -37,7 +37,12 @@ from bot.errors import BotError, ConfigError, DataError
 from bot.journal import EventKind
 from bot.portfolio.config import LoadedPortfolio, load_portfolio
 from bot.portfolio.ledger import Change, Ledger, Posting, split_integer, split_money
-from bot.portfolio.wake import PortfolioResult, load_ledgers, run_portfolio_wake
+from bot.portfolio.wake import (
+    PortfolioResult,
+    load_ledgers,
+    run_portfolio_wake,
+    unsettled_nettings,
+)
 from bot.ports import Journal
 from bot.rules import NANO
 from bot.run_command import register_secrets
@@ -400,11 +405,3 @@ def portfolio_backtest(args: argparse.Namespace) -> int:
     for day, name, why in result.errors[:10]:
         print(f"  error {day} {name}: {why}")
     return 0
-
-
-def unsettled_nettings(tracker: Journal, name: str) -> list[str]:
-    """Run ids of nettings no posting settled yet (their fills are still to be booked)."""
-    settled = {e.payload.get("settles") for e in tracker.events(name, EventKind.LEDGER_POSTED)}
-    return [
-        e.run_id for e in tracker.events(name, EventKind.NETTING_PLANNED) if e.run_id not in settled
-    ]

@@ -15,7 +15,6 @@ import signal
 from collections import Counter
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -26,24 +25,11 @@ from bot.portfolio.ledger import held
 from bot.portfolio.wake import PortfolioResult, load_ledgers, run_portfolio_wake
 from bot.tracker import Tracker
 from tests.alpaca_world import AlpacaWorld, alpaca_config, start_world
+from tests.test_alpaca_kill import KillAfter
 
 NANO = 10**9
 FUNDS = ["UPRO", "TMF", "SPXL", "GLD"]
 EVENTS_IN_A_CLEAN_WAKE = 36  # counted by the first test: every one is a kill point
-
-
-class KillAfter(Tracker):
-    """A tracker that kills its own process (SIGKILL) right after its k-th event."""
-
-    def __init__(self, path: Path, events: int) -> None:
-        super().__init__(path)
-        self.left = events
-
-    def record(self, *args: Any, **kwargs: Any) -> None:
-        super().record(*args, **kwargs)
-        self.left -= 1
-        if self.left == 0:
-            os.kill(os.getpid(), signal.SIGKILL)
 
 
 def portfolio(world: AlpacaWorld) -> LoadedPortfolio:

@@ -278,7 +278,7 @@ def test_financing_is_one_formula_for_both_engines(
     assert exact == (shorts * Decimal(borrow) + over * Decimal(margin)) * nights / 360
     looped = rules.financing(float(shorts), float(over), float(borrow), float(margin), nights)
     assert looped == pytest.approx(float(exact), rel=1e-12, abs=1e-12)
-    assert engine._financing.__module__ == "bot.backtest.engine"  # the engine calls it
+    assert engine.financing_due.__module__ == "bot.backtest.engine"  # the engine calls it
     assert BacktestCosts().borrow_rate == 0  # no financing unless asked
 
 

@@ -19,12 +19,13 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from bot import rules
 from bot.adapters.sim_broker import FeeSchedule
 from bot.backtest.progress import Progress
-from bot.bootstrap import build_backtest_world
+from bot.bootstrap import BacktestWorld, build_backtest_world
 from bot.cycle import NEW_YORK, StrategyRuntime, run_cycle
 from bot.market.sessions import is_session
 
@@ -96,22 +97,9 @@ def run_backtest(
 ) -> BacktestResult:
     """Run ``runtime`` on every session of ``closes`` between ``start`` and ``end``."""
     closes = validated_closes(closes)
-    days = closes.index.to_numpy().astype("datetime64[D]")  # midnights, as validated
-    chosen = (days >= np.datetime64(start, "D")) & (days <= np.datetime64(end, "D"))
-    sessions: list[date] = days[chosen].tolist()
-    if not sessions:
-        msg = f"no data between {start} and {end}"
-        raise ValueError(msg)
+    sessions, chosen = backtest_sessions(closes, start, end)
     costs = costs or BacktestCosts()
-    world = build_backtest_world(  # the journal is in memory: the result is the curve
-        closes,
-        sessions[0],
-        initial_cash=costs.initial_cash,
-        slippage_bps=costs.slippage_bps,
-        fees=costs.fees,
-        margin_multiplier=costs.margin_multiplier,
-        round_cents=costs.round_cents,
-    )
+    world = backtest_world(closes, sessions[0], costs)
     adapters, broker, clock, tracker = world.adapters, world.broker, world.clock, world.tracker
     calendar = adapters.calendar
     rows = dict(zip(sessions, np.flatnonzero(chosen).tolist(), strict=True))
@@ -123,7 +111,7 @@ def run_backtest(
     trades, notional, fees, slippage = 0, Decimal(0), Decimal(0), Decimal(0)
     financing, pending, scaled = Decimal(0), Decimal(0), 0
     for number, day in enumerate(sessions):
-        clock.sleep_until(_wake(calendar, day))
+        clock.sleep_until(wake_time(calendar, day))
         if pending:
             broker.charge(pending, "borrow fee and margin interest")
             financing += pending
@@ -146,7 +134,7 @@ def run_backtest(
         equity[stamp] = float(account.equity)
         holdings[stamp] = {s: float(q) for s, q in account.positions.items()}
         if number + 1 < len(sessions):
-            pending = _financing(broker, costs, (sessions[number + 1] - day).days)
+            pending = financing_due(broker, costs, (sessions[number + 1] - day).days)
         if progress is not None:
             progress(number + 1, len(sessions))
     tracker.close()
@@ -174,6 +162,33 @@ def run_backtest(
     )
 
 
+def backtest_sessions(
+    closes: pd.DataFrame, start: date, end: date
+) -> tuple[list[date], npt.NDArray[np.bool_]]:
+    """The rows of (validated) ``closes`` from ``start`` to ``end``: their dates, and which rows."""
+    days = closes.index.to_numpy().astype("datetime64[D]")  # midnights, as validated
+    chosen = (days >= np.datetime64(start, "D")) & (days <= np.datetime64(end, "D"))
+    sessions: list[date] = days[chosen].tolist()
+    if not sessions:
+        msg = f"no data between {start} and {end}"
+        raise ValueError(msg)
+    return sessions, chosen
+
+
+def backtest_world(closes: pd.DataFrame, first: date, costs: BacktestCosts) -> BacktestWorld:
+    """The simulated broker, clock and in-memory journal a backtest runs on (its result is the
+    curve, not the journal)."""
+    return build_backtest_world(
+        closes,
+        first,
+        initial_cash=costs.initial_cash,
+        slippage_bps=costs.slippage_bps,
+        fees=costs.fees,
+        margin_multiplier=costs.margin_multiplier,
+        round_cents=costs.round_cents,
+    )
+
+
 def validated_closes(closes: pd.DataFrame) -> pd.DataFrame:
     """Daily closes both engines accept: one row per date (naive midnight), in date order.
 
@@ -197,7 +212,7 @@ def validated_closes(closes: pd.DataFrame) -> pd.DataFrame:
     return closes
 
 
-def _wake(calendar: MarketCalendar, day: date) -> datetime:
+def wake_time(calendar: MarketCalendar, day: date) -> datetime:
     """15 minutes before the close; a row on a non-trading day (bad data) is still visited,
     and the cycle reports the market closed."""
     if not is_session(day):
@@ -205,7 +220,7 @@ def _wake(calendar: MarketCalendar, day: date) -> datetime:
     return calendar.session_close(day) - timedelta(minutes=15)
 
 
-def _financing(broker: SimulatedBroker, costs: BacktestCosts, days: int) -> Decimal:
+def financing_due(broker: SimulatedBroker, costs: BacktestCosts, days: int) -> Decimal:
     """Borrow fee on shorts and margin interest on gross exposure above equity, for the
     ``days`` calendar days until the next session (charged then, on today's closing book)."""
     if not (costs.borrow_rate or costs.margin_rate):

@@ -16,9 +16,15 @@ from decimal import Decimal
 import numpy as np
 import pandas as pd
 
-from bot.backtest.engine import BacktestCosts, _financing, _wake, validated_closes
+from bot.backtest.engine import (
+    BacktestCosts,
+    backtest_sessions,
+    backtest_world,
+    financing_due,
+    validated_closes,
+    wake_time,
+)
 from bot.backtest.progress import Progress
-from bot.bootstrap import build_backtest_world
 from bot.portfolio.wake import PortfolioRuntime, load_ledgers, run_portfolio_wake
 
 ZERO = Decimal(0)
@@ -40,7 +46,7 @@ class PortfolioBacktest:
     sent_turnover: Decimal  # what the netted orders traded (same prices)
 
 
-def run_portfolio_backtest(  # noqa: PLR0915 - the day loop, as run_backtest's
+def run_portfolio_backtest(
     portfolio: PortfolioRuntime,
     closes: pd.DataFrame,
     start: date,
@@ -51,22 +57,9 @@ def run_portfolio_backtest(  # noqa: PLR0915 - the day loop, as run_backtest's
 ) -> PortfolioBacktest:
     """Run ``portfolio`` on every session of ``closes`` between ``start`` and ``end``."""
     closes = validated_closes(closes)
-    days = closes.index.to_numpy().astype("datetime64[D]")
-    chosen = (days >= np.datetime64(start, "D")) & (days <= np.datetime64(end, "D"))
-    sessions: list[date] = days[chosen].tolist()
-    if not sessions:
-        msg = f"no data between {start} and {end}"
-        raise ValueError(msg)
+    sessions, chosen = backtest_sessions(closes, start, end)
     costs = costs or BacktestCosts()
-    world = build_backtest_world(
-        closes,
-        sessions[0],
-        initial_cash=costs.initial_cash,
-        slippage_bps=costs.slippage_bps,
-        fees=costs.fees,
-        margin_multiplier=costs.margin_multiplier,
-        round_cents=costs.round_cents,
-    )
+    world = backtest_world(closes, sessions[0], costs)
     broker, clock, tracker = world.broker, world.clock, world.tracker
     names = [s.name for s in portfolio.sleeves]
     columns = {str(s): closes[s].to_numpy(dtype=float) for s in closes.columns}
@@ -79,7 +72,7 @@ def run_portfolio_backtest(  # noqa: PLR0915 - the day loop, as run_backtest's
     trades, notional, fees, slippage = 0, ZERO, ZERO, ZERO
     wanted, sent, pending = ZERO, ZERO, ZERO
     for number, day in enumerate(sessions):
-        clock.sleep_until(_wake(world.adapters.calendar, day))
+        clock.sleep_until(wake_time(world.adapters.calendar, day))
         if pending:
             broker.charge(pending, "borrow fee and margin interest")
         with tracker.batched():
@@ -105,7 +98,7 @@ def run_portfolio_backtest(  # noqa: PLR0915 - the day loop, as run_backtest's
         ledgers = load_ledgers(tracker, portfolio.name)
         sleeves[stamp] = {n: float(ledgers[n].equity(prices)) for n in names if n in ledgers}
         if number + 1 < len(sessions):
-            pending = _financing(broker, costs, (sessions[number + 1] - day).days)
+            pending = financing_due(broker, costs, (sessions[number + 1] - day).days)
         if progress is not None:
             progress(number + 1, len(sessions))
     tracker.close()

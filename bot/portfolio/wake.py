@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -35,10 +35,11 @@ from bot.cycle import (
     finish_proposal,
     new_run_id,
     run_cycle,
+    session_of,
 )
 from bot.domain import EXACT_COSTS, Account, Leg, OrderReport, PlannedOrder, Side
 from bot.errors import BotError, BrokerError, DataError, PlanningError, PreTradeCheckError
-from bot.execution import Execution, ExecutionPolicy, PhaseOutcome
+from bot.execution import Execution, PhaseOutcome
 from bot.journal import EventKind, EventRow
 from bot.logs import bind_cycle
 from bot.messages import INSUFFICIENT_BUYING_POWER
@@ -144,6 +145,7 @@ class _Wake:
         self.sleeve_results: list[CycleResult] = []
         self.reports: list[OrderReport] = []
         self.dry_run = False
+        self._today_prices: dict[str, Decimal] | None = None
         self.read_mark = 0  # the journal's last event id before the latest account read
 
     def _read_account(self) -> Account:
@@ -354,7 +356,7 @@ class _Wake:
             {s: Decimal(positions.get(s, 0)) / NANO for s in differences},
             {str(s): float(p) for s, p in last.payload.get("prices", {}).items()},
             {s: float(p) for s, p in self._prices(strict=False).items()},
-            after=_session_of(last.at),
+            after=session_of(last.at),
             through=self.today,
         )
         for split in found.splits:
@@ -374,12 +376,7 @@ class _Wake:
     def _settle_pending(self) -> None:
         """Post the fills of an earlier wake that ended between its netting and its posting
         (a crash, a stop, an order whose state was unknown)."""
-        tracker = self.adapters.tracker
-        name = self.portfolio.name
-        settled = {e.payload.get("settles") for e in tracker.events(name, EventKind.LEDGER_POSTED)}
-        for netting in tracker.events(name, EventKind.NETTING_PLANNED):
-            if netting.run_id in settled:
-                continue
+        for netting in unsettled_nettings(self.adapters.tracker, self.portfolio.name):
             reports = self._final_reports(netting)
             wanted = {
                 s: {f: int(n) for f, n in d.items()} for s, d in netting.payload["wanted"].items()
@@ -413,15 +410,19 @@ class _Wake:
     # --- the strategies ---
 
     def _prices(self, *, strict: bool = True) -> dict[str, Decimal]:
-        """Today's closes of every fund: the prices the strategies plan at and cross at."""
+        """Today's closes of every fund: the prices the strategies plan at and cross at (read
+        once a wake: on Alpaca each read is a request)."""
         funds = self.portfolio.funds
-        closes = self.adapters.market.closes(funds, self.today, 1)
-        prices: dict[str, Decimal] = {}
-        for symbol in funds:
-            if symbol in closes.columns and len(closes) and closes.index[-1].date() == self.today:
-                value = float(closes[symbol].iloc[-1])
-                if value > 0:
-                    prices[symbol] = Decimal(repr(value))
+        if self._today_prices is None:
+            closes = self.adapters.market.closes(funds, self.today, 1)
+            self._today_prices = {}
+            fresh = len(closes) and closes.index[-1].date() == self.today
+            for symbol in funds:
+                if fresh and symbol in closes.columns:
+                    value = float(closes[symbol].iloc[-1])
+                    if value > 0:
+                        self._today_prices[symbol] = Decimal(repr(value))
+        prices = dict(self._today_prices)
         missing = [s for s in funds if s not in prices and book.held(self.ledgers).get(s)]
         if strict and missing:
             msg = f"no usable price today ({self.today}) for {', '.join(missing)}, held"
@@ -547,13 +548,7 @@ class _Wake:
         return "; ".join(problems) if problems else None
 
     def _execution(self) -> Execution:
-        settings = self.portfolio.execution
-        close = self.adapters.calendar.session_close(self.today)
-        policy = ExecutionPolicy(
-            deadline=close - settings.cancel_before_close,
-            poll_interval=settings.poll_interval,
-            max_polls=settings.max_polls,
-        )
+        policy = self.portfolio.execution.policy(self.adapters.calendar.session_close(self.today))
         return Execution(
             self.adapters.broker,
             self.adapters.tracker,
@@ -590,6 +585,14 @@ class _Wake:
 
 
 # --- pure helpers -----------------------------------------------------------------------------
+
+
+def unsettled_nettings(tracker: Journal, portfolio: str) -> list[EventRow]:
+    """The nettings no posting settled yet: their orders' fills are still to be booked."""
+    settled = {e.payload.get("settles") for e in tracker.events(portfolio, EventKind.LEDGER_POSTED)}
+    return [
+        e for e in tracker.events(portfolio, EventKind.NETTING_PLANNED) if e.run_id not in settled
+    ]
 
 
 def load_ledgers(tracker: Journal, portfolio: str) -> dict[str, Ledger]:
@@ -686,11 +689,6 @@ def _whole_toward(target: int, held: int) -> int:
 def _toward_zero(numerator: int, denominator: int) -> int:
     quotient = abs(numerator) // denominator
     return quotient if numerator >= 0 else -quotient
-
-
-def _session_of(at: str) -> date:
-    """The New York date of a recorded event's time (stored as UTC ISO text)."""
-    return datetime.fromisoformat(at).astimezone(NEW_YORK).date()
 
 
 def _order_payload(order: PlannedOrder) -> dict[str, Any]:
