@@ -579,10 +579,12 @@ def test_close_all_reports_a_held_position_as_403_in_the_207(
 # --------------------------------------------------------------------- client order ids
 
 
-def test_an_id_refused_at_post_is_not_consumed(
+def test_an_id_refused_at_post_is_taken_too(
     cash_account: tuple[FakeAlpaca, TradingClient],
 ) -> None:
-    """A 403 or 422 at POST created nothing: the same id may be sent again."""
+    """A 403 or 422 at POST created no order, yet the id is spent: ALPACA.md §7, "any reuse,
+    even of a canceled or rejected order's id, gives 422 40010001". A re-sized order needs the
+    next journaled suffix; a fresh id goes through."""
     _fake, trading = cash_account
 
     no_money = _refusal(lambda: _buy(trading, "SSO", 1000, "c-free-1"))  # 1000 × $102.50
@@ -590,8 +592,10 @@ def test_an_id_refused_at_post_is_not_consumed(
 
     assert no_money == _no_buying_power("100000", "102500")
     assert no_asset == (422, {"code": 42210000, "message": 'asset "NOPE" not found'})
-    assert _buy(trading, "SSO", 10, "c-free-1").status == OrderStatus.FILLED
-    assert _buy(trading, "SSO", 10, "c-free-2").status == OrderStatus.FILLED
+    reused = (422, {"code": 40010001, "message": "client_order_id must be unique"})
+    assert _refusal(lambda: _buy(trading, "SSO", 10, "c-free-1")) == reused
+    assert _refusal(lambda: _buy(trading, "SSO", 10, "c-free-2")) == reused
+    assert _buy(trading, "SSO", 10, "c-free-1-a2").status == OrderStatus.FILLED
 
 
 @pytest.mark.parametrize("ending", ["canceled", "expired", "filled"])

@@ -125,6 +125,7 @@ class FakeBroker:
         self._positions: dict[str, FakePosition] = {}
         self._orders: dict[str, FakeOrder] = {}
         self._by_client_id: dict[str, str] = {}
+        self._refused_ids: set[str] = set()  # refused at POST: taken too (ALPACA.md §7)
         self._fills: list[FakeFill] = []
         self.unadjusted_bars = False  # True: raw bars whatever `adjustment` asks (#780)
         self._splits: list[FakeSplit] = []
@@ -323,9 +324,15 @@ class FakeBroker:
     def submit(self, body: object) -> FakeOrder:
         """``POST /v2/orders``: validate, vet, store, then let the fill policy act."""
         ticket = parse_ticket(body)
-        if ticket.client_order_id in self._by_client_id:
+        cid = ticket.client_order_id
+        if cid in self._by_client_id or cid in self._refused_ids:
             raise invalid("client_order_id must be unique")
-        intent = vet(self, ticket)
+        try:
+            intent = vet(self, ticket)
+        except Exception:
+            if cid:
+                self._refused_ids.add(cid)  # any reuse, a rejected order's id included: 422
+            raise
         order = execution.create_order(self, ticket, intent)
         self._orders[order.id] = order
         self._by_client_id[order.client_order_id] = order.id

@@ -26,8 +26,9 @@ buying power                buys (covers included) and short sells: 403 ``insuff
                             with the collar (:mod:`.broker`) against what open orders left
 ==========================  =====================================================================
 
-``client_order_id`` uniqueness is checked before these (:meth:`FakeBroker.submit`): an order
-refused here was never created, so its id stays free; a created order's id is taken forever.
+``client_order_id`` uniqueness is checked before these (:meth:`FakeBroker.submit`): an id is
+taken forever once sent, whether it created an order or was refused here — ALPACA.md §7: "any
+reuse, even of a canceled or rejected order's id, gives 422 40010001".
 """
 
 from __future__ import annotations
