@@ -31,7 +31,15 @@ from bot.checks import (
     data_problems,
     wash_trade_problems,
 )
-from bot.domain import EXACT_COSTS, Account, Leg, OrderReport, PlannedOrder, to_decimal
+from bot.domain import (
+    EXACT_COSTS,
+    Account,
+    Leg,
+    OrderCosts,
+    OrderReport,
+    PlannedOrder,
+    to_decimal,
+)
 from bot.errors import BotError, BrokerError, DataError, PlanningError, PreTradeCheckError
 from bot.execution import Execution, ExecutionPolicy, PhaseOutcome, Refusal
 from bot.journal import EventKind
@@ -613,55 +621,26 @@ class _Cycle:
         prices: Mapping[str, Decimal],
         execution: Execution,
     ) -> tuple[Refusal | None, int]:
-        """Send the buys and new shorts, in rounds. Returns the refusal still standing, if
-        any, and how many times the buys were re-sized for it.
+        """Send the buys and new shorts in rounds (``add_in_rounds``). Returns the refusal
+        still standing, if any, and how many times the buys were re-sized for it."""
 
-        * A buy refused for buying power is re-sized from a fresh account read, valued
-          ``RESIZE_MARKUP`` higher each time, and sent under the next journaled suffix, at most
-          ``MAX_RESIZES`` times: the broker values it above our model, and sending the same
-          order again would be refused again, every run, forever. Any other refusal (not
-          fractionable, a wash trade) is final for this run.
-        * On a broker that holds more than an order's value while it is open (Alpaca's collar),
-          buys that had to be scaled to the funds leave that hold behind in cash once they
-          fill: a top-up round buys what is still missing (at most ``MAX_RESIZES`` rounds in
-          all). The simulated broker holds exactly the fill, so it never tops up.
-        """
-        adding = plan.exposure_adding
-        scaled = bool(plan.notes)
-        collared = self.rules.costs != EXACT_COSTS
-        for round_ in range(MAX_RESIZES + 1):
-            outcome = execution.send(adding, self.runtime.name)
-            refused = outcome.refused
-            if refused and not any(messages.INSUFFICIENT_BUYING_POWER in r.reason for r in refused):
-                return refused[0], 0  # re-sizing cannot help
-            if not refused:
-                _raise_if_unsent(outcome, "the rest of the plan was sent")
-                if not (scaled and collared) or round_ == MAX_RESIZES:
-                    self._note_scaled_buys(scaled)
-                    return None, 0
-            if round_ == MAX_RESIZES:
-                return refused[0], MAX_RESIZES
+        def replan(costs: OrderCosts, phase: str) -> Plan:
             account = self._read_account()
-            costs = self.rules.costs
-            phase = "add, topped up after the fills released the collar's hold"
-            if refused:
-                costs = costs.widened(RESIZE_MARKUP * (round_ + 1))
-                phase = f"add, re-sized after {refused[0].client_order_id}"
-            replan = plan_orders(
-                targets.weights,
-                self.runtime.strategy.symbols,
-                account,
-                prices,
-                replace(self.rules, costs=costs),
+            symbols = self.runtime.strategy.symbols
+            again = plan_orders(
+                targets.weights, symbols, account, prices, replace(self.rules, costs=costs)
             )
-            self._record_plan(replan, phase=phase)
-            adding, scaled = replan.exposure_adding, bool(replan.notes)
-            if not adding:
-                if refused:
-                    return refused[0], round_ + 1
-                self._note_scaled_buys(False)
-                return None, 0
-        return None, 0  # pragma: no cover - the loop always returns
+            self._record_plan(again, phase=phase)
+            return again
+
+        collared = self.rules.costs != EXACT_COSTS
+        rounds = add_in_rounds(
+            execution, self.runtime.name, plan, self.rules.costs, collared=collared, replan=replan
+        )
+        if rounds.refused is None:
+            _raise_if_unsent(PhaseOutcome((), rounds.failed), "the rest of the plan was sent")
+            self._note_scaled_buys(rounds.scaled)
+        return rounds.refused, rounds.resized
 
     def _note_scaled_buys(self, scaled: bool) -> None:
         """Say so in the result when the last buys were scaled down to the funds left."""
@@ -742,6 +721,58 @@ class _Cycle:
         except BotError as exc:
             self.record(EventKind.ERROR, error=type(exc).__name__, message=f"no equity: {exc}")
             return None
+
+
+@dataclass(frozen=True, slots=True)
+class AddingRounds:
+    """How the rounds of buys and new shorts ended (``add_in_rounds``)."""
+
+    refused: Refusal | None = None  # a refusal still standing
+    resized: int = 0  # how many times the buys were re-sized for it
+    failed: tuple[Refusal, ...] = ()  # orders transient faults kept from the broker
+    scaled: bool = False  # the last buys sent were scaled down to the funds left
+
+
+def add_in_rounds(
+    execution: Execution,
+    name: str,
+    plan: Plan,
+    costs: OrderCosts,
+    *,
+    collared: bool,
+    replan: Callable[[OrderCosts, str], Plan],
+) -> AddingRounds:
+    """Send a plan's buys and new shorts in rounds: the one mechanism of a strategy's cycle and
+    of a portfolio's netted orders. ``replan(costs, phase)`` plans again from a fresh account.
+
+    * A buy refused for buying power is re-sized, valued ``RESIZE_MARKUP`` higher each time, and
+      sent under the next journaled suffix, at most ``MAX_RESIZES`` times: the broker values it
+      above our model, and sending the same order again would be refused again, every run,
+      forever. Any other refusal (not fractionable, a wash trade) is final for this run.
+    * On a broker that holds more than an order's value while it is open (Alpaca's collar,
+      ``collared``), buys that had to be scaled to the funds leave that hold behind in cash once
+      they fill: a top-up round buys what is still missing (at most ``MAX_RESIZES`` rounds in
+      all). The simulated broker holds exactly the fill, so it never tops up.
+    """
+    adding, scaled = plan.exposure_adding, bool(plan.notes)
+    for round_ in range(MAX_RESIZES + 1):
+        outcome = execution.send(adding, name)
+        refused = outcome.refused
+        if refused and not any(messages.INSUFFICIENT_BUYING_POWER in r.reason for r in refused):
+            return AddingRounds(refused[0], 0, outcome.failed)  # re-sizing cannot help
+        if not refused and (outcome.failed or not (scaled and collared) or round_ == MAX_RESIZES):
+            return AddingRounds(failed=outcome.failed, scaled=scaled)
+        if round_ == MAX_RESIZES:
+            return AddingRounds(refused[0], MAX_RESIZES, outcome.failed)
+        if refused:
+            widened = costs.widened(RESIZE_MARKUP * (round_ + 1))
+            again = replan(widened, f"add, re-sized after {refused[0].client_order_id}")
+        else:
+            again = replan(costs, "add, topped up after the fills released the collar's hold")
+        adding, scaled = again.exposure_adding, bool(again.notes)
+        if not adding:
+            return AddingRounds(refused[0], round_ + 1) if refused else AddingRounds()
+    return AddingRounds()  # pragma: no cover - the loop always returns
 
 
 def _raise_if_unsent(outcome: PhaseOutcome, consequence: str) -> None:

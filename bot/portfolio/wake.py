@@ -25,24 +25,22 @@ import structlog
 
 from bot.checks import account_problems, asset_problems, wash_trade_problems
 from bot.cycle import (
-    MAX_RESIZES,
     NEW_YORK,
-    RESIZE_MARKUP,
     Adapters,
     CycleResult,
     ExecutionSettings,
     StrategyRuntime,
+    add_in_rounds,
     finish_proposal,
     new_run_id,
     run_cycle,
     session_of,
 )
-from bot.domain import EXACT_COSTS, Account, Leg, OrderReport, PlannedOrder, Side
+from bot.domain import EXACT_COSTS, Account, Leg, OrderCosts, OrderReport, PlannedOrder, Side
 from bot.errors import BotError, BrokerError, DataError, PlanningError, PreTradeCheckError
 from bot.execution import Execution, PhaseOutcome
 from bot.journal import EventKind, EventRow
 from bot.logs import bind_cycle
-from bot.messages import INSUFFICIENT_BUYING_POWER
 from bot.planner import Plan, PlannerRules, plan_moves
 from bot.portfolio import ledger as book
 from bot.portfolio.ledger import UNALLOCATED, Change, Ledger, Posting
@@ -516,34 +514,27 @@ class _Wake:
         execution: Execution,
     ) -> str | None:
         """Sells and covers first; then the buys and shorts, sized from the account after the
-        sells, in rounds as a single strategy's cycle sends them: a buy refused for buying power
-        is re-sized from a fresh account read, valued ``RESIZE_MARKUP`` higher each time, and
-        sent under the next journaled suffix (at most ``MAX_RESIZES`` times); buys scaled down
-        to a collared broker's hold get a top-up round once they fill. Returns what was refused
-        or not sent in the end (its shortfall is taken back from the strategies that wanted
-        it), or None."""
+        sells and sent in rounds as a strategy's cycle sends them (``cycle.add_in_rounds``:
+        re-sized after a buying-power refusal, topped up on a collared broker). Returns what was
+        refused or not sent in the end (its shortfall is taken back from the strategies that
+        wanted it), or None."""
         name = self.portfolio.name
         priced = {s: prices[s] for s in targets}
-        outcomes = [execution.send(plan.exposure_reducing, name)]
         rules = self._rules()
-        adding, scaled = plan.exposure_adding, bool(plan.notes)
-        if plan.exposure_reducing and adding:
-            again = plan_moves(targets, self._read_account(), priced, rules)
-            adding, scaled = again.exposure_adding, bool(again.notes)
+        reducing = execution.send(plan.exposure_reducing, name)
+        first = plan
+        if plan.exposure_reducing and plan.exposure_adding:
+            first = plan_moves(targets, self._read_account(), priced, rules)
+
+        def replan(costs: OrderCosts, _phase: str) -> Plan:
+            return plan_moves(targets, self._read_account(), priced, replace(rules, costs=costs))
+
         collared = rules.costs != EXACT_COSTS
-        for round_ in range(MAX_RESIZES + 1):
-            if not adding:
-                break
-            outcome = execution.send(adding, name)
-            short = [r for r in outcome.refused if INSUFFICIENT_BUYING_POWER in r.reason]
-            final = [r for r in outcome.refused if r not in short]
-            outcomes.append(PhaseOutcome(tuple(final), outcome.failed))
-            if round_ == MAX_RESIZES or final or not (short or (scaled and collared)):
-                outcomes.append(PhaseOutcome(tuple(short)))
-                break
-            costs = rules.costs.widened(RESIZE_MARKUP * (round_ + 1)) if short else rules.costs
-            again = plan_moves(targets, self._read_account(), priced, replace(rules, costs=costs))
-            adding, scaled = again.exposure_adding, bool(again.notes)
+        rounds = add_in_rounds(
+            execution, name, first, rules.costs, collared=collared, replan=replan
+        )
+        standing = () if rounds.refused is None else (rounds.refused,)
+        outcomes = [reducing, PhaseOutcome(standing, rounds.failed)]
         problems = [p.describe() for o in outcomes for p in (*o.refused, *o.failed)]
         return "; ".join(problems) if problems else None
 
