@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from bot.adapters.frame_market import FrameMarketData
+from bot.adapters.memory_journal import MemoryJournal
 from bot.adapters.sim_broker import FEE_SCHEDULES, CloseTable, FeeSchedule, SimulatedBroker
 from bot.adapters.xnys_calendar import XnysCalendar
 from bot.alert_port import Channel
@@ -401,7 +402,7 @@ class BacktestWorld:
     adapters: Adapters
     broker: SimulatedBroker
     clock: SimulatedClock
-    tracker: Tracker
+    tracker: MemoryJournal
 
 
 def build_backtest_world(
@@ -426,7 +427,7 @@ def build_backtest_world(
         margin_multiplier=margin_multiplier,
         round_cents=round_cents,
     )
-    tracker = Tracker(Path(":memory:"))
+    tracker = MemoryJournal()
     adapters = Adapters(broker, FrameMarketData(closes), XnysCalendar(), tracker, clock)
     return BacktestWorld(adapters, broker, clock, tracker)
 

@@ -6,9 +6,10 @@ No storage here (``bot/tracker.py`` keeps them in SQLite; the core reaches it th
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
@@ -71,3 +72,23 @@ class EquityRow:
     strategy: str
     equity: Decimal
     sleeve_equity: Decimal
+
+
+def _json_default(value: object) -> str:
+    if type(value) is Decimal:  # by far the most common: quantities, prices, weights
+        return str(value)
+    if isinstance(value, Decimal | date | datetime):
+        return str(value) if isinstance(value, Decimal) else value.isoformat()
+    msg = f"cannot record {type(value).__name__} in the tracker"
+    raise TypeError(msg)
+
+
+# One encoder for every event (json.dumps would build one per call): the same text.
+_ENCODER = json.JSONEncoder(default=_json_default, sort_keys=True)
+
+
+def encode_payload(payload: Mapping[str, Any]) -> str:
+    """An event's payload as the journal stores it: JSON with sorted keys, Decimal as its exact
+    text, dates and times in ISO format. Any journal (SQLite or memory) stores this text, so
+    what is read back is the same whichever keeps it; anything else raises TypeError."""
+    return _ENCODER.encode(payload)

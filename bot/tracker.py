@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.errors import StateError
-from bot.journal import EquityRow, EventKind, EventRow
+from bot.journal import EquityRow, EventKind, EventRow, encode_payload
 
 __all__ = ["EquityRow", "EventKind", "EventRow", "Tracker"]  # the values live in bot.journal
 
@@ -94,19 +94,7 @@ def _after_prefix(prefix: str) -> str | None:
     return None
 
 
-def _json_default(value: object) -> str:
-    if type(value) is Decimal:  # by far the most common: quantities, prices, weights
-        return str(value)
-    if isinstance(value, Decimal | date | datetime):
-        return str(value) if isinstance(value, Decimal) else value.isoformat()
-    msg = f"cannot record {type(value).__name__} in the tracker"
-    raise TypeError(msg)
-
-
 INSERT_EVENT = "INSERT INTO events (at, run_id, strategy, kind, payload) VALUES (?, ?, ?, ?, ?)"
-
-# One encoder for every event (json.dumps would build one per call): the same text.
-_ENCODER = json.JSONEncoder(default=_json_default, sort_keys=True)
 
 
 class Tracker:
@@ -175,30 +163,12 @@ class Tracker:
 
         Outside ``batched`` the insert is its own transaction, committed (and, on a file, synced)
         before this returns: the event is on disk before the caller acts on it."""
-        text = _ENCODER.encode(payload)
+        text = encode_payload(payload)
         try:  # as ``_writing``, inline: a backtest records tens of events a session
             self._db.execute(INSERT_EVENT, (at.isoformat(), run_id, strategy, kind.value, text))
         except sqlite3.Error as exc:
             msg = f"cannot write to the tracker at {self.path}: {exc}"
             raise StateError(msg) from exc
-
-    @contextmanager
-    def batched(self) -> Iterator[None]:
-        """Group everything recorded inside into one transaction, committed at the end (also when
-        the block raises: what was recorded is kept). Only for a journal in memory, a backtest's,
-        whose result is the curve: a live or paper run's tracker must commit each event before
-        the bot acts on it (an order is journaled, durably, before it is sent), so a tracker on
-        a file refuses."""
-        if str(self.path) != ":memory:":
-            msg = f"the tracker at {self.path} commits each event; only one in memory batches"
-            raise StateError(msg)
-        with self._writing() as db:
-            db.execute("BEGIN")
-        try:
-            yield
-        finally:
-            with self._writing() as db:
-                db.execute("COMMIT")
 
     def run_has_key(self, run_id: str, key: str) -> bool:
         """Did any event of run ``run_id`` record ``key`` (a plain name) in its payload, with
@@ -374,3 +344,24 @@ class Tracker:
         """Names of every strategy that has recorded anything, in first-seen order."""
         rows = self._read("SELECT strategy FROM events GROUP BY strategy ORDER BY MIN(id)", ())
         return [str(r[0]) for r in rows]
+
+    def events_on(self, session: date, strategy: str | None = None) -> list[EventRow]:
+        """Every event of the runs of one session (a run id starts with its session's date),
+        in order, optionally of one strategy: the dashboard's journal of a day, found by the
+        run index instead of reading every event ever recorded."""
+        runs, bounds = _prefix_range("run_id", f"{session:%Y%m%d}-")
+        query = (
+            "SELECT id, at, run_id, strategy, kind, payload FROM events INDEXED BY events_by_run"
+            f" WHERE {runs}"
+        )
+        args: list[str] = list(bounds)
+        if strategy is not None:
+            query += " AND strategy = ?"
+            args.append(strategy)
+        rows = self._read(query + " ORDER BY id", args)
+        return [EventRow(r[0], r[1], r[2], r[3], r[4], json.loads(r[5])) for r in rows]
+
+    def sessions_recorded(self) -> list[date]:
+        """The sessions that have equity snapshots, newest first (the journal's day list)."""
+        rows = self._read("SELECT DISTINCT session FROM equity ORDER BY session DESC", ())
+        return [date.fromisoformat(str(r[0])) for r in rows]

@@ -288,35 +288,6 @@ def test_a_failed_write_raises_state_error(path: Path) -> None:
         tracker.record(AT, "r1", "hfea", EventKind.DECISION)
 
 
-def test_a_tracker_on_a_file_refuses_to_batch(tracker: Tracker) -> None:
-    """A live or paper run's events are each committed before the bot acts: no batching there."""
-    with pytest.raises(StateError, match="commits each event"), tracker.batched():
-        tracker.record(AT, "r1", "hfea", EventKind.DECISION)
-    assert tracker.events() == []
-
-
-def test_a_batch_in_memory_is_one_transaction_that_keeps_everything_even_on_error() -> None:
-    """Inside ``batched`` reads see the events recorded so far; the block's end commits them,
-    also when it raises."""
-    memory = Tracker(Path(":memory:"))
-    with memory.batched():
-        memory.record(AT, "r1", "hfea", EventKind.CYCLE_STARTED)
-        assert memory._db.in_transaction
-        assert [e.kind for e in memory.run_events("r1")] == ["cycle_started"]
-    assert not memory._db.in_transaction
-
-    def failing_cycle() -> None:
-        with memory.batched():
-            memory.record(AT, "r2", "hfea", EventKind.ERROR, error="RuntimeError")
-            raise RuntimeError("boom")
-
-    with pytest.raises(RuntimeError, match="boom"):
-        failing_cycle()
-    assert not memory._db.in_transaction
-    assert [e.run_id for e in memory.events()] == ["r1", "r2"]
-    memory.close()
-
-
 def test_run_has_key_answers_as_reading_every_payload_of_the_run(tracker: Tracker) -> None:
     """A top-level key with any value (null too) counts; the same word as a value, nested, or in
     another run does not."""

@@ -6,8 +6,8 @@ is the curve. Days the cycle refuses (missing or stale data, a bad print, a fund
 are kept and reported, never filled in. It costs about 1 ms a session for HFEA and 3.5 ms for
 All In (``python -m benchmarks.cycle_benchmark --skip-alpaca``); ``fast`` reaches the same result
 some thousands of times faster and is proven equal to this one by tests (``bot backtest --engine
-cycle`` runs this one). The journal is in memory and each session's events are one transaction
-(``Tracker.batched``): the result is the curve, and a live run's tracker still commits every event.
+cycle`` runs this one). The journal is kept in Python lists (``bot/adapters/memory_journal.py``):
+the result is the curve, and a live run's tracker still commits every event to SQLite.
 """
 
 from __future__ import annotations
@@ -116,8 +116,7 @@ def run_backtest(
             broker.charge(pending, "borrow fee and margin interest")
             financing += pending
         run_id = f"{day:%Y%m%d}-backtest"
-        with tracker.batched():  # one transaction a session: the journal is in memory
-            result = run_cycle(adapters, runtime, run_id=run_id)
+        result = run_cycle(adapters, runtime, run_id=run_id)
         stamp = pd.Timestamp(day)
         by_day[stamp] = result.outcome
         scaled += tracker.run_has_key(run_id, "scaled_by")

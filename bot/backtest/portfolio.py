@@ -75,8 +75,7 @@ def run_portfolio_backtest(
         clock.sleep_until(wake_time(world.adapters.calendar, day))
         if pending:
             broker.charge(pending, "borrow fee and margin interest")
-        with tracker.batched():
-            result = run_portfolio_wake(world.adapters, portfolio)
+        result = run_portfolio_wake(world.adapters, portfolio)
         wanted += result.wanted_turnover
         sent += result.sent_turnover
         for sleeve in result.sleeves:

@@ -7,12 +7,11 @@ missed rebalance (the bot was down: catch up on the next run, flagged late), and
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 from functools import lru_cache
-from itertools import groupby
 
 from bot.triggers.base import Decision, TriggerInput
 
@@ -52,27 +51,36 @@ def scheduled_rebalances(sessions: Sequence[date], rule: CalendarRule) -> list[t
     """List (session, rebalance key) pairs of the schedule within ``sessions``.
 
     ``sessions`` must be sorted trading days covering whole months: a month cut at either end of
-    the list would make its first or last listed day look like a month boundary. Remembered for
-    the last few session lists: a backtest's cycle asks for the same months day after day.
+    the list would make its first or last listed day look like a month boundary. A month's
+    entries depend on that month's sessions alone, so they are remembered per month: a
+    backtest's cycle asks for the same months day after day, in a window that slides.
     """
-    return list(_scheduled(tuple(sessions), rule))
+    entries = [entry for month in _months(sessions) for entry in _month_entries(month, rule)]
+    return sorted(entries) if rule.schedule is Schedule.TWICE_MONTHLY else entries
 
 
-@lru_cache(maxsize=32)
-def _scheduled(sessions: tuple[date, ...], rule: CalendarRule) -> tuple[tuple[date, str], ...]:
-    return tuple(_schedule_of(sessions, rule))
+def _months(sessions: Sequence[date]) -> Iterator[tuple[date, ...]]:
+    """The sorted sessions cut into calendar months."""
+    start = 0
+    for index in range(1, len(sessions)):
+        before, day = sessions[index - 1], sessions[index]
+        if day.month != before.month or day.year != before.year:
+            yield tuple(sessions[start:index])
+            start = index
+    if sessions:
+        yield tuple(sessions[start:])
 
 
-def _schedule_of(sessions: Sequence[date], rule: CalendarRule) -> list[tuple[date, str]]:
-    months = [list(days) for _, days in groupby(sessions, key=lambda d: (d.year, d.month))]
+@lru_cache(maxsize=512)
+def _month_entries(month: tuple[date, ...], rule: CalendarRule) -> tuple[tuple[date, str], ...]:
+    """One month's scheduled rebalances, in date order."""
     if rule.schedule is Schedule.QUARTER_START:
-        return _quarter_starts(months, rule.quarter_anchor)
+        return tuple(_quarter_starts([list(month)], rule.quarter_anchor))
     if rule.schedule is Schedule.MONTH_END:
-        return [(m[-1], f"{m[-1]:%Y-%m}") for m in months]
-    return sorted(
-        [(m[-1], f"{m[-1]:%Y-%m}E") for m in months]
-        + [d for m in months if (d := _mid_month(m, rule)) is not None]
-    )
+        return ((month[-1], f"{month[-1]:%Y-%m}"),)
+    middle = _mid_month(list(month), rule)
+    end = (month[-1], f"{month[-1]:%Y-%m}E")
+    return tuple(sorted([end] if middle is None else [middle, end]))
 
 
 def _quarter_starts(months: list[list[date]], anchor: str) -> list[tuple[date, str]]:
