@@ -15,6 +15,7 @@ from typing import Any
 
 from bot.backtest.arguments import add_backtest_parser
 from bot.cli_args import BotArgumentParser, iso_date, positive_number
+from bot.dashboard.arguments import add_dashboard_parser
 from bot.errors import BotError
 from bot.lazy import by_config, lazy
 
@@ -173,6 +174,7 @@ def _parser() -> argparse.ArgumentParser:
     ledger.set_defaults(handler=lazy("bot.portfolio_commands:ledger_command"))
 
     _add_data_parser(commands)
+    add_dashboard_parser(commands)
     return parser
 
 

@@ -25,6 +25,7 @@ from bot.bootstrap import (
 from bot.cli_support import banner, print_tracker
 from bot.config import BotConfig, load_config
 from bot.daemon import Daemon, DaemonSummary, Member, PortfolioMember
+from bot.dashboard.command import Stoppable
 from bot.errors import ConfigError
 from bot.journal import EventKind
 from bot.logs import log_simulated_time, register_secret
@@ -106,6 +107,7 @@ def _run_locked(
                 daemon, configs, "; ".join(banners), alerts, stop, portfolio=portfolio
             )
     server = start_health_server(settings, heartbeat)
+    dashboard = _dashboard(settings, portfolio, configs)
     alerts.resend_unsent()  # what a previous run queued but could not deliver before it stopped
     try:
         run_forever(daemon, bots[0].adapters.calendar, "; ".join(banners), stop)
@@ -113,7 +115,21 @@ def _run_locked(
         alerts.close(timeout=STOP_FLUSH_SECONDS if stop.requested else EXIT_FLUSH_SECONDS)
         if server is not None:
             server.stop()
+        if dashboard is not None:
+            dashboard.stop()
     return 0
+
+
+def _dashboard(
+    settings: Settings, portfolio: LoadedPortfolio | None, configs: list[BotConfig]
+) -> Stoppable | None:
+    """The read-only dashboard beside the daemon, when ``BOT_DASHBOARD_PORT`` asks for it
+    (the web stack is imported only then)."""
+    if settings.dashboard_port is None:
+        return None
+    from bot.dashboard.command import start_beside_daemon  # noqa: PLC0415 - on use only
+
+    return start_beside_daemon(settings, list(portfolio.strategies) if portfolio else configs)
 
 
 def _load(paths: list[Path]) -> list[BotConfig]:
@@ -156,7 +172,13 @@ def _build(
 
 def register_secrets(settings: Settings) -> None:
     """Keep the Alpaca secret, the webhook URL and the SMTP password out of every log line."""
-    for secret in (settings.api_secret_key, settings.slack_webhook_url, settings.smtp_password):
+    secrets = (
+        settings.api_secret_key,
+        settings.slack_webhook_url,
+        settings.smtp_password,
+        settings.dashboard_token,
+    )
+    for secret in secrets:
         if secret is not None:
             register_secret(secret.get_secret_value())
 

@@ -53,6 +53,10 @@ class Settings(BaseSettings):
 
     heartbeat_file: Path | None = Field(default=None, validation_alias="BOT_HEARTBEAT_FILE")
     health_port: int | None = Field(default=None, validation_alias="BOT_HEALTH_PORT")
+    # The read-only dashboard beside the daemon (``bot run``) and ``bot dashboard``'s token.
+    dashboard_port: int | None = Field(default=None, validation_alias="BOT_DASHBOARD_PORT")
+    dashboard_host: str = Field(default="127.0.0.1", validation_alias="BOT_DASHBOARD_HOST")
+    dashboard_token: SecretStr | None = Field(default=None, validation_alias="BOT_DASHBOARD_TOKEN")
 
     def __init__(self, **values: Any) -> None:
         try:
