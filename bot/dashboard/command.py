@@ -19,6 +19,8 @@ from bot.settings import Settings
 if TYPE_CHECKING:
     from starlette.types import ASGIApp
 
+    from bot.dashboard.app import NowSource
+
 EXIT_ERROR = 2
 
 
@@ -68,6 +70,7 @@ def dashboard_app(
     configs: Mapping[str, BotConfig],
     data_dir: Path | None,
     config_path: Path | None = None,
+    clock: NowSource | None = None,
 ) -> ASGIApp:
     """The app over ``settings.state_dir``, with the token when one is set and every secret
     of the environment scrubbed from its answers."""
@@ -91,7 +94,7 @@ def dashboard_app(
         )
         if s is not None
     ]
-    dashboard = Dashboard(source, wall_clock(), lambda: open_tracker(settings), secrets)
+    dashboard = Dashboard(source, clock or wall_clock(), lambda: open_tracker(settings), secrets)
     return build_app(dashboard, token)
 
 

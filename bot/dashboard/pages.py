@@ -141,7 +141,9 @@ def health_banner(health: Section) -> str:
     for row in health["strategies"]:
         error = row["last_error"]
         last = row["last_wake"]
-        if error and (last is None or error["run_id"] == last["run_id"]):
+        if error and (
+            last is None or error["run_id"] == last["run_id"] or error["at"] > last["finished_at"]
+        ):
             problems.append(f"{row['strategy']}: ERROR {error['error']}: {error['message']}")
     if not problems:
         return '<p class="ok" id="health-ok">All is well: heartbeat fresh, no error in the last cycles.</p>'

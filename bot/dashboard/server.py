@@ -61,7 +61,9 @@ class DashboardServer:
         self.host = host
         self._socket = bind(host, port)
         self.port = int(self._socket.getsockname()[1])
-        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
+        config = uvicorn.Config(
+            app, log_level="warning", access_log=False, lifespan="off", ws="none", http="h11"
+        )
         self._server = uvicorn.Server(config)
         self._thread: threading.Thread | None = None
 

@@ -1,0 +1,279 @@
+"""``bot dashboard`` over HTTP (uvicorn on 127.0.0.1, the real app), on state directories the bot
+made itself: the demo's, and a month of All In wakes on the fake Alpaca.
+
+The numbers are checked against the tracker read independently (``bot tracker``'s lines, the
+equity rows) and against ``bot backtest`` run as a user runs it (``--equity-csv``); the token and
+the secrets against the raw answers.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import secrets
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+from bot.errors import ConfigError
+from bot.report import quarterly_lines
+from bot.settings import Settings
+from bot.tracker import EventKind, Tracker
+from tests.dashboard_world import (
+    ALL_IN_CONFIG,
+    DEMO_CONFIG,
+    AlpacaMonth,
+    add_failed_wake,
+    alpaca_month,
+    get,
+    run_demo,
+    serve,
+)
+
+PAGES = ["/", "/strategy/demo", "/strategy/demo/backtest", "/journal", "/health", "/api"]
+API = [
+    "/api/overview",
+    "/api/account",
+    "/api/health",
+    "/api/journal",
+    "/api/journal?day=2026-06-30&strategy=demo",
+    "/api/strategies/demo",
+    "/api/strategies/demo/backtest",
+    "/healthz",
+]
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    state = tmp_path_factory.mktemp("demo") / "state"
+    run_demo(state)
+    return state
+
+
+@pytest.fixture(scope="module")
+def month(tmp_path_factory: pytest.TempPathFactory) -> AlpacaMonth:
+    return alpaca_month(tmp_path_factory.mktemp("alpaca"))
+
+
+def api(url: str) -> dict[str, object]:
+    status, body, _ = get(url)
+    assert status == 200, body
+    result: dict[str, object] = json.loads(body)
+    return result
+
+
+def test_the_demo_equity_and_tracker_lines_are_the_trackers(demo: Path) -> None:
+    """The strategy's series is the tracker's equity, and its quarterly lines are the ones
+    `bot tracker` prints: $107,628 at 2026-06-30."""
+    tracker = Tracker(demo / "tracker.sqlite3")
+    rows = tracker.equity_history("demo")
+    expected = [line.render() for line in quarterly_lines(rows)]
+    tracker.close()
+
+    with serve(demo, config=DEMO_CONFIG) as served:
+        view = api(served.url + "/api/strategies/demo")
+        _, html, _ = get(served.url + "/strategy/demo")
+
+    assert expected == [line["text"] for line in view["tracker_lines"]]  # type: ignore[index,union-attr]
+    assert expected[-1] == "2026-06-30: $107,628  (+7.6% since start)  (latest)"
+    assert [[r.session.isoformat(), float(r.equity)] for r in rows] == view["equity"]
+    assert "$107,628" in html
+    assert "$105,534" in html
+
+
+def test_the_drawdown_is_the_running_peaks(demo: Path) -> None:
+    """The deepest drawdown matches one computed here from the equity rows: −13.6% from
+    2026-01-20 to 2026-02-03, as the demo's summary prints."""
+    tracker = Tracker(demo / "tracker.sqlite3")
+    values = [(r.session, float(r.equity)) for r in tracker.equity_history("demo")]
+    tracker.close()
+    peak, worst = values[0][1], 0.0
+    for _, value in values:
+        peak = max(peak, value)
+        worst = min(worst, value / peak - 1)
+
+    with serve(demo, config=DEMO_CONFIG) as served:
+        view = api(served.url + "/api/strategies/demo")
+
+    deepest = view["max_drawdown"]
+    assert isinstance(deepest, dict)
+    assert worst == pytest.approx(deepest["depth"], abs=1e-12)
+    assert (deepest["peak"], deepest["trough"]) == ("2026-01-20", "2026-02-03")
+    assert f"{worst:.1%}" == "-13.6%"
+
+
+def test_positions_against_targets_and_the_next_wake(demo: Path) -> None:
+    """Nine funds, each with its target ± 1 pp; the journal's last order ids are listed."""
+    with serve(demo, config=DEMO_CONFIG) as served:
+        view = api(served.url + "/api/strategies/demo")
+        journal = api(served.url + "/api/journal?day=2026-06-30")
+
+    positions = view["positions"]
+    assert isinstance(positions, dict)
+    rows = {r["symbol"]: r for r in positions["symbols"]}
+    assert len(rows) == 9
+    assert rows["USFR"]["target"] == pytest.approx(0.15)
+    for row in rows.values():
+        assert row["upper"] - row["target"] == pytest.approx(0.01)
+    assert "corridor" in view["next_wake"]["plan"]  # type: ignore[index]
+    ids = [e["client_order_id"] for e in journal["events"] if e["client_order_id"]]  # type: ignore[union-attr]
+    assert ids
+    assert all(i.startswith("demo-20260630-") for i in ids)
+
+
+def test_a_stale_heartbeat_and_an_error_are_shown(demo: Path, tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    state.mkdir()
+    for name in ("tracker.sqlite3",):
+        (state / name).write_bytes((demo / name).read_bytes())
+    add_failed_wake(state, stale_beat_at=datetime(2026, 7, 1, 17, 0, tzinfo=UTC))
+
+    with serve(state, config=DEMO_CONFIG, now=datetime(2026, 7, 1, 20, 0, tzinfo=UTC)) as served:
+        health = api(served.url + "/api/health")
+        status, page, _ = get(served.url + "/")
+        healthz, _, _ = get(served.url + "/healthz")
+
+    beat = health["heartbeat"]
+    assert isinstance(beat, dict)
+    assert (beat["ok"], beat["age_seconds"]) == (False, 3 * 3600.0)
+    assert "Heartbeat STALE" in page
+    assert "ERROR DataError" in page
+    assert "bad print" in page
+    assert healthz == 503
+    assert status == 200
+
+
+def test_live_against_backtest_equals_bot_backtest_over_the_same_days(
+    month: AlpacaMonth, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A month of wakes on the fake Alpaca: the dashboard's backtest line is `bot backtest`'s
+    equity over the same days to 1e-9, and the gap it shows is live − backtest, its parts
+    adding up to it."""
+    first, last = month.sessions[0], month.sessions[-1]
+    csv_path = tmp_path / "equity.csv"
+    code = main(
+        ["backtest", "--config", str(ALL_IN_CONFIG), "--data", str(month.data_dir),
+         "--start", str(first), "--end", str(last), "--equity-csv", str(csv_path)]
+    )  # fmt: skip
+    capsys.readouterr()
+    assert code == 0
+    with csv_path.open() as file:
+        expected = {row["Date"]: float(row["all_in"]) for row in csv.DictReader(file)}
+
+    with serve(month.state_dir, config=ALL_IN_CONFIG, data_dir=month.data_dir) as served:
+        view = api(served.url + "/api/strategies/all_in/backtest")
+        _, html, _ = get(served.url + "/strategy/all_in/backtest")
+
+    backtest = dict(view["backtest"])  # type: ignore[union-attr]
+    assert len(month.sessions) == len(backtest) == len(expected) >= 20
+    for day, value in expected.items():
+        assert backtest[day] == pytest.approx(value, rel=1e-9, abs=0), day
+    live = dict(view["live"])  # type: ignore[union-attr]
+    gap = view["shortfall"]
+    assert isinstance(gap, dict)
+    assert gap["day"] == last.isoformat()
+    assert gap["gap"] == pytest.approx(live[str(last)] - expected[str(last)], abs=1e-6)
+    assert sum(gap["causes"].values()) == pytest.approx(gap["gap"], abs=1e-6)
+    assert view["fills"] > 0
+    assert "The gap and its causes" in html
+    assert str(month.data_dir) in str(view["command"])
+
+
+def test_the_token_is_required_for_every_request_when_set(demo: Path) -> None:
+    token = secrets.token_urlsafe(24)
+    with serve(demo, config=DEMO_CONFIG, token=token) as served:
+        refused = [get(served.url + path)[0] for path in [*PAGES, *API]]
+        wrong = get(served.url + "/", {"Authorization": "Bearer nope"})[0]
+        bearer = get(served.url + "/api/overview", {"Authorization": f"Bearer {token}"})[0]
+        status, _, headers = get(served.url + f"/journal?day=2026-06-30&token={token}")
+        cookie = headers["set-cookie"].split(";")[0]
+        with_cookie = get(served.url + "/journal?day=2026-06-30", {"Cookie": cookie})[0]
+
+    assert {401} == set(refused)
+    assert (wrong, bearer) == (401, 200)
+    assert (status, headers["location"]) == (303, "/journal?day=2026-06-30")
+    assert "httponly" in headers["set-cookie"].lower()
+    assert with_cookie == 200
+
+
+def test_a_bind_beyond_loopback_without_a_token_is_refused(
+    demo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`bot dashboard --host 0.0.0.0` stops before binding anything; bot run's dashboard too."""
+    monkeypatch.setenv("BOT_STATE_DIR", str(demo))
+    monkeypatch.delenv("BOT_DASHBOARD_TOKEN", raising=False)
+
+    code = main(["dashboard", "--host", "0.0.0.0", "--port", "1"])
+
+    assert code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --host 0.0.0.0 is reachable from other machines")
+    from bot.dashboard.command import start_beside_daemon  # noqa: PLC0415
+
+    with pytest.raises(ConfigError, match="BOT_DASHBOARD_TOKEN"):
+        start_beside_daemon(
+            Settings(BOT_STATE_DIR=demo, BOT_DASHBOARD_PORT=0, BOT_DASHBOARD_HOST="0.0.0.0"), []
+        )
+
+
+def test_no_secret_reaches_any_page_or_json(demo: Path, tmp_path: Path) -> None:
+    """Random keys, webhook URL, SMTP password and token in the environment; the webhook URL
+    even recorded in the journal (an alert channel's error message): no answer contains any."""
+    webhook = f"https://hooks.example.invalid/services/{secrets.token_hex(16)}"
+    planted = {
+        "APCA_API_KEY_ID": "PK" + secrets.token_hex(8).upper(),
+        "APCA_API_SECRET_KEY": secrets.token_urlsafe(30),
+        "SLACK_WEBHOOK_URL": webhook,
+        "SMTP_PASSWORD": secrets.token_urlsafe(18),
+    }
+    token = secrets.token_urlsafe(24)
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / "tracker.sqlite3").write_bytes((demo / "tracker.sqlite3").read_bytes())
+    tracker = Tracker(state / "tracker.sqlite3")
+    at = datetime(2026, 6, 30, 20, 0, tzinfo=UTC)
+    tracker.record(
+        at, "20260630-alert", "", EventKind.ALERT_FAILED, channel="slack",
+        error=f"HTTPError: 500 from {webhook}", title="bot error",
+    )  # fmt: skip
+    tracker.close()
+
+    with serve(state, config=DEMO_CONFIG, token=token, secrets=planted) as served:
+        auth = {"Authorization": f"Bearer {token}"}
+        answers = [get(served.url + path, auth) for path in [*PAGES, *API]]
+
+    assert {200, 503} >= {status for status, _, _ in answers}
+    everything = "\n".join(body + json.dumps(headers) for _, body, headers in answers)
+    for value in [*planted.values(), token]:
+        assert value not in everything
+    assert "[redacted]" in everything  # the recorded webhook URL was scrubbed, not dropped
+
+
+def test_bot_run_serves_the_dashboard_beside_the_daemon(demo: Path) -> None:
+    """BOT_DASHBOARD_PORT starts the same app (here on a free port), read-only: a POST is
+    refused."""
+    from bot.dashboard.command import start_beside_daemon  # noqa: PLC0415
+    from bot.dashboard.server import DashboardServer  # noqa: PLC0415
+
+    settings = Settings(BOT_STATE_DIR=demo, BOT_DASHBOARD_PORT=0)
+    server = start_beside_daemon(settings, [])
+    assert isinstance(server, DashboardServer)
+    try:
+        status, body, _ = get(server.url + "api/overview")
+        import urllib.request  # noqa: PLC0415
+
+        post = urllib.request.Request(server.url + "api/overview", data=b"{}", method="POST")
+        try:
+            urllib.request.urlopen(post, timeout=30)
+            post_status = 200
+        except urllib.error.HTTPError as exc:
+            post_status = exc.code
+    finally:
+        server.stop()
+
+    assert status == 200
+    assert "demo" in json.loads(body)["strategies"][0]["strategy"]
+    assert post_status == 405
+    assert date(2026, 6, 30).isoformat() in body
