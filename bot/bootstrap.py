@@ -88,6 +88,7 @@ def build_strategy(config: StrategyConfig) -> Strategy:
             returns_kind=config.returns_kind,
             std_ddof=config.std_ddof,
             negative_mean_policy=config.negative_mean_policy,
+            max_held_legs=config.max_held_legs,
         )
     except ValueError as exc:
         msg = f"strategy section is invalid: {exc}"

@@ -103,6 +103,14 @@ class ModifiedSharpeConfig(_Strict):
     returns_kind: Literal["simple", "log"] = "simple"
     std_ddof: Literal[0, 1] = 0
     negative_mean_policy: Literal["as_published", "min_variance", "cash"] = "as_published"
+    max_held_legs: int | None = Field(default=None, ge=1)  # legs a mix may hold; none: all
+
+    @model_validator(mode="after")
+    def _max_held_within_legs(self) -> Self:
+        if self.max_held_legs is not None and self.max_held_legs > len(self.legs):
+            msg = f"max_held_legs {self.max_held_legs} is more than the {len(self.legs)} legs"
+            raise ValueError(msg)
+        return self
 
 
 StrategyConfig = Annotated[

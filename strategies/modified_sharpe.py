@@ -100,9 +100,12 @@ def mix_grid(n_legs: int, step: float) -> FloatArray:
 
 
 @lru_cache(maxsize=32)
-def _cached_grid(n_legs: int, units: int) -> FloatArray:
-    """The grid, built once per shape: a parameter sweep asks for it thousands of times."""
-    grid: FloatArray = np.array(list(_compositions(units, n_legs)), dtype=float) / units
+def _cached_grid(n_legs: int, units: int, max_held: int | None = None) -> FloatArray:
+    """The grid, built once per shape: a parameter sweep asks for it thousands of times. With
+    ``max_held`` only the mixes with at most that many non-zero legs, in the same order."""
+    rows = [c for c in _compositions(units, n_legs) if max_held is None or
+            sum(1 for part in c if part) <= max_held]  # fmt: skip
+    grid: FloatArray = np.array(rows, dtype=float) / units
     grid.setflags(write=False)
     return grid
 
@@ -181,6 +184,7 @@ class ModifiedSharpeMix:
     returns_kind: ReturnsKind = "simple"
     std_ddof: Literal[0, 1] = 0
     negative_mean_policy: NegativeMeanPolicy = "as_published"
+    max_held_legs: int | None = None  # None: any mix; 2: mixes of at most two legs
 
     def __post_init__(self) -> None:
         """Fail at construction, not on a rebalance day, when the configuration cannot work."""
@@ -191,6 +195,9 @@ class ModifiedSharpeMix:
             msg = f"f must be a finite number ≥ 0, got {self.f}"
             raise ValueError(msg)
         self._validate_choices()
+        if self.max_held_legs is not None and not 1 <= self.max_held_legs <= len(self.legs):
+            msg = f"max_held_legs must be between 1 and {len(self.legs)}, got {self.max_held_legs}"
+            raise ValueError(msg)
 
     def _validate_legs(self) -> None:
         if not self.legs or not all(isinstance(leg, Leg) for leg in self.legs):
@@ -227,8 +234,10 @@ class ModifiedSharpeMix:
 
     @property
     def grid(self) -> FloatArray:
-        """Every candidate mix, one row per mix, one column per leg."""
-        return _cached_grid(len(self.legs), grid_units(self.step))
+        """Every candidate mix, one row per mix, one column per leg (only the mixes of at most
+        ``max_held_legs`` legs when that is set: the "pairs only" reading of UISx3's "uses TMF
+        and UGLD to hedge SPXL", after the two-fund UIS it extends)."""
+        return _cached_grid(len(self.legs), grid_units(self.step), self.max_held_legs)
 
     def leg_returns(self, closes: pd.DataFrame, as_of: date) -> FloatArray:
         """Return the (n_legs × lookback_days) leg returns ending at ``as_of``, validated."""

@@ -1,0 +1,101 @@
+"""The calibration search's pieces, checked by hand: the "pairs only" grid filter
+(``max_held_legs``), the distance, the readings a family holds and how a reading is set."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from pydantic import ValidationError
+
+from bot.backtest.calibration import (
+    TOLERANCE,
+    UISX3_FAMILY,
+    Scored,
+    adoptable,
+    best,
+    distance,
+    with_settings,
+)
+from bot.config import ModifiedSharpeConfig, load_config
+from strategies.modified_sharpe import Leg, ModifiedSharpeMix
+
+ROOT = Path(__file__).resolve().parents[1]
+LEGS = (Leg("a", "AAA", 1.0), Leg("b", "BBB", 1.0), Leg("c", "CCC", 1.0))
+
+
+def test_pairs_only_grid_by_count() -> None:
+    """3 legs in tenths: 66 mixes, of which C(9, 2) = 36 hold all three; so 30 hold at most
+    two, and 3 hold one."""
+    assert len(ModifiedSharpeMix(LEGS).grid) == 66
+    pairs = ModifiedSharpeMix(LEGS, max_held_legs=2).grid
+    assert len(pairs) == 30
+    assert ((pairs > 0).sum(axis=1) <= 2).all()
+    assert len(ModifiedSharpeMix(LEGS, max_held_legs=1).grid) == 3
+
+
+def test_pairs_only_changes_the_choice() -> None:
+    """Three legs with the same mean and orthogonal moves of the same size: a mix's variance
+    is proportional to Σw², so the best mix spreads over all three (0.3/0.3/0.4 in some
+    order), and the best pair is 50/50; of the three equal pairs the first in grid order
+    (b and c: a's weight 0) wins."""
+    moves = np.array([[1, 1, -1, -1], [1, -1, 1, -1], [1, -1, -1, 1]], dtype=float)
+    returns = 0.01 + 0.01 * moves
+    spread = ModifiedSharpeMix(LEGS).weights_from_returns(returns).weights
+    assert sorted(round(w, 10) for w in spread.values()) == [0.3, 0.3, 0.4]
+    pair = ModifiedSharpeMix(LEGS, max_held_legs=2).weights_from_returns(returns).weights
+    assert pair == pytest.approx({"AAA": 0.0, "BBB": 0.5, "CCC": 0.5})
+
+
+def test_max_held_legs_must_fit_the_legs() -> None:
+    legs = [{"name": n, "symbol": s} for n, s in (("a", "AAA"), ("b", "BBB"))]
+    with pytest.raises(ValidationError, match="more than the 2 legs"):
+        ModifiedSharpeConfig.model_validate(
+            {"kind": "modified_sharpe", "legs": legs, "max_held_legs": 3}
+        )
+    with pytest.raises(ValueError, match="max_held_legs"):
+        ModifiedSharpeMix(LEGS, max_held_legs=0)
+
+
+def test_distance_by_hand() -> None:
+    """Gaps of 1, 2 and 4 points: √((1 + 4 + 16) / 3) = √7 points."""
+    ours = {"cagr": 0.25, "volatility": 0.22, "max_drawdown": -0.30}
+    published = {"cagr": 0.24, "volatility": 0.20, "max_drawdown": -0.34}
+    assert distance(ours, published, tuple(ours)) == pytest.approx(math.sqrt(7) / 100)
+
+
+def test_a_reading_is_the_config_with_its_settings() -> None:
+    data = load_config(ROOT / "config" / "uisx3.toml").model_dump(mode="json")
+    config = with_settings(data, (("strategy.f", 3.0), ("strategy.max_held_legs", 2)))
+    assert config.strategy.f == 3.0  # type: ignore[union-attr]
+    assert config.strategy.max_held_legs == 2  # type: ignore[union-attr]
+    assert config.strategy.lookback_days == 72  # type: ignore[union-attr]  # untouched
+    with pytest.raises(ValidationError, match="returns_kind"):
+        with_settings(data, (("strategy.returns_kind", "cubic"),))
+
+
+def test_the_family_holds_every_combination_once() -> None:
+    points = UISX3_FAMILY.points()
+    assert len(points) == UISX3_FAMILY.size() == math.prod(len(a.values) for a in UISX3_FAMILY.axes)
+    assert len({UISX3_FAMILY.label(p) for p in points}) == len(points)
+
+
+def test_adopted_only_when_close_on_both_windows() -> None:
+    near = Scored("near", (), (None, None), (0.01, TOLERANCE))
+    overfit = Scored("overfit", (), (None, None), (0.001, 0.08))
+    uncovered = Scored("uncovered", (), (None, None), (0.001, None))
+    assert adoptable(near)
+    assert not adoptable(overfit)
+    assert not adoptable(uncovered)
+    assert [s.label for s in best([near, overfit, uncovered], 0)] == [
+        "overfit",
+        "uncovered",
+        "near",
+    ]
+    assert [s.label for s in best([near, overfit, uncovered], 1)] == [
+        "near",
+        "overfit",
+        "uncovered",
+    ]
