@@ -63,3 +63,21 @@ def make_world(tmp_path: Path) -> Iterator[Callable[..., World]]:
     yield build
     for tracker in trackers:
         tracker.close()
+
+
+@pytest.fixture(scope="session")
+def dashboard_demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo's state directory, made once for the dashboard's tests (HTTP and browser)."""
+    from tests.dashboard_world import run_demo  # noqa: PLC0415 - only the dashboard's tests
+
+    state = tmp_path_factory.mktemp("dashboard-demo") / "state"
+    run_demo(state)
+    return state
+
+
+@pytest.fixture(scope="session")
+def dashboard_month(tmp_path_factory: pytest.TempPathFactory) -> object:
+    """A month of All In wakes on the fake Alpaca (tests.dashboard_world.AlpacaMonth)."""
+    from tests.dashboard_world import alpaca_month  # noqa: PLC0415 - only the dashboard's tests
+
+    return alpaca_month(tmp_path_factory.mktemp("dashboard-alpaca"))

@@ -26,9 +26,7 @@ from tests.dashboard_world import (
     DEMO_CONFIG,
     AlpacaMonth,
     add_failed_wake,
-    alpaca_month,
     get,
-    run_demo,
     serve,
 )
 
@@ -45,16 +43,14 @@ API = [
 ]
 
 
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    state = tmp_path_factory.mktemp("demo") / "state"
-    run_demo(state)
-    return state
+@pytest.fixture
+def demo(dashboard_demo: Path) -> Path:
+    return dashboard_demo
 
 
-@pytest.fixture(scope="module")
-def month(tmp_path_factory: pytest.TempPathFactory) -> AlpacaMonth:
-    return alpaca_month(tmp_path_factory.mktemp("alpaca"))
+@pytest.fixture
+def month(dashboard_month: AlpacaMonth) -> AlpacaMonth:
+    return dashboard_month
 
 
 def api(url: str) -> dict[str, object]:

@@ -49,7 +49,8 @@ background:currentColor}.key.a{color:var(--a)}.key.b{color:var(--b)}.key.dd{colo
 .key.gap{color:#6e40c9}.key.bt{color:var(--b)}.key.band{color:#9fc2f7}.key.target{color:#24292f}.key.now{color:var(--a)}
 form{display:flex;flex-wrap:wrap;gap:.5rem;align-items:end;margin:.5rem 0}select,input,button{
 font:inherit;padding:.25rem .4rem}code{font-size:.85rem;word-break:break-all}
-@media (max-width:700px){main{padding:.6rem}td,th{padding:.25rem}.wide{display:none}}
+@media (max-width:700px){main{padding:.6rem}td,th{padding:.25rem}.wide{display:none}
+svg.chart text{font-size:17px}}
 """
 
 
