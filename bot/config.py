@@ -328,6 +328,12 @@ def _read_text(path: Path) -> str:
 
 
 def _describe(path: Path, exc: ValidationError) -> str:
+    return f"config file {path} is invalid: " + describe_errors(exc)
+
+
+def describe_errors(exc: ValidationError) -> str:
+    """The schema's refusals as one line, ``section.key: why`` each (``bot sweep`` words a
+    refused grid point the same way)."""
     problems = []
     for error in exc.errors():
         where = ".".join(str(part) for part in error["loc"] if not str(part).startswith("function"))
@@ -335,4 +341,4 @@ def _describe(path: Path, exc: ValidationError) -> str:
         if error["type"] == "extra_forbidden":
             text = "unknown key (typo?)"
         problems.append(f"{where}: {text}" if where else text)
-    return f"config file {path} is invalid: " + "; ".join(problems)
+    return "; ".join(problems)

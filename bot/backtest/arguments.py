@@ -16,6 +16,27 @@ def add_backtest_parser(commands: Any) -> None:
     parser.add_argument(
         "--config", type=Path, required=True, help="the strategy's config file (TOML)"
     )
+    add_history_arguments(parser)
+    parser.add_argument("--benchmark", default="SPY", help="buy-and-hold symbol ('' for none)")
+    parser.add_argument(
+        "--engine",
+        choices=["fast", "cycle"],
+        default="fast",
+        help="fast (default; proven equal to the cycle by tests) or the day-by-day cycle itself",
+    )
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.add_argument("--plot", type=Path, help="write a PNG (needs matplotlib)")
+    parser.add_argument("--equity-csv", type=Path, help="write the daily equity curves")
+    parser.set_defaults(
+        handler=by_config(
+            "bot.backtest.command:backtest_command", "bot.portfolio_commands:portfolio_backtest"
+        )
+    )
+
+
+def add_history_arguments(parser: Any) -> None:
+    """The data, period, simulation and cost options of ``bot backtest``, shared with ``bot
+    sweep`` so that a sweep's point is the backtest ``bot backtest`` would run."""
     parser.add_argument(
         "--data",
         type=Path,
@@ -33,7 +54,6 @@ def add_backtest_parser(commands: Any) -> None:
         "--start", type=iso_date, help="YYYY-MM-DD (default: the first day with enough history)"
     )
     parser.add_argument("--end", type=iso_date, help="YYYY-MM-DD (default: the data's last close)")
-    parser.add_argument("--benchmark", default="SPY", help="buy-and-hold symbol ('' for none)")
     parser.add_argument(
         "--slippage-bps",
         type=float,
@@ -56,12 +76,6 @@ def add_backtest_parser(commands: Any) -> None:
         help="%% a year on gross exposure above equity (margin interest)",
     )
     parser.add_argument(
-        "--engine",
-        choices=["fast", "cycle"],
-        default="fast",
-        help="fast (default; proven equal to the cycle by tests) or the day-by-day cycle itself",
-    )
-    parser.add_argument(
         "--simulate",
         default="",
         help="comma-separated leveraged funds (e.g. UPRO,TMF) to extend before their inception "
@@ -71,12 +85,4 @@ def add_backtest_parser(commands: Any) -> None:
         "--index-data",
         type=Path,
         help="root of the index/rate data for --simulate (default: the parent of --data)",
-    )
-    parser.add_argument("--json", action="store_true", help="print the report as JSON")
-    parser.add_argument("--plot", type=Path, help="write a PNG (needs matplotlib)")
-    parser.add_argument("--equity-csv", type=Path, help="write the daily equity curves")
-    parser.set_defaults(
-        handler=by_config(
-            "bot.backtest.command:backtest_command", "bot.portfolio_commands:portfolio_backtest"
-        )
     )

@@ -80,19 +80,12 @@ def backtest_command(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     runtime = build_runtime(config)
     symbols = list(runtime.strategy.symbols)
-    wanted = [*symbols, args.benchmark] if args.benchmark else symbols
-    closes = _load(args, config, wanted, runtime.strategy.history_closes)
-    closes, bad_closes = non_positive_as_missing(closes)
-    closes, notes = _simulated(args, closes)
-    start = args.start or _first_tradable_day(closes, symbols, runtime.strategy.history_closes)
+    inputs = backtest_inputs(args, config, symbols, runtime.strategy.history_closes)
+    closes, bad_closes, notes = inputs.closes, inputs.bad_closes, inputs.notes
+    start = args.start or first_tradable_day(closes, symbols, runtime.strategy.history_closes)
     end = args.end or closes.index[-1].date()
-    if start > end:
-        msg = f"the backtest would start on {start}, after its end {end}"
-        raise DataError(msg)
-    if not ((closes.index >= pd.Timestamp(start)) & (closes.index <= pd.Timestamp(end))).any():
-        msg = f"the data has no closes between {start} and {end}"
-        raise DataError(msg)
-    costs = _costs(config, args)
+    check_period(closes, start, end)
+    costs = inputs.costs
     from bot.backtest.fast import run_fast_backtest  # noqa: PLC0415 - numba: only when needed
 
     engine = run_fast_backtest if args.engine == "fast" else run_backtest
@@ -116,6 +109,40 @@ def backtest_command(args: argparse.Namespace) -> int:
         plot_curves(_curves(report), report.strategy, report.notes, args.plot)
     print(json.dumps(as_json(report), indent=2) if args.json else render(report))
     return 0
+
+
+@dataclass(frozen=True, slots=True)
+class BacktestInputs:
+    """What a backtest runs on, apart from the strategy: the closes as the engines read them
+    (closes at or below zero made missing, funds extended when asked), and the costs."""
+
+    closes: pd.DataFrame
+    costs: BacktestCosts
+    notes: tuple[str, ...]  # which part of a fund's history is simulated
+    bad_closes: tuple[BadClose, ...]
+
+
+def backtest_inputs(
+    args: argparse.Namespace, config: BotConfig, symbols: list[str], history: int
+) -> BacktestInputs:
+    """The closes and costs ``bot backtest`` runs on (``args``: its data, simulation and cost
+    options; ``symbols``: the strategy's funds). ``bot sweep`` calls it too, so that each of
+    its points is the backtest ``bot backtest`` would run."""
+    wanted = [*symbols, args.benchmark] if getattr(args, "benchmark", "") else symbols
+    closes = _load(args, config, wanted, history)
+    closes, bad_closes = non_positive_as_missing(closes)
+    closes, notes = _simulated(args, closes)
+    return BacktestInputs(closes, _costs(config, args), tuple(notes), tuple(bad_closes))
+
+
+def check_period(closes: pd.DataFrame, start: date, end: date) -> None:
+    """Refuse a period that is empty or holds no close, before any work."""
+    if start > end:
+        msg = f"the backtest would start on {start}, after its end {end}"
+        raise DataError(msg)
+    if not ((closes.index >= pd.Timestamp(start)) & (closes.index <= pd.Timestamp(end))).any():
+        msg = f"the data has no closes between {start} and {end}"
+        raise DataError(msg)
 
 
 def _load(
@@ -178,7 +205,7 @@ def _simulated(args: argparse.Namespace, closes: pd.DataFrame) -> tuple[pd.DataF
     return extended, [e.note for e in extensions]  # each says "… is SIMULATED …"
 
 
-def _first_tradable_day(closes: pd.DataFrame, symbols: list[str], history: int) -> date:
+def first_tradable_day(closes: pd.DataFrame, symbols: list[str], history: int) -> date:
     """The first day every symbol has ``history`` closes and the previous session's close (the
     cycle checks it), so late listings start the test later."""
     complete = closes[symbols].dropna()
@@ -245,7 +272,7 @@ def as_json(report: Report) -> dict[str, Any]:
             for name, curve in _curves(report).items()
         },
         "trades": result.trades,
-        "turnover": _turnover(result),
+        "turnover": turnover(result),
         "fees": str(result.fees.quantize(Decimal("0.01"))),
         "slippage": str(result.slippage.quantize(Decimal("0.01"))),
         "financing": str(result.financing.quantize(Decimal("0.01"))),
@@ -267,8 +294,8 @@ def _curves(report: Report) -> dict[str, pd.Series]:
     return curves
 
 
-def _turnover(result: BacktestResult) -> float:
-    """Traded value per year over the average equity."""
+def turnover(result: BacktestResult) -> float:
+    """Traded value per year over the average equity (``bot sweep`` reports it too)."""
     years = max(len(result.equity) / 252, 1 / 252)
     return float(result.traded_notional) / float(result.equity.mean()) / years
 
@@ -315,7 +342,7 @@ def render(report: Report) -> str:
     result = report.result
     lines += [
         "",
-        f"trades {result.trades}; turnover {_turnover(result):.1f}× a year; "
+        f"trades {result.trades}; turnover {turnover(result):.1f}× a year; "
         f"fees ${result.fees:,.2f}; slippage ${result.slippage:,.2f}; "
         f"borrow fees and margin interest ${result.financing:,.2f}",
         f"days refused by the cycle: {len(result.errors)}"

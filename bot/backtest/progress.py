@@ -11,8 +11,9 @@ WIDTH = 40
 
 
 @contextmanager
-def progress_bar(stream: TextIO) -> Iterator[Progress | None]:
-    """Yield a ``(done, total)`` callback drawing on ``stream`` if it is a TTY, else None.
+def progress_bar(stream: TextIO, unit: str = "sessions") -> Iterator[Progress | None]:
+    """Yield a ``(done, total)`` callback drawing on ``stream`` if it is a TTY, else None
+    (``unit``: what is counted; ``bot sweep`` counts points).
 
     Redirected output (CI logs, ``--json`` piped to a file) stays free of control characters.
     """
@@ -26,7 +27,7 @@ def progress_bar(stream: TextIO) -> Iterator[Progress | None]:
         if filled == drawn[0] and done < total:
             return
         drawn[0] = filled
-        stream.write(f"\r[{'#' * filled}{'.' * (WIDTH - filled)}] {done}/{total} sessions")
+        stream.write(f"\r[{'#' * filled}{'.' * (WIDTH - filled)}] {done}/{total} {unit}")
         stream.flush()
 
     try:
