@@ -103,9 +103,11 @@ def _run_locked(
     )
     if simulated:
         with stop_on_signals(stop, lambda: setattr(daemon, "stop_requested", True)):
-            return _run_simulated(
+            code = _run_simulated(
                 daemon, configs, "; ".join(banners), alerts, stop, portfolio=portfolio
             )
+        print(dashboard_hint(settings, args.config))
+        return code
     server = start_health_server(settings, heartbeat)
     dashboard = _dashboard(settings, portfolio, configs)
     alerts.resend_unsent()  # what a previous run queued but could not deliver before it stopped
@@ -130,6 +132,13 @@ def _dashboard(
     from bot.dashboard.command import start_beside_daemon  # noqa: PLC0415 - on use only
 
     return start_beside_daemon(settings, list(portfolio.strategies) if portfolio else configs)
+
+
+def dashboard_hint(settings: Settings, paths: list[Path]) -> str:
+    """The command that shows this state directory in the browser (a replay ends with it)."""
+    state = "" if settings.state_dir == Path("state") else f"BOT_STATE_DIR={settings.state_dir} "
+    configs = " ".join(f"--config {path}" for path in paths[:1])
+    return f"see it in the browser: {state}bot dashboard {configs}  (then open http://127.0.0.1:8787/)"
 
 
 def _load(paths: list[Path]) -> list[BotConfig]:

@@ -273,3 +273,20 @@ def test_bot_run_serves_the_dashboard_beside_the_daemon(demo: Path) -> None:
     assert "demo" in json.loads(body)["strategies"][0]["strategy"]
     assert post_status == 405
     assert date(2026, 6, 30).isoformat() in body
+
+
+def test_a_replay_ends_by_printing_the_dashboard_command(tmp_path: Path) -> None:
+    """The demo's last line names `bot dashboard` on its own state directory; the command line
+    accepts it as printed."""
+    from bot.cli import _parser  # noqa: PLC0415
+    from bot.run_command import dashboard_hint  # noqa: PLC0415
+
+    hint = dashboard_hint(Settings(BOT_STATE_DIR=tmp_path), [Path("config/demo.toml")])
+
+    assert hint == (
+        f"see it in the browser: BOT_STATE_DIR={tmp_path} bot dashboard --config "
+        "config/demo.toml  (then open http://127.0.0.1:8787/)"
+    )
+    command = hint.split(f"BOT_STATE_DIR={tmp_path} ")[1].split("  (")[0]
+    args = _parser().parse_args(command.split()[1:])
+    assert (Path("config/demo.toml"), 8787, None) == (args.config, args.port, args.host)
