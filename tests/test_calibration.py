@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import math
+from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -11,18 +12,24 @@ import pytest
 from pydantic import ValidationError
 
 from bot.backtest.calibration import (
+    DISTANCE_KEYS,
     TOLERANCE,
     UISX3_FAMILY,
+    Family,
     Scored,
+    Target,
     adoptable,
+    axis,
     best,
     distance,
+    report,
     with_settings,
 )
 from bot.config import ModifiedSharpeConfig, load_config
 from strategies.modified_sharpe import Leg, ModifiedSharpeMix
 
 ROOT = Path(__file__).resolve().parents[1]
+KEYS = DISTANCE_KEYS["logical_invest"]
 LEGS = (Leg("a", "AAA", 1.0), Leg("b", "BBB", 1.0), Leg("c", "CCC", 1.0))
 
 
@@ -99,3 +106,30 @@ def test_adopted_only_when_close_on_both_windows() -> None:
         "overfit",
         "uncovered",
     ]
+
+
+def test_the_report_ranks_and_checks_on_the_second_window() -> None:
+    """Two readings: the one closer on A ranks first and is shown with its B figures; the one
+    closer on both at once is named; an uncovered B says so instead of naming a best."""
+    family = Family("uisx3", "logical_invest", (axis("strategy.f", 2.0, 3.0),))
+    targets = [
+        Target("3y", date(2017, 2, 27), date(2020, 2, 25), dict.fromkeys(KEYS, 0.2)),
+        Target("5y", date(2015, 2, 25), date(2020, 2, 25), dict.fromkeys(KEYS, 0.2)),
+    ]
+    a, b = family.points()
+    fig = dict.fromkeys(KEYS, 0.21)
+    results = [
+        Scored("f=2.0", a, (fig, fig), (0.01, 0.09)),
+        Scored("f=3.0", b, (fig, fig), (0.02, 0.03)),
+    ]
+    shipped = Scored("shipped", (), (fig, fig), (0.05, 0.05))
+    text = report(family, targets, shipped, results)
+    lines = text.splitlines()
+    assert any(line.startswith("| 3 (shipped) |") for line in lines)
+    assert any(line.startswith("| 1 | f=2.0 |") and "9.00 pp" in line for line in lines)
+    assert any(line.startswith("| 2 (best on both at once) | f=3.0 |") for line in lines)
+    assert "within 3 pp on every window: 1 (closest on A: f=3.0)" in text
+    uncovered = [Scored(s.label, s.point, (fig, None), (s.distances[0], None)) for s in results]
+    text = report(family, targets, shipped, uncovered)
+    assert "not covered" in text
+    assert "best on" not in text

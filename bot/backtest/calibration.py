@@ -373,10 +373,11 @@ def report(
     shipped_rank = 1 + sum(_key(s.distances[0]) < _key(shipped.distances[0]) for s in results)
     lines.append(line(f"{shipped_rank} (shipped)", shipped))
     lines += [line(str(i), s) for i, s in enumerate(ranked[:top], 1)]
-    if len(targets) > 1:
+    if len(targets) > 1 and any(s.distances[1] is not None for s in results):
         on_b = best(results, 1)[0]
-        rank_b = 1 + ranked.index(on_b)
-        lines.append(line(f"{rank_b} (best on {targets[1].label})", on_b))
+        lines.append(line(f"{1 + ranked.index(on_b)} (best on {targets[1].label})", on_b))
+        both = min(results, key=lambda s: max(_key(d) for d in s.distances))
+        lines.append(line(f"{1 + ranked.index(both)} (best on both at once)", both))
     fits = [s for s in results if adoptable(s)]
     lines += ["", f"Readings within {100 * TOLERANCE:.0f} pp on every window: {len(fits)}"
               + (f" (closest on A: {best(fits, 0)[0].label})" if fits else "") + "."]  # fmt: skip
