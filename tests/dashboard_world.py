@@ -170,7 +170,7 @@ def serve(
     if config is not None:
         loaded = load_config(config)
         configs[loaded.name] = loaded
-    app = dashboard_app(settings, configs, data_dir, config, FixedClock(now))
+    app = dashboard_app(settings, configs, data_dir, config_path=config, clock=FixedClock(now))
     server = DashboardServer(app, "127.0.0.1", 0).start()
     try:
         yield Served(server.url.rstrip("/"), settings)

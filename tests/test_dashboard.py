@@ -290,3 +290,13 @@ def test_a_replay_ends_by_printing_the_dashboard_command(tmp_path: Path) -> None
     command = hint.split(f"BOT_STATE_DIR={tmp_path} ")[1].split("  (")[0]
     args = _parser().parse_args(command.split()[1:])
     assert (Path("config/demo.toml"), 8787, None) == (args.config, args.port, args.host)
+
+
+def test_a_loopback_dashboard_answers_only_loopback_host_names(demo: Path) -> None:
+    """A page elsewhere whose host name resolves to 127.0.0.1 (DNS rebinding) is refused: the
+    request names its own host, not a loopback one."""
+    with serve(demo) as served:
+        local = get(served.url + "/api/overview", {"Host": "localhost:8787"})[0]
+        rebound = get(served.url + "/api/overview", {"Host": "attacker.example:8787"})[0]
+
+    assert (local, rebound) == (200, 400)

@@ -11,6 +11,7 @@ the webhook URL, the SMTP password, the token), whatever a recorded message may 
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import json
 import threading
 from collections.abc import Callable, Sequence
@@ -19,6 +20,7 @@ from typing import Any, Protocol
 from urllib.parse import quote
 
 from starlette.applications import Starlette
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
@@ -93,8 +95,25 @@ class Dashboard:
         return cached
 
 
-def build_app(dashboard: Dashboard, token: str | None) -> ASGIApp:
-    """The ASGI app: the pages, their JSON, ``/healthz``; behind the token when one is set."""
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1", "[::1]")
+
+
+def is_loopback(host: str) -> bool:
+    """127.0.0.0/8, ::1 or localhost: only this machine can reach the server."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def build_app(dashboard: Dashboard, token: str | None, *, loopback: bool = True) -> ASGIApp:
+    """The ASGI app: the pages, their JSON, ``/healthz``; behind the token when one is set.
+
+    On a loopback bind without a token, only requests addressed to a loopback name are
+    answered: a web page elsewhere cannot point its own host name at 127.0.0.1 (DNS
+    rebinding) and read the account through the visitor's browser."""
     view = _Views(dashboard)
     routes = [
         Route("/", view.overview),
@@ -111,7 +130,9 @@ def build_app(dashboard: Dashboard, token: str | None) -> ASGIApp:
         Route("/api/strategies/{name}/backtest", view.backtest),
         Route("/healthz", view.healthz),
     ]
-    app = Starlette(routes=routes)
+    app: ASGIApp = Starlette(routes=routes)
+    if loopback:
+        app = TrustedHostMiddleware(app, allowed_hosts=list(LOOPBACK_NAMES))
     return TokenGate(app, token) if token else app
 
 

@@ -44,7 +44,7 @@ def dashboard_command(args: argparse.Namespace) -> int:
         return EXIT_ERROR
     check_bind(settings, host)
     configs = configs_of(args.config)
-    app = dashboard_app(settings, configs, args.data, args.config)
+    app = dashboard_app(settings, configs, args.data, config_path=args.config, host=host)
     server = DashboardServer(app, host, args.port)
     if not settings.tracker_path.exists():
         print(f"note: no tracker at {settings.tracker_path} yet: pages will say so until the "
@@ -69,12 +69,14 @@ def dashboard_app(
     settings: Settings,
     configs: Mapping[str, BotConfig],
     data_dir: Path | None,
+    *,
     config_path: Path | None = None,
     clock: NowSource | None = None,
+    host: str = "127.0.0.1",
 ) -> ASGIApp:
     """The app over ``settings.state_dir``, with the token when one is set and every secret
     of the environment scrubbed from its answers."""
-    from bot.dashboard.app import Dashboard, build_app  # noqa: PLC0415 - Starlette on use
+    from bot.dashboard.app import Dashboard, build_app, is_loopback  # noqa: PLC0415 - on use
     from bot.dashboard.state import Source  # noqa: PLC0415
 
     token = settings.dashboard_token.get_secret_value() if settings.dashboard_token else None
@@ -95,7 +97,7 @@ def dashboard_app(
         if s is not None
     ]
     dashboard = Dashboard(source, clock or wall_clock(), lambda: open_tracker(settings), secrets)
-    return build_app(dashboard, token)
+    return build_app(dashboard, token, loopback=is_loopback(host))
 
 
 def check_bind(settings: Settings, host: str) -> None:
@@ -115,7 +117,8 @@ def start_beside_daemon(settings: Settings, configs: list[BotConfig]) -> Stoppab
     check_bind(settings, settings.dashboard_host)
     from bot.dashboard.server import DashboardServer  # noqa: PLC0415 - uvicorn on use
 
-    app = dashboard_app(settings, {c.name: c for c in configs}, None)
-    server = DashboardServer(app, settings.dashboard_host, settings.dashboard_port).start()
+    host = settings.dashboard_host
+    app = dashboard_app(settings, {c.name: c for c in configs}, None, host=host)
+    server = DashboardServer(app, host, settings.dashboard_port).start()
     print(f"dashboard: {server.url} (read-only)")
     return server

@@ -5,7 +5,6 @@ being refused: nobody has to sleep until the server "is up"."""
 
 from __future__ import annotations
 
-import ipaddress
 import socket
 import threading
 
@@ -13,20 +12,11 @@ import structlog
 import uvicorn
 from starlette.types import ASGIApp
 
+from bot.dashboard.app import is_loopback
 from bot.errors import ConfigError
 
 log = structlog.get_logger()
 INSTALL_HINT = "pip install 'starlette>=0.37' 'uvicorn>=0.29' (or pip install -e . again)"
-
-
-def is_loopback(host: str) -> bool:
-    """127.0.0.0/8, ::1 or localhost: only this machine can reach the server."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def require_token_off_loopback(host: str, token: str | None) -> None:

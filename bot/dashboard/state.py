@@ -308,7 +308,7 @@ def journal(
     """One day's cycles, orders (with their client_order_id), fills, refusals, errors and
     alerts, optionally of one strategy; the latest recorded day when none is asked for. The
     latest problems (errors, refusals, failed alerts, missed runs) are listed whatever the day."""
-    days = tracker.sessions_recorded()
+    days = recorded_days(tracker)
     chosen = day or (days[0] if days else None)
     events = [] if chosen is None else tracker.events_on(chosen, strategy_name)
     problems = [
@@ -324,6 +324,17 @@ def journal(
         "events": [_event(e) for e in events if e.kind in JOURNAL_KINDS],
         "problems": [_event(e) for e in problems[:20]],
     }
+
+
+def recorded_days(tracker: Tracker) -> list[date]:
+    """Every session with a snapshot or a cycle, newest first: a day whose only wake failed
+    (no equity recorded) is in the list too, it is the one a reader looks for."""
+    days = set(tracker.sessions_recorded())
+    for event in tracker.events(kind=EventKind.CYCLE_STARTED):
+        day = _session_of(event)
+        if day is not None:
+            days.add(day)
+    return sorted(days, reverse=True)
 
 
 def _event(event: EventRow) -> Section:
