@@ -168,3 +168,34 @@ def test_the_docs_table_is_current_and_spy_checks_the_conventions() -> None:
     durations = [r for r in comparison.rows if r.statistic.startswith("max days")]
     assert durations
     assert all(r.spy_ours == r.spy_published for r in durations)
+
+
+def test_data_that_starts_in_2016_dates_nothing_it_cannot_reach(tmp_path: Path) -> None:
+    """Closes from 2016 on, as Alpaca's bars are, and a flat SPY that matches no printed figure:
+    no page is dated, so no strategy figure is made up; the HFEA tracker (2019) is still run,
+    the 2000-2011 and since-2009 rows are "—"."""
+    days = pd.bdate_range("2016-01-04", "2026-07-14")
+    rng = np.random.default_rng(11)
+    symbols = {"TECL", "BITU", "TMF", "RSST", "DFEN", "UTSL", "VXUS", "UGL", "USFR", "SPXL",
+               "GLD", "VXZ", "UBT", "UPRO"}  # fmt: skip
+    for symbol in symbols:
+        walk = 50 * np.cumprod(1 + rng.normal(0.0003, 0.01, len(days)))
+        pd.DataFrame({"Date": days.strftime("%Y-%m-%d"), "Close": walk}).to_csv(
+            tmp_path / f"{symbol}.csv", index=False
+        )
+    pd.DataFrame({"Date": days.strftime("%Y-%m-%d"), "Close": 100.0}).to_csv(
+        tmp_path / "SPY.csv", index=False
+    )
+    comparison = compare(Sources(tmp_path, None))
+    assert not any(d.accepted for d in comparison.datings)
+    strategies = [r for r in comparison.rows if r.strategy in ("All In", "UISx3", "Max Yield")]
+    assert strategies
+    assert all(r.ours is None for r in strategies)
+    tracker = [r for r in comparison.rows if r.strategy.endswith("(tracker)")]
+    assert len(tracker) == 3
+    assert all(r.ours is not None for r in tracker)
+    early = ("HFEA 40/60 SIMULATED", "S&P 500 (SPY)", "UPRO")
+    rest = [r for r in comparison.rows if r.strategy in early]
+    assert len(rest) == 4
+    assert all(r.ours is None for r in rest)
+    assert "not dated" in render_markdown(comparison)

@@ -165,6 +165,11 @@ class Row:
     spy_ours: float | None = None
 
 
+DATING_TOLERANCE = 0.005
+"""A page is dated only if SPY's figures on that day are within 0.5 pp of the printed ones (a
+page rounds to 0.1 pp); otherwise the data does not reach back to the page's window."""
+
+
 @dataclass(frozen=True, slots=True)
 class Dating:
     """How one page's window was dated."""
@@ -173,6 +178,11 @@ class Dating:
     printed: str
     dated: DatedWindow
     window: str
+
+    @property
+    def accepted(self) -> bool:
+        """Close enough to be the page's day (else no SPY day in the data fits the page)."""
+        return self.dated.distance <= DATING_TOLERANCE
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,9 +230,9 @@ def render_markdown(comparison: Comparison) -> str:
         "|---|---|---|---|---:|",
     ]
     for d in comparison.datings:
+        day = f"{d.dated.end}" if d.accepted else f"not dated (closest {d.dated.end})"
         lines.append(
-            f"| {d.page} | {d.printed} | {d.dated.end} | {d.window} | "
-            f"{100 * d.dated.distance:.2f} pp |"
+            f"| {d.page} | {d.printed} | {day} | {d.window} | {100 * d.dated.distance:.2f} pp |"
         )
     lines += [
         "",
@@ -366,7 +376,12 @@ def tracker_rows(hfea: BotConfig, closes: pd.DataFrame) -> list[Row]:
     start day, since the thread dates its start only by month."""
     config = fixed_config(hfea, {"UPRO": 0.4, "TMF": 0.6})
     last = TRACKER[-1][1]
-    starts = [d.date() for d in closes.loc["2019-02-01":"2019-02-28"].index]
+    both = closes[["UPRO", "TMF"]].dropna()
+    if both.empty or both.index[0] > pd.Timestamp(TRACKER_START):
+        return [Row("HFEA 40/60 (tracker)", f"{TRACKER_START} → {day}", line, "usd", printed,
+                    None, f"not covered: UPRO and TMF from {TRACKER_START} needed")
+                for line, day, printed in TRACKER]  # fmt: skip
+    starts = [d.date() for d in both.loc["2019-02-01":"2019-02-28"].index]
     curves = {s: backtest(config, closes, s, last, NO_COSTS).equity for s in starts}
     rows = []
     for line, day, printed in TRACKER:
@@ -382,6 +397,7 @@ def tracker_rows(hfea: BotConfig, closes: pd.DataFrame) -> list[Row]:
 
 
 SIM_START, SIM_END = date(2000, 1, 3), date(2011, 9, 30)
+UPRO_INCEPTION = date(2009, 6, 25)  # UPRO's first close
 
 
 def simulated_rows(hfea: BotConfig, closes: pd.DataFrame, sources: Sources) -> list[Row]:
@@ -391,7 +407,8 @@ def simulated_rows(hfea: BotConfig, closes: pd.DataFrame, sources: Sources) -> l
     config = fixed_config(hfea, {"UPRO": 0.4, "TMF": 0.6})
     label = f"{SIM_START} → {SIM_END}"
     rows = []
-    spy = closes[BENCHMARK].loc[pd.Timestamp(SIM_START) : pd.Timestamp(SIM_END)]
+    spy = closes[BENCHMARK].dropna().loc[pd.Timestamp(SIM_START) : pd.Timestamp(SIM_END)]
+    spy_covered = len(spy) > 1 and spy.index[0] == pd.Timestamp(SIM_START)
     model = thread = None
     root = sources.index_data
     if root is not None:
@@ -418,16 +435,20 @@ def simulated_rows(hfea: BotConfig, closes: pd.DataFrame, sources: Sources) -> l
     )  # fmt: skip
     rows.append(
         Row("S&P 500 (SPY)", label, "total return", "pct", 0.0,
-            float(spy.iloc[-1] / spy.iloc[0] - 1), "the thread: \"delivered 0% total return\"")
+            float(spy.iloc[-1] / spy.iloc[0] - 1) if spy_covered else None,
+            "the thread: \"delivered 0% total return\"")
     )  # fmt: skip
     upro = closes["UPRO"].dropna()
-    first = upro.index[0]
-    ratio = (value_on(upro, TRACKER_START) / float(upro.iloc[0]) - 1) / (
-        value_on(closes[BENCHMARK], TRACKER_START) / float(closes[BENCHMARK].loc[first]) - 1
-    )
+    since = f"{UPRO_INCEPTION} → {TRACKER_START}"
+    ratio = None
+    if len(upro) and upro.index[0] == pd.Timestamp(UPRO_INCEPTION):
+        spy_all = closes[BENCHMARK].dropna()
+        ratio = (value_on(upro, TRACKER_START) / float(upro.iloc[0]) - 1) / (
+            value_on(spy_all, TRACKER_START) / float(spy_all.loc[upro.index[0]]) - 1
+        )
     rows.append(
-        Row("UPRO", f"{first.date()} → {TRACKER_START}", "return over SPY's since inception",
-            "times", 5.0, ratio, "the thread: UPRO \"has delivered 5x the returns of the index\"")
+        Row("UPRO", since, "return over SPY's since inception", "times", 5.0, ratio,
+            "the thread: UPRO \"has delivered 5x the returns of the index\"")
     )  # fmt: skip
     return rows
 
@@ -448,9 +469,14 @@ def compare(sources: Sources) -> Comparison:
     closes = load(sources, runtime.strategy.symbols)
     start = first_tradable(closes, runtime.strategy.symbols, runtime.strategy.history_closes)
     dated = date_composer_window(closes[BENCHMARK], start, 0.3356, 0.1608)
-    datings.append(Dating("Composer, All In", "cumulative 33.56%, annualized 16.08%", dated,
-                          f"{start} (first tradable day) → {dated.end}"))  # fmt: skip
-    rows += all_in_rows(all_in, closes, dated, start)
+    dating = Dating("Composer, All In", "cumulative 33.56%, annualized 16.08%", dated,
+                    f"{start} (first tradable day) → {dated.end}")  # fmt: skip
+    datings.append(dating)
+    if dating.accepted:
+        rows += all_in_rows(all_in, closes, dated, start)
+    else:
+        rows += [Row("All In", "—", s.label, s.unit, ALL_IN[s.key], None, NOT_DATED)
+                 for s in COMPOSER_STATS]  # fmt: skip
 
     for name, label, printed, page in (
         ("uisx3", "UISx3", UISX3, "Logical Invest, UISx3"),
@@ -464,13 +490,21 @@ def compare(sources: Sources) -> Comparison:
             f"{w.years}y {100 * w.spy['total_return']:.1f}%, CAGR {100 * w.spy['cagr']:.1f}%"
             for w in printed
         )
-        datings.append(Dating(page, text, dated, "trailing 5 and 3 calendar years"))
-        rows += li_rows(label, config[name], printed, closes, dated.end)
+        dating = Dating(page, text, dated, "trailing 5 and 3 calendar years")
+        datings.append(dating)
+        if dating.accepted:
+            rows += li_rows(label, config[name], printed, closes, dated.end)
+        else:
+            rows += [Row(label, f"{w.years}y", s.label, s.unit, w.strategy[s.key], None, NOT_DATED,
+                         w.spy[s.key]) for w in printed for s in LI_STATS]  # fmt: skip
 
     closes = load(sources, ["UPRO", "TMF"])
     rows += tracker_rows(config["hfea"], closes)
     rows += simulated_rows(config["hfea"], closes, sources)
     return Comparison(tuple(datings), tuple(rows))
+
+
+NOT_DATED = "not dated: the data's SPY does not reach back to the page's window"
 
 
 def replace_block(page: str, table: str) -> str:
