@@ -21,10 +21,12 @@ from bot.backtest.calibration import (
     adoptable,
     axis,
     best,
+    dated,
     distance,
     report,
     with_settings,
 )
+from bot.backtest.publisher_stats import DatedWindow
 from bot.config import ModifiedSharpeConfig, load_config
 from strategies.modified_sharpe import Leg, ModifiedSharpeMix
 
@@ -133,3 +135,10 @@ def test_the_report_ranks_and_checks_on_the_second_window() -> None:
     text = report(family, targets, shipped, uncovered)
     assert "not covered" in text
     assert "best on" not in text
+
+
+def test_an_undatable_page_is_refused() -> None:
+    """A page whose SPY figures no day of the data fits is an error, not another window."""
+    assert dated(DatedWindow(date(2020, 2, 25), 0.0023)) == date(2020, 2, 25)
+    with pytest.raises(ValueError, match="cannot be dated"):
+        dated(DatedWindow(date(2021, 3, 1), 0.02))

@@ -40,6 +40,7 @@ import pandas as pd
 from bot.backtest.engine import BacktestCosts
 from bot.backtest.fast import run_fast_backtest
 from bot.backtest.publisher_stats import (
+    DatedWindow,
     TrailingFigures,
     composer_stats,
     date_composer_window,
@@ -52,6 +53,7 @@ from bot.backtest.publishers import (
     ALL_IN_SPY,
     BENCHMARK,
     COMPOSER_COSTS,
+    DATING_TOLERANCE,
     MAX_YIELD,
     NO_COSTS,
     ROOT,
@@ -63,6 +65,7 @@ from bot.backtest.publishers import (
 )
 from bot.bootstrap import build_runtime
 from bot.config import BotConfig, load_config
+from bot.market.csv_source import MarketDataError
 
 Publisher = Literal["logical_invest", "composer"]
 DISTANCE_KEYS: dict[Publisher, tuple[str, ...]] = {
@@ -240,11 +243,22 @@ def score_curve(
     return tuple(figures), tuple(distances)
 
 
+def dated(window: DatedWindow) -> date:
+    """The page's last day, or ValueError when no day of the data's SPY fits the page."""
+    if window.distance > DATING_TOLERANCE:
+        msg = (
+            f"the page cannot be dated on these closes (the closest SPY day, {window.end}, is "
+            f"{100 * window.distance:.2f} pp off): they do not reach back to its window"
+        )
+        raise ValueError(msg)
+    return window.end
+
+
 def li_targets(closes: pd.DataFrame, printed: Sequence[LiWindow]) -> list[Target]:
     """The Logical Invest windows (dated from SPY), shortest first: window A is the 3-year one,
     window B the 5-year one (its first two years are out of A's sample)."""
     figures = [TrailingFigures(w.years, w.spy["total_return"], w.spy["cagr"]) for w in printed]
-    end = date_trailing_window(closes[BENCHMARK], figures).end
+    end = dated(date_trailing_window(closes[BENCHMARK], figures))
     index = pd.DatetimeIndex(closes[BENCHMARK].dropna().index)
     targets = [
         Target(
@@ -276,8 +290,8 @@ def run_family(
     else:
         runtime = build_runtime(base)
         start = first_tradable(closes, runtime.strategy.symbols, runtime.strategy.history_closes)
-        end = date_composer_window(closes[BENCHMARK], start, ALL_IN_SPY["cumulative_return"],
-                                   ALL_IN_SPY["annualized_return"]).end  # fmt: skip
+        end = dated(date_composer_window(closes[BENCHMARK], start,
+                    ALL_IN_SPY["cumulative_return"], ALL_IN_SPY["annualized_return"]))  # fmt: skip
         targets = [Target("page", start, end, ALL_IN)]
         costs = COMPOSER_COSTS
     end = max(t.end for t in targets)
@@ -417,7 +431,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name in args.strategy or sorted(FAMILIES):
         family = FAMILIES[name]
         print(f"{name}: {family.size()} readings …", file=sys.stderr)
-        targets, shipped, results = run_family(family, Sources(args.data, None))
+        try:
+            targets, shipped, results = run_family(family, Sources(args.data, None))
+        except (ValueError, MarketDataError) as exc:
+            print(f"{name}: {exc}", file=sys.stderr)
+            return 2
         print(report(family, targets, shipped, results, args.top))
         if args.csv:
             args.csv.mkdir(parents=True, exist_ok=True)
