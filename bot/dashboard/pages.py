@@ -302,8 +302,9 @@ def backtest_page(view: Section, nav: Sequence[str]) -> str:
             f'<tr><td>fees</td><td class="num" data-k="fees">{_usd(causes["fees"])}</td></tr>'
             f"<tr><td>the rest: skipped or late days, cash held, rounding</td>"
             f'<td class="num" data-k="other">{_usd(causes["other"])}</td></tr></table>'
-            '<p class="mute">Each cause is what the account paid minus what the backtest paid '
-            "(negative: the account did worse), in dollars at the time, not compounded.</p>"
+            '<p class="mute">Each cause is what the backtest paid minus what the account paid: '
+            "positive helped the account, negative cost it; in dollars at the time, not "
+            "compounded, so the parts add up to the gap.</p>"
         )
     cash = view["cash"]
     body.append(

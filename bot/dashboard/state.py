@@ -9,7 +9,7 @@ there, and the dashboard never needs a key).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -353,33 +353,45 @@ def _event(event: EventRow) -> Section:
 def summarize(kind: str, payload: Mapping[str, Any]) -> str:
     """One readable line of an event's payload (the fields a person looks for)."""
     if kind.startswith("order_"):
-        parts = [str(payload.get(k)) for k in ("side", "symbol") if payload.get(k)]
-        qty = payload.get("filled_qty") or payload.get("qty") or payload.get("notional")
-        if qty:
-            parts.append(f"qty {qty}")
-        if payload.get("filled_avg_price"):
-            parts.append(f"@ {payload['filled_avg_price']}")
-        if payload.get("fees") not in (None, "0"):
-            parts.append(f"fees {payload['fees']}")
-        for key in ("status", "reason", "message"):
-            if payload.get(key):
-                parts.append(str(payload[key]))
-        return " ".join(parts)
-    if kind == EventKind.ERROR:
-        return f"{payload.get('error')}: {payload.get('message')}"
-    for key in ("reason", "message", "title", "error", "outcome"):
+        return _order_summary(payload)
+    special = _SUMMARIES.get(kind)
+    if special is not None:
+        return special(payload)
+    for key in ("reason", "message", "title", "error"):
         if payload.get(key):
-            text = str(payload[key])
-            if key == "outcome" and payload.get("reason"):
-                text = f"{text} — {payload['reason']}"
-            return text
-    if kind == EventKind.CYCLE_STARTED:
-        return f"session {payload.get('session')}" + (
-            " (dry run)" if payload.get("dry_run") else ""
-        )
+            return str(payload[key])
     return ", ".join(
         f"{k}={v}" for k, v in list(payload.items())[:4] if not isinstance(v, dict | list)
     )
+
+
+def _order_summary(payload: Mapping[str, Any]) -> str:
+    parts = [str(payload.get(k)) for k in ("side", "symbol") if payload.get(k)]
+    qty = payload.get("filled_qty") or payload.get("qty") or payload.get("notional")
+    if qty:
+        parts.append(f"qty {qty}")
+    if payload.get("filled_avg_price"):
+        parts.append(f"@ {payload['filled_avg_price']}")
+    if payload.get("fees") not in (None, "0"):
+        parts.append(f"fees {payload['fees']}")
+    parts += [str(payload[key]) for key in ("status", "reason", "message") if payload.get(key)]
+    return " ".join(parts)
+
+
+def _rebalance_summary(payload: Mapping[str, Any]) -> str:
+    residual = float(str(payload.get("residual_drift") or 0)) * 100
+    forced = " (forced)" if payload.get("forced") else ""
+    return f"landed{forced}: worst drift left {residual:.2f} pp ({payload.get('symbol')})"
+
+
+_SUMMARIES: dict[str, Callable[[Mapping[str, Any]], str]] = {
+    EventKind.ERROR: lambda p: f"{p.get('error')}: {p.get('message')}",
+    EventKind.CYCLE_FINISHED: lambda p: f"{p.get('outcome')} — {p.get('reason')}",
+    EventKind.CYCLE_STARTED: lambda p: (
+        f"session {p.get('session')}" + (" (dry run)" if p.get("dry_run") else "")
+    ),
+    EventKind.REBALANCE_DONE: _rebalance_summary,
+}
 
 
 def _session_of(event: EventRow) -> date | None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from html import escape
 
 Point = tuple[date, float]
@@ -102,7 +102,12 @@ def _ticks(low: float, high: float, count: int = 4) -> list[float]:
 
 
 def _date_ticks(first: date, last: date) -> list[date]:
-    """Month starts for short spans, years for long ones: at most about eight labels."""
+    """Mondays for a span of weeks, month starts for months, years for long spans: at most
+    about eight labels."""
+    if (last - first).days < 62:
+        monday = first + timedelta(days=-first.weekday() % 7)
+        every = 7 if (last - first).days < 50 else 14
+        return [monday + timedelta(days=d) for d in range(0, (last - monday).days + 1, every)]
     begin, end = first.year * 12 + first.month - 1, last.year * 12 + last.month - 1
     every = next(m for m in (1, 2, 3, 6, 12, 24, 60, 120) if (end - begin) / m <= 8)
     ticks = [date(i // 12, i % 12 + 1, 1) for i in range(begin, end + 1) if i % every == 0]
@@ -110,6 +115,8 @@ def _date_ticks(first: date, last: date) -> list[date]:
 
 
 def _date_label(day: date, span: int) -> str:
+    if span < 62:
+        return f"{day:%b} {day.day}"
     return f"{day:%Y}" if span > 3 * 365 else f"{day:%b %Y}" if day.month == 1 else f"{day:%b}"
 
 
