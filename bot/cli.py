@@ -18,6 +18,7 @@ from bot.cli_args import BotArgumentParser, iso_date, positive_number
 from bot.dashboard.arguments import add_dashboard_parser
 from bot.errors import BotError
 from bot.lazy import by_config, lazy
+from bot.sweep.arguments import add_sweep_parser
 
 EXIT_ERROR = 2
 DESCRIPTION = """\
@@ -138,6 +139,7 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     add_backtest_parser(commands)
+    add_sweep_parser(commands)
 
     status = commands.add_parser("status", help="daemon, last cycle, next wake, drift, errors")
     _config_flag(status)
