@@ -13,6 +13,7 @@ from pydantic import ValidationError
 
 from bot.backtest.calibration import (
     DISTANCE_KEYS,
+    FAMILIES,
     TOLERANCE,
     UISX3_FAMILY,
     Family,
@@ -142,3 +143,11 @@ def test_an_undatable_page_is_refused() -> None:
     assert dated(DatedWindow(date(2020, 2, 25), 0.0023)) == date(2020, 2, 25)
     with pytest.raises(ValueError, match="cannot be dated"):
         dated(DatedWindow(date(2021, 3, 1), 0.02))
+
+
+def test_the_synthetic_probe_varies_the_uisx3_config() -> None:
+    """2 leg sets × 4 lookbacks × 3 f = 24 readings of config/uisx3.toml."""
+    family = FAMILIES["uisx3_synthetic"]
+    assert family.config_name == "uisx3"
+    assert family.size() == 24
+    assert UISX3_FAMILY.config_name == "uisx3"
