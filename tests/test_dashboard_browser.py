@@ -11,7 +11,12 @@ developer's machine) these tests skip and say which.
 from __future__ import annotations
 
 import json
+import os
+import re
 import shutil
+import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -195,3 +200,39 @@ def test_ten_years_of_history_is_small_and_draws_within_a_second(
     assert len(html.encode()) < 500_000
     assert timing["load"] < 1000
     print(f"ten years: {len(html.encode()):,} bytes, loaded and drawn in {timing['load']:.0f} ms")
+
+
+def test_bot_dashboard_as_a_user_runs_it(browser: Browser, dashboard_demo: Path) -> None:
+    """`bot dashboard --config config/demo.toml` in its own process (port 0: the line it prints
+    names the port it bound, before it serves, so nothing waits on a guess), read in Chromium,
+    then stopped with Ctrl-C (exit 0)."""
+    env = {**os.environ, "BOT_STATE_DIR": str(dashboard_demo), "PYTHONUNBUFFERED": "1"}
+    for name in ("BOT_DASHBOARD_TOKEN", "BOT_DASHBOARD_HOST"):
+        env.pop(name, None)
+    command = [
+        sys.executable,
+        "-m",
+        "bot",
+        "dashboard",
+        "--config",
+        str(DEMO_CONFIG),
+        "--port",
+        "0",
+    ]
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        url = re.search(r"(http://127\.0\.0\.1:\d+)/", line)
+        assert url is not None, line
+        visit = Visit(browser, url.group(1), PHONE)
+        page = visit.open("/", "bot-dashboard-command-phone")
+        card = page.locator('[data-strategy="demo"] [data-k="equity"]').inner_text()
+        visit.close()
+    finally:
+        process.send_signal(signal.SIGINT)
+        code = process.wait(timeout=60)
+
+    assert "(read-only; Ctrl-C stops)" in line
+    assert card == "$107,628"
+    assert code == 0
