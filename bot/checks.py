@@ -81,34 +81,43 @@ def data_problems(
 ) -> list[str]:
     """Yesterday's bar is the previous session, today's price is recent, and no bad prints."""
     problems = []
-    days = closes.index.to_numpy(dtype="datetime64[D]")
+    days = _days(closes)
     before = days < np.datetime64(today)
     ordered = sorted(symbols)
-    fresh = _all_seen_on(closes, ordered, days, before, previous_session)
+    values = _columns(closes, ordered)
+    fresh = _all_seen_on(values, days, before, previous_session)
     for symbol in ordered:
         if not fresh:  # else the usual day, found at once: every last bar is the previous session
             problems += _missed_session(closes, symbol, days, before, previous_session)
         stamp = price_times.get(symbol)
         if stamp is not None and now - stamp > settings.max_price_age:
             problems.append(f"{symbol}: today's price is from {stamp:%Y-%m-%d %H:%M} UTC (stale)")
-    return problems + bad_prints(closes, symbols, settings.max_daily_move)
+    return problems + bad_prints(closes, symbols, settings.max_daily_move, values)
 
 
-def bad_prints(closes: pd.DataFrame, symbols: Iterable[str], limit: float) -> list[str]:
+def bad_prints(
+    closes: pd.DataFrame,
+    symbols: Iterable[str],
+    limit: float,
+    values: npt.NDArray[np.float64] | None = None,
+) -> list[str]:
     """Close-to-close moves beyond ``limit`` in the window: a glitch or an unadjusted split.
 
     Moves are between consecutive known closes (a missing day is skipped, not a zero). The cycle
     undoes the jump of a split it can corroborate before this check runs (bot/splits.py), so a
-    jump still here is unexplained; when one split ratio fits it, the problem names it."""
+    jump still here is unexplained; when one split ratio fits it, the problem names it. ``values``:
+    the symbols' columns (sorted by name) when the caller has them already."""
     problems: list[str] = []
     present = sorted(s for s in symbols if s in closes)
-    if _no_big_moves(closes, present, limit):  # the usual day, found with one array test
+    if values is None or values.shape[1] != len(present):
+        values = _columns(closes, present)
+    if _no_big_moves(values, limit):  # the usual day, found with one array test
         return problems
-    days = closes.index.to_numpy(dtype="datetime64[D]")
+    days = _days(closes)
     for symbol in present:
-        values = closes[symbol].to_numpy(dtype=float)
-        known = ~np.isnan(values)
-        prices, when = values[known], days[known]
+        column = closes[symbol].to_numpy(dtype=float)
+        known = ~np.isnan(column)
+        prices, when = column[known], days[known]
         with np.errstate(divide="ignore", invalid="ignore"):
             moves = prices[1:] / prices[:-1] - 1
         for index in np.flatnonzero(np.abs(moves) > limit):
@@ -157,9 +166,16 @@ def _columns(closes: pd.DataFrame, symbols: list[str]) -> npt.NDArray[np.float64
     return selected
 
 
+def _days(closes: pd.DataFrame) -> npt.NDArray[np.datetime64]:
+    """The frame's dates as days (the plain index's own array, converted without pandas)."""
+    index = closes.index
+    if isinstance(index, pd.DatetimeIndex) and index.tz is None:
+        return index.values.astype("datetime64[D]")
+    return index.to_numpy(dtype="datetime64[D]")
+
+
 def _all_seen_on(
-    closes: pd.DataFrame,
-    symbols: list[str],
+    values: npt.NDArray[np.float64] | None,
     days: npt.NDArray[np.datetime64],
     before: npt.NDArray[np.bool_],
     previous_session: date,
@@ -170,14 +186,13 @@ def _all_seen_on(
     rows = np.flatnonzero(before)
     if not len(rows) or days[rows[-1]].astype(date) != previous_session:
         return False
-    values = _columns(closes, symbols)
     return values is not None and not np.isnan(values[rows[-1]]).any()
 
 
-def _no_big_moves(closes: pd.DataFrame, symbols: list[str], limit: float) -> bool:
-    """True when no symbol's closes miss a day and no move between consecutive closes is beyond
-    ``limit``: the column-by-column search would then find nothing."""
-    values = _columns(closes, symbols)
+def _no_big_moves(values: npt.NDArray[np.float64] | None, limit: float) -> bool:
+    """True when no symbol's closes (``values``, as ``_columns`` gives them) miss a day and no
+    move between consecutive closes is beyond ``limit``: the column-by-column search would then
+    find nothing."""
     if values is None or np.isnan(values).any():
         return False
     with np.errstate(divide="ignore", invalid="ignore"):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import uuid
+from bisect import bisect_left
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
@@ -256,11 +257,11 @@ class _Cycle:
         if self.today not in sessions:
             self.record(EventKind.DECISION, trade=False, reason="market closed today")
             return self.result("closed", f"{self.today} is not a trading day")
-        closes = self._load_bars()
+        closes, latest = self._load_bars()
         targets = self._targets(closes)
         if targets is None:
             return self._finish("held", "the strategy declined to decide today")
-        prices = _latest_prices(closes, self.runtime.strategy.symbols)
+        prices = {s: to_decimal(p, f"price of {s}") for s, p in latest.items()}
         account = self._read_account()
         self._notice_external_changes(account)
         self._check_account_and_data(closes, targets, account, sessions)
@@ -310,7 +311,11 @@ class _Cycle:
     ) -> None:
         shorts = [s for s, w in targets.weights.items() if w < 0]
         state = self.adapters.broker.account_state()
-        previous = max(d for d in sessions if d < self.today)
+        before_today = bisect_left(sessions, self.today)  # sorted, and today is one of them
+        if not before_today:
+            msg = f"the market calendar has no session before {self.today}"
+            raise DataError(msg)
+        previous = sessions[before_today - 1]
         problems = account_problems(state, account.shorting_equity, shorts) + data_problems(
             closes,
             symbols=self.runtime.strategy.symbols,
@@ -365,21 +370,23 @@ class _Cycle:
         self._refuse_if(problems)
         return plan
 
-    def _load_bars(self) -> pd.DataFrame:
+    def _load_bars(self) -> tuple[pd.DataFrame, dict[str, float]]:
+        """The closes the strategy decides on (splits undone), and today's close of each symbol
+        (a restatement changes only the days before a split, never today's row)."""
         strategy = self.runtime.strategy
         # One row more than the strategy needs: the pre-trade check looks at the previous session.
         closes = self.adapters.market.closes(
             strategy.symbols, self.today, strategy.history_closes + 1
         )
-        check_fresh(closes, strategy.symbols, self.today)
+        latest = check_fresh(closes, strategy.symbols, self.today)
         self.record(
             EventKind.BARS_LOADED,
             symbols=list(strategy.symbols),
             rows=len(closes),
             last_bar=self.today,  # check_fresh: the latest bar is today's
-            prices=_latest_floats(closes, strategy.symbols),  # for bot/splits.py
+            prices=latest,  # for bot/splits.py
         )
-        return self._split_adjusted(closes)
+        return self._split_adjusted(closes), latest
 
     def _split_adjusted(self, closes: pd.DataFrame) -> pd.DataFrame:
         """The closes with every corroborated split undone, for bars that came back unadjusted
@@ -783,21 +790,35 @@ def _raise_if_unsent(outcome: PhaseOutcome, consequence: str) -> None:
         raise BrokerError(f"{described}; {consequence}")
 
 
-def check_fresh(closes: pd.DataFrame, symbols: tuple[str, ...], today: date) -> None:
-    """Refuse to decide on data that does not include today's price for every symbol."""
-    missing = [s for s in symbols if s not in closes.columns]
+def check_fresh(closes: pd.DataFrame, symbols: tuple[str, ...], today: date) -> dict[str, float]:
+    """Refuse to decide on data that does not include today's price for every symbol; return
+    today's close of each."""
+    columns = set(closes.columns)
+    missing = [s for s in symbols if s not in columns]
     if missing:
         msg = f"no price data for {', '.join(missing)}"
         raise DataError(msg)
-    if closes.empty or closes.index[-1].date() != today:
-        last = "nothing" if closes.empty else closes.index[-1].date()
-        msg = f"stale data: the latest bar is {last}, expected today's price ({today})"
+    last = _last_day(closes)
+    if last != today:
+        msg = f"stale data: the latest bar is {last or 'nothing'}, expected today's price ({today})"
         raise DataError(msg)
     latest = _latest_floats(closes, symbols)
     stale = [s for s in symbols if not math.isfinite(latest[s]) or latest[s] <= 0]
     if stale:
         msg = f"no usable price today ({today}) for {', '.join(stale)}"
         raise DataError(msg)
+    return latest
+
+
+def _last_day(closes: pd.DataFrame) -> date | None:
+    """The date of the frame's last row (None when empty), read from the integers under a
+    plain index: a pandas Timestamp costs more than the rest of the freshness check."""
+    index = closes.index
+    if not len(index):
+        return None
+    if isinstance(index, pd.DatetimeIndex) and index.tz is None:
+        return index.values[-1].astype("datetime64[D]").item()  # type: ignore[no-any-return]
+    return index[-1].date()  # type: ignore[no-any-return]
 
 
 def check_weights(weights: Mapping[str, float]) -> None:
@@ -852,10 +873,6 @@ def _bar_prices(events: list[Any]) -> dict[str, float]:
     loaded = [e.payload for e in events if e.kind == EventKind.BARS_LOADED.value]
     prices = loaded[-1].get("prices", {}) if loaded else {}
     return {str(s): float(p) for s, p in prices.items()}
-
-
-def _latest_prices(closes: pd.DataFrame, symbols: tuple[str, ...]) -> dict[str, Decimal]:
-    return {s: to_decimal(p, f"price of {s}") for s, p in _latest_floats(closes, symbols).items()}
 
 
 def _latest_floats(closes: pd.DataFrame, symbols: tuple[str, ...]) -> dict[str, float]:

@@ -38,6 +38,7 @@ from fractions import Fraction
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 # Splits seen in US-listed (leveraged) ETFs, n-for-1 and 1-for-n. Deliberately small: every
@@ -77,6 +78,10 @@ CLEAN_RATIOS: tuple[SplitRatio, ...] = tuple(
     ratio for n in CLEAN_FACTORS for ratio in (SplitRatio(n, 1), SplitRatio(1, n))
 )
 _FACTORS = np.array([r.new / r.old for r in CLEAN_RATIOS])  # what a price move is scaled by
+# Moves strictly between these two are shaped like no split (|move × factor − 1| > tolerance for
+# every factor), with a hair of margin so that rounding at an edge falls to the full test.
+_PLAIN_BELOW = min((1 - PRICE_TOLERANCE) / f for f in _FACTORS if f < 1) * (1 - 1e-9)
+_PLAIN_ABOVE = max((1 + PRICE_TOLERANCE) / f for f in _FACTORS if f > 1) * (1 + 1e-9)
 
 
 @dataclass(frozen=True, slots=True)
@@ -292,10 +297,9 @@ def split_shaped_jumps(
     if not present or len(closes) < 2:
         return ()
     values = closes.to_numpy(dtype=float)[:, [position[s] for s in present]]
-    if np.isfinite(values).all() and (values > 0).all():  # the usual day: one vectorised test
-        moves = values[1:] / values[:-1]
-        if not (np.abs(moves[..., None] * _FACTORS - 1) <= tolerance).any():
-            return ()
+    plain = np.isfinite(values).all() and (values > 0).all()
+    if plain and _no_split_shape(values[1:] / values[:-1], tolerance):
+        return ()  # the usual day: one vectorised test
     jumps: list[Jump] = []
     for column, symbol in enumerate(present):
         known = np.isfinite(values[:, column]) & (values[:, column] > 0)
@@ -315,6 +319,15 @@ def split_shaped_jumps(
                 )
             )
     return tuple(jumps)
+
+
+def _no_split_shape(moves: npt.NDArray[np.float64], tolerance: float) -> bool:
+    """True when no move is within ``tolerance`` of a split's scale: at the usual tolerance,
+    when every move lies between the split shapes nearest 1 (½ and 2), without multiplying
+    each move by every factor."""
+    if tolerance == PRICE_TOLERANCE and moves.min() > _PLAIN_ABOVE and moves.max() < _PLAIN_BELOW:
+        return True
+    return not bool((np.abs(moves[..., None] * _FACTORS - 1) <= tolerance).any())
 
 
 def split_from_bars(

@@ -143,7 +143,8 @@ def window_values(
 
 
 def _check_symbols(closes: pd.DataFrame, symbols: tuple[str, ...]) -> None:
-    missing = [s for s in symbols if s not in closes.columns]
+    columns = set(closes.columns)
+    missing = [s for s in symbols if s not in columns]
     if missing:
         msg = f"no price history for {', '.join(missing)}"
         raise MissingSymbolError(msg)
@@ -160,7 +161,7 @@ def _clean_window(
     index = closes.index
     if not _plain_dates(closes):
         return None
-    stop = int(index.searchsorted(pd.Timestamp(as_of), side="right"))
+    stop = int(np.searchsorted(index.values, _as_datetime64(as_of), side="right"))
     start = stop - n if n > 0 else stop
     if start < 0:
         return None
@@ -175,6 +176,14 @@ def _clean_window(
     if not (np.isfinite(window).all() and (window > 0).all()):
         return None
     return window, slice(start, stop), columns
+
+
+def _as_datetime64(as_of: date) -> np.datetime64:
+    """``as_of`` as numpy compares it with the index's own array (a plain date without a
+    pandas Timestamp, which costs more than the search itself)."""
+    if type(as_of) is date:
+        return np.datetime64(as_of, "D")
+    return np.datetime64(pd.Timestamp(as_of).as_unit("ns").value, "ns")
 
 
 def _plain_dates(closes: pd.DataFrame) -> bool:

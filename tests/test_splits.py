@@ -10,8 +10,11 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot.adapters.frame_market import FrameMarketData
 from bot.adapters.sim_broker import NO_FEES, CloseTable, SimulatedBroker
@@ -26,9 +29,12 @@ from bot.domain import Leg, OrderRequest, Side
 from bot.market.sessions import xnys_sessions
 from bot.market.synthetic import synthetic_closes
 from bot.splits import (
+    CLEAN_RATIOS,
+    PRICE_TOLERANCE,
     Jump,
     KnownSplit,
     SplitRatio,
+    _no_split_shape,  # the shortcut, checked by its test
     explain_changes,
     price_agrees,
     quantity_ratios,
@@ -484,3 +490,31 @@ def test_a_split_and_a_hand_trade_together_make_one_warning_naming_both(world: S
     assert alert.key == f"external:hfea:{second.run_id}"
     assert "UPRO: was 549.45" in alert.text
     assert "Also recognised as a split, not a trade: TMF 1-for-10 reverse split" in alert.text
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(
+        st.floats(min_value=0.001, max_value=200, allow_nan=False),
+        min_size=1,
+        max_size=6,
+    ),
+    st.sampled_from([PRICE_TOLERANCE, 0.1]),
+)
+def test_the_quick_no_split_test_agrees_with_trying_every_ratio(
+    moves: list[float], tolerance: float
+) -> None:
+    """The usual day's shortcut (every move between the split shapes nearest 1) answers as
+    multiplying each move by every clean ratio does, edges included."""
+    array = np.array(moves)
+    by_every_ratio = not any(
+        abs(m * r.new / r.old - 1) <= tolerance for m in moves for r in CLEAN_RATIOS
+    )
+    assert _no_split_shape(array, tolerance) == by_every_ratio
+
+
+@pytest.mark.parametrize("edge", [0.625, 1.5, 0.375, 2.5])
+def test_a_move_on_the_edge_of_a_split_shape_is_one(edge: float) -> None:
+    """½ × (1 + 25%) and 2 × (1 − 25%) are split-shaped (the tolerance is inclusive)."""
+    assert not _no_split_shape(np.array([edge]), PRICE_TOLERANCE)
+    assert _no_split_shape(np.array([1.0, 0.7, 1.45]), PRICE_TOLERANCE)

@@ -17,8 +17,7 @@ class _Block:
     then two array slices, not a pandas label look-up (a backtest asks for one every session)."""
 
     stamps: npt.NDArray[np.int64]  # the frame's dates, nanoseconds, ascending
-    values: npt.NDArray[np.float64]  # rows as the dates, columns as ``columns``
-    columns: pd.Index
+    frame: pd.DataFrame  # those columns as one float64 block: a window is a row slice of it
 
 
 class FrameMarketData:
@@ -27,6 +26,7 @@ class FrameMarketData:
     def __init__(self, closes: pd.DataFrame) -> None:
         self._closes = closes.sort_index()
         self._blocks: dict[tuple[str, ...], _Block | None] = {}
+        self._present: dict[tuple[str, ...], tuple[str, ...]] = {}
 
     @property
     def frame(self) -> pd.DataFrame:
@@ -40,23 +40,33 @@ class FrameMarketData:
     def closes(self, symbols: Iterable[str], end: date, count: int) -> pd.DataFrame:
         """The last ``count`` rows on or before ``end`` for the symbols that exist: the same
         frame as ``closes_window``, cut from an array kept per set of symbols."""
-        present = tuple(s for s in symbols if s in self._closes.columns)
+        wanted = tuple(symbols)
+        present = self._present.get(wanted)
+        if present is None:
+            present = self._present[wanted] = tuple(s for s in wanted if s in self._closes.columns)
         block = self._block(present)
         if block is None:  # not plain float columns on naive dates: pandas' own look-up
             return closes_window(self._closes, present, end, count)
-        stop = int(np.searchsorted(block.stamps, pd.Timestamp(end).value, side="right"))
+        stop = int(np.searchsorted(block.stamps, _nanoseconds(end), side="right"))
         start = max(stop - count, 0) if count > 0 else stop
-        return pd.DataFrame(
-            block.values[start:stop],
-            index=self._closes.index[start:stop],
-            columns=block.columns,
-            copy=True,
-        )
+        # A slice of the block's frame: copy-on-write, so whoever changes it changes a copy.
+        return block.frame.iloc[start:stop]
 
     def _block(self, present: tuple[str, ...]) -> _Block | None:
         if present not in self._blocks:
             self._blocks[present] = _as_block(self._closes, present)
         return self._blocks[present]
+
+
+_UNIX_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+_NS_A_DAY = 86_400_000_000_000
+
+
+def _nanoseconds(end: date) -> int:
+    """``pd.Timestamp(end).value`` without building a Timestamp, for a plain date."""
+    if type(end) is date:
+        return (end.toordinal() - _UNIX_EPOCH_ORDINAL) * _NS_A_DAY
+    return int(pd.Timestamp(end).value)
 
 
 def _as_block(closes: pd.DataFrame, present: tuple[str, ...]) -> _Block | None:
@@ -71,7 +81,8 @@ def _as_block(closes: pd.DataFrame, present: tuple[str, ...]) -> _Block | None:
     if not (columns.dtypes == np.float64).all():
         return None
     stamps = index.as_unit("ns").asi8
-    return _Block(stamps, columns.to_numpy(dtype=np.float64), columns.columns)
+    values = columns.to_numpy(dtype=np.float64, copy=True)
+    return _Block(stamps, pd.DataFrame(values, index=index, columns=columns.columns, copy=False))
 
 
 def closes_window(

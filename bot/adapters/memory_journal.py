@@ -30,21 +30,26 @@ class _Stored:
     """One event as stored: its JSON text (what SQLite keeps) and the payload's top-level keys.
     Never changed once made; the decoded payload is kept for the journal's own reads only."""
 
-    __slots__ = ("_decoded", "at", "id", "keys", "kind", "run_id", "strategy", "text")
+    __slots__ = ("_decoded", "id", "keys", "kind", "moment", "run_id", "strategy", "text")
 
     def __init__(  # noqa: PLR0917 - the row's columns
         self,
         id_: int,
-        at: str,
+        moment: datetime,
         run_id: str,
         strategy: str,
         kind: str,
         text: str,
         keys: frozenset[str],
     ) -> None:
-        self.id, self.at, self.run_id, self.strategy = id_, at, run_id, strategy
+        self.id, self.moment, self.run_id, self.strategy = id_, moment, run_id, strategy
         self.kind, self.text, self.keys = kind, text, keys
         self._decoded: dict[str, Any] | None = None
+
+    @property
+    def at(self) -> str:
+        """The time as the tracker stores it (ISO text), made when read: most never are."""
+        return self.moment.isoformat()
 
     def row(self) -> EventRow:
         """A fresh row (its payload decoded anew: a caller may change it)."""
@@ -100,7 +105,7 @@ class MemoryJournal:
         raises here, not when read)."""
         stored = _Stored(
             len(self._events) + 1,
-            at.isoformat(),
+            at,
             run_id,
             strategy,
             kind.value,
