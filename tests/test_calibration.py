@@ -25,10 +25,11 @@ from bot.backtest.calibration import (
     dated,
     distance,
     report,
-    with_settings,
 )
 from bot.backtest.publisher_stats import DatedWindow
 from bot.config import ModifiedSharpeConfig, load_config
+from bot.errors import ConfigError
+from bot.sweep.grid import config_with
 from strategies.modified_sharpe import Leg, ModifiedSharpeMix
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -78,12 +79,12 @@ def test_distance_by_hand() -> None:
 
 def test_a_reading_is_the_config_with_its_settings() -> None:
     data = load_config(ROOT / "config" / "uisx3.toml").model_dump(mode="json")
-    config = with_settings(data, (("strategy.f", 3.0), ("strategy.max_held_legs", 2)))
+    config = config_with(data, (("strategy.f", 3.0), ("strategy.max_held_legs", 2)))
     assert config.strategy.f == 3.0  # type: ignore[union-attr]
     assert config.strategy.max_held_legs == 2  # type: ignore[union-attr]
     assert config.strategy.lookback_days == 72  # type: ignore[union-attr]  # untouched
-    with pytest.raises(ValidationError, match="returns_kind"):
-        with_settings(data, (("strategy.returns_kind", "cubic"),))
+    with pytest.raises(ConfigError, match="returns_kind"):
+        config_with(data, (("strategy.returns_kind", "cubic"),))
 
 
 def test_the_family_holds_every_combination_once() -> None:

@@ -16,10 +16,12 @@ Run it on the data directory ``bot data fetch`` writes::
 
     python -m bot.backtest.calibration --data DIR [--strategy uisx3] [--csv FILE]
 
-The points run one after another through the fast engine (compiled when numba is installed:
-about 40 ms a point), in this process. ``bot sweep`` runs grids of config settings too, but
-scores points with ``bot backtest``'s own statistics; the publishers' conventions and the
-two-window distance are this module's.
+A reading is built as a ``bot sweep`` point is (``bot.sweep.grid.config_with``: the shipped
+config with the settings, validated like a file), and runs one after another through the fast
+engine (compiled when numba is installed: about 40 ms a point), in this process. ``bot sweep``
+scores its points with ``bot backtest``'s own statistics, on one start day for every point;
+the publishers' conventions, each reading's own first tradable day and the two-window
+distance are this module's.
 """
 
 from __future__ import annotations
@@ -66,6 +68,7 @@ from bot.backtest.publishers import (
 from bot.bootstrap import build_runtime
 from bot.config import BotConfig, load_config
 from bot.market.csv_source import MarketDataError
+from bot.sweep.grid import config_with
 
 Publisher = Literal["logical_invest", "composer"]
 DISTANCE_KEYS: dict[Publisher, tuple[str, ...]] = {
@@ -213,15 +216,6 @@ FAMILIES = {
 }
 
 
-def with_settings(base: Mapping[str, Any], point: Sequence[tuple[str, Any]]) -> BotConfig:
-    """The base config (as data) with each dotted key set; validated like a config file."""
-    data: dict[str, Any] = {k: (dict(v) if isinstance(v, Mapping) else v) for k, v in base.items()}
-    for key, value in point:
-        section, name = key.split(".")
-        data[section] = {**data[section], name: value}
-    return BotConfig.model_validate(data)
-
-
 @dataclass(frozen=True, slots=True)
 class Target:
     """One window with the publisher's figures over it."""
@@ -338,7 +332,7 @@ def run_family(
     points = family.points()
     results = []
     for number, point in enumerate(points, 1):
-        results.append(scored(family.label(point), point, with_settings(data, point)))
+        results.append(scored(family.label(point), point, config_with(data, point)))
         if progress is not None:
             progress(number, len(points))
     return targets, shipped, results
