@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from bot.adapters.frame_market import FrameMarketData
 from bot.market import sessions, synthetic
 from bot.market.csv_source import MarketDataError, load_closes_dir
 from bot.market.sessions import is_session, previous_sessions, session_close, xnys_sessions
@@ -380,3 +381,19 @@ def test_real_data_bitu_listing_and_last_date() -> None:
     assert closes["BITU"].loc["2024-04-01":].notna().any()
     assert closes.index[-1] == pd.Timestamp("2026-07-14")
     assert closes.index.is_monotonic_increasing
+
+
+def test_a_window_changed_by_its_reader_leaves_the_served_closes_as_they_were() -> None:
+    """Windows are slices of one block the market data keeps: a strategy that edits its
+    window (a restatement, say) must change its own copy only."""
+    frame = pd.DataFrame(
+        {"A": [1.0, 2.0, 3.0], "B": [4.0, 5.0, 6.0]}, index=pd.date_range("2026-01-05", periods=3)
+    )
+    market = FrameMarketData(frame)
+    window = market.closes(["A", "B"], date(2026, 1, 7), 2)
+    window.iloc[0, 0] = 99.0
+    window["B"] *= 2
+    again = market.closes(["A", "B"], date(2026, 1, 7), 2)
+    assert again["A"].tolist() == [2.0, 3.0]
+    assert again["B"].tolist() == [5.0, 6.0]
+    assert frame["A"].tolist() == [1.0, 2.0, 3.0]
