@@ -49,13 +49,13 @@ class FixedClock:
         return self.moment
 
 
-def run_demo(state_dir: Path) -> None:
+def run_demo(state_dir: Path, config: Path = DEMO_CONFIG) -> None:
     """The demo, as a user runs it (a fresh interpreter, its own state directory)."""
     env = {**os.environ, "BOT_STATE_DIR": str(state_dir)}
     for name in ("SLACK_WEBHOOK_URL", "SMTP_HOST", "BOT_HEARTBEAT_FILE", "BOT_DASHBOARD_PORT"):
         env.pop(name, None)
     subprocess.run(
-        [sys.executable, "-m", "bot", "run", "--config", str(DEMO_CONFIG)],
+        [sys.executable, "-m", "bot", "run", "--config", str(config)],
         cwd=ROOT,
         env=env,
         check=True,

@@ -27,6 +27,7 @@ from tests.dashboard_world import (
     AlpacaMonth,
     add_failed_wake,
     get,
+    run_demo,
     serve,
 )
 
@@ -300,3 +301,27 @@ def test_a_loopback_dashboard_answers_only_loopback_host_names(demo: Path) -> No
         rebound = get(served.url + "/api/overview", {"Host": "attacker.example:8787"})[0]
 
     assert (local, rebound) == (200, 400)
+
+
+def test_the_backtest_is_scaled_to_the_accounts_starting_equity(tmp_path: Path) -> None:
+    """An account that started with $50,000 is compared with $50,000 of the strategy: the
+    backtest ($100,000 in the dashboard's config) is scaled by one half, and the two lines end
+    within 0.1% of each other (unscaled they would be twice apart)."""
+    text = DEMO_CONFIG.read_text()
+    small = tmp_path / "demo50k.toml"
+    small.write_text(
+        text.replace("initial_cash = 100000", "initial_cash = 50000").replace(
+            'end = "2026-06-30"', 'end = "2026-02-27"'
+        )
+    )
+    state = tmp_path / "state"
+    run_demo(state, small)
+
+    with serve(state, config=DEMO_CONFIG) as served:
+        view = api(served.url + "/api/strategies/demo/backtest")
+
+    gap = view["shortfall"]
+    assert isinstance(gap, dict)
+    assert "scaled ×0.5 to the account's starting $50,000.00" in str(view["costs"])
+    assert gap["live"] == pytest.approx(gap["backtest"], rel=1e-3)
+    assert 40_000 < gap["live"] < 60_000

@@ -417,7 +417,7 @@ def live_vs_backtest(tracker: Tracker, source: Source, name: str) -> Section:
     first, last = points[0][0], points[-1][0]
     try:
         closes, synthetic = closes_for(config, source.data_dir, first, last)
-        run = _backtest(config, closes, first, last)
+        run = _backtest(config, closes, first, last, live_start(tracker, name, config))
     except (BotError, ValueError, KeyError) as exc:
         return base | {"note": f"no backtest: {exc}"}
     return base | _comparison(tracker, name, points, run, closes, synthetic, config, source)
@@ -507,7 +507,13 @@ def closes_for(
     return frame, synthetic
 
 
-def _backtest(config: BotConfig, closes: pd.DataFrame, first: date, last: date) -> _Run:
+def _backtest(
+    config: BotConfig, closes: pd.DataFrame, first: date, last: date, start: float | None
+) -> _Run:
+    """``bot backtest``'s run over the days; scaled to the account's starting equity when that
+    is not the backtest's initial cash (``bot backtest`` starts every account at the simulated
+    broker's cash, or $100,000): a $25,000 account is compared with $25,000 of the strategy.
+    """
     from bot.backtest.command import non_positive_as_missing  # noqa: PLC0415 - on use
     from bot.backtest.fast import run_fast_backtest  # noqa: PLC0415
 
@@ -516,9 +522,11 @@ def _backtest(config: BotConfig, closes: pd.DataFrame, first: date, last: date) 
     frame, _ = non_positive_as_missing(closes[symbols])
     costs = backtest_costs(config)
     result = run_fast_backtest(runtime, frame, first, last, costs=costs)
-    equity = [(_day(ts), float(v)) for ts, v in result.equity.items()]
+    cash = float(costs.initial_cash)
+    scale = 1.0 if start is None or abs(start - cash) < 0.005 else start / cash
+    equity = [(_day(ts), float(v) * scale) for ts, v in result.equity.items()]
     holdings = {
-        _day(ts): {str(s): float(q) for s, q in row.items()}
+        _day(ts): {str(s): float(q) * scale for s, q in row.items()}
         for ts, row in result.positions.iterrows()
     }
     outcomes = {_day(ts): str(v) for ts, v in result.outcome_by_day.items()}
@@ -526,7 +534,25 @@ def _backtest(config: BotConfig, closes: pd.DataFrame, first: date, last: date) 
         f"initial cash ${costs.initial_cash:,.0f}, slippage {costs.slippage_bps} bp, "
         "current SEC/TAF fees (bot backtest's defaults)"
     )
-    return _Run(equity, float(result.slippage), float(result.fees), outcomes, holdings, described)
+    if scale != 1.0:
+        described += f"; scaled ×{scale:.6g} to the account's starting ${start:,.2f}"
+    return _Run(
+        equity,
+        float(result.slippage) * scale,
+        float(result.fees) * scale,
+        outcomes,
+        holdings,
+        described,
+    )
+
+
+def live_start(tracker: Tracker, name: str, config: BotConfig) -> float | None:
+    """What the strategy had to invest at its first wake, before any order: the account's
+    equity then (recorded with the first drift measurement) times its capital fraction."""
+    measured = tracker.events(name, EventKind.DRIFT_MEASURED)
+    if not measured or measured[0].payload.get("equity") is None:
+        return None
+    return float(str(measured[0].payload["equity"])) * config.sizing.capital_fraction
 
 
 def backtest_costs(config: BotConfig) -> Any:
