@@ -82,6 +82,8 @@ def test_the_documented_backtests_print_what_the_page_shows(
     argv = shlex.split(command.replace("$DATA", str(REAL)))[1:]
     if "--plot" in argv:  # the page's figure stays as committed
         argv[argv.index("--plot") + 1] = str(tmp_path / "plot.png")
+    if "--out" in argv:  # so do a sweep's table and heatmap
+        argv[argv.index("--out") + 1] = str(tmp_path / "sweep")
     assert main(argv) == 0
     printed = set(capsys.readouterr().out.splitlines())
     missing = [line for line in output.splitlines() if line.strip() and line not in printed]

@@ -15,6 +15,8 @@ import csv
 import io
 import json
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -23,12 +25,14 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from bot.backtest.stats import compute_stats
+from bot.backtest.stats import Stats, compute_stats
 from bot.cli import main
 from bot.market.sessions import xnys_sessions
 from bot.market.synthetic import synthetic_closes
-from bot.sweep.point import times_received
-from bot.sweep.table import STAT_FIELDS
+from bot.sweep.grid import Axis, Grid, Point
+from bot.sweep.heatmap import heat_table
+from bot.sweep.point import PointResult, times_received
+from bot.sweep.table import STAT_FIELDS, Metric
 
 ROOT = Path(__file__).resolve().parent.parent
 REAL = ROOT.parent / "shared" / "data" / "etf_adjclose"
@@ -316,3 +320,53 @@ def test_a_combination_the_schema_refuses_is_refused_before_the_first_backtest(
         "strategy.inverse_volatility: strategy.basket_weight plus strategy.fixed sum to 1.05, "
         "not 1\n"
     )
+
+
+def test_the_command_loads_neither_dask_nor_numba_nor_matplotlib_until_asked() -> None:
+    """Local sweeps need no extra: Dask is imported for --scheduler, numba for --compiled,
+    matplotlib for the heatmap, each only then."""
+    heavy = ("distributed", "dask", "numba", "matplotlib")
+    code = (
+        "import sys, bot.sweep.command, bot.sweep.plan, bot.sweep.executors\n"
+        f"print(sorted(m for m in {heavy!r} if m in sys.modules))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    assert done.stdout.strip() == "[]"
+
+
+def test_the_heatmap_cells_are_the_rows_values_and_the_best_over_other_keys() -> None:
+    """Two keys: each cell is its point's value. Three: the best over the third key (the
+    lowest, for a statistic where lower is better)."""
+    grid = Grid((Axis("strategy.f", (1.0, 2.0)), Axis("strategy.lookback_days", (5, 6, 7))))
+    points = grid.points()
+    results = [fake_result(p, sharpe=p.index / 10, volatility=1 + p.index) for p in points]
+
+    table = heat_table(
+        results, grid, "strategy.f", "strategy.lookback_days", Metric("all", "sharpe")
+    )
+
+    assert table.shape == (3, 2)  # y: lookback, x: f
+    assert table[1, 0] == 0.1  # f=1.0, lookback 6: point 1
+    assert table[2, 1] == 0.5  # f=2.0, lookback 7: point 5
+    best_sharpe = heat_table(
+        results, grid, "strategy.lookback_days", "strategy.f", Metric("all", "sharpe")
+    )
+    assert best_sharpe.tolist() == [[0.0, 0.1, 0.2], [0.3, 0.4, 0.5]]
+    only_f = Grid((grid.axes[0], grid.axes[1], Axis("sizing.cash_buffer", (0.0, 0.01))))
+    many = [fake_result(p, sharpe=p.index, volatility=100 - p.index) for p in only_f.points()]
+    lowest_vol = heat_table(
+        many, only_f, "strategy.lookback_days", "strategy.f", Metric("all", "volatility")
+    )
+    highest = heat_table(
+        many, only_f, "strategy.lookback_days", "strategy.f", Metric("all", "sharpe")
+    )
+    assert lowest_vol[0, 0] == 100 - 1  # points 0 and 1 share f=1, lookback 5
+    assert highest[0, 0] == 1
+
+
+def fake_result(point: Point, *, sharpe: float, volatility: float) -> PointResult:
+    stats = Stats(date(2020, 1, 2), date(2020, 12, 31), 0.1, 0.1, volatility, 0.1, sharpe,
+                  1.0, 1.0, 1.0, -0.1, 10, 5.0)  # fmt: skip
+    return PointResult(point.index, point.settings, (("all", stats),), 0, 0.0, 0.0, 0.0, 0.0, 0, 0)
