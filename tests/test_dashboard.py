@@ -21,6 +21,7 @@ from bot.errors import ConfigError
 from bot.report import quarterly_lines
 from bot.settings import Settings
 from bot.tracker import EventKind, Tracker
+from tests.alpaca_world import ROOT
 from tests.dashboard_world import (
     ALL_IN_CONFIG,
     DEMO_CONFIG,
@@ -135,6 +136,9 @@ def test_a_stale_heartbeat_and_an_error_are_shown(demo: Path, tmp_path: Path) ->
     beat = health["heartbeat"]
     assert isinstance(beat, dict)
     assert (beat["ok"], beat["age_seconds"]) == (False, 3 * 3600.0)
+    flags = health["data_flags"]
+    assert isinstance(flags, list)
+    assert "DataError: TMF: today's price 1.53" in flags[0]["summary"]
     assert "Heartbeat STALE" in page
     assert "ERROR DataError" in page
     assert "bad print" in page
@@ -325,3 +329,28 @@ def test_the_backtest_is_scaled_to_the_accounts_starting_equity(tmp_path: Path) 
     assert "scaled ×0.5 to the account's starting $50,000.00" in str(view["costs"])
     assert gap["live"] == pytest.approx(gap["backtest"], rel=1e-3)
     assert 40_000 < gap["live"] < 60_000
+
+
+def test_a_calendar_strategys_next_wake_names_its_next_rebalance(tmp_path: Path) -> None:
+    """HFEA (quarter starts) after its July rebalance, on Monday 2026-09-21 at 16:00 New York:
+    the next wake is Tuesday's, 15:45, and the next rebalance Thursday 2026-10-01, the first
+    session of the fourth quarter."""
+    from bot.config import load_config  # noqa: PLC0415
+    from bot.dashboard import state  # noqa: PLC0415
+    from bot.triggers import CalendarRule, Schedule  # noqa: PLC0415
+
+    july = dict(CalendarRule(Schedule.QUARTER_START).rebalance_dates([date(2026, 7, 1)]))
+    tracker = Tracker(tmp_path / "tracker.sqlite3")
+    at = datetime(2026, 7, 1, 19, 45, tzinfo=UTC)
+    key = july[date(2026, 7, 1)]
+    tracker.record(at, "20260701-x", "hfea", EventKind.REBALANCE_DONE, rebalance_key=key)
+    now = datetime(2026, 9, 21, 20, 0, tzinfo=UTC)
+    config = load_config(ROOT / "config" / "hfea.toml")
+
+    action = state.next_action(tracker, "hfea", config, now, None)
+    tracker.close()
+
+    assert action is not None
+    assert action["wake"]["new_york"] == "2026-09-22 15:45 EDT"
+    assert action["next_rebalance"] == "2026-10-01"
+    assert "calendar: next rebalance on 2026-10-01" in action["plan"]
