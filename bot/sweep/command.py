@@ -76,8 +76,15 @@ def _executor(args: argparse.Namespace, points: int) -> tuple[Executor, int]:
     if args.scheduler:
         require_dask()  # before the run: say what to install
         return DaskCluster(args.scheduler), 8  # chunks sized for a small cluster
-    workers = min(args.workers or os.cpu_count() or 1, points)
+    workers = min(args.workers or _cpus(), points)
     return (InProcess(), 1) if workers == 1 else (LocalProcesses(workers), workers)
+
+
+def _cpus() -> int:
+    """The CPUs this process may run on (a container's share, not the host's count)."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(len(os.sched_getaffinity(0)), 1)
+    return os.cpu_count() or 1
 
 
 def _heatmap_keys(text: str | None, grid: Grid) -> tuple[str, str] | None:

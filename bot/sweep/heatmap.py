@@ -60,7 +60,7 @@ def draw_heatmap(
     x, y = keys
     table = heat_table(results, grid, x, y, metric)
     xs, ys = _values(grid, x), _values(grid, y)
-    others = [k for k in grid.keys if k not in keys]
+    others = [a.key for a in grid.axes if a.key not in keys and len(a.values) > 1]
     figure, axes = plt.subplots(figsize=(max(6.0, 0.32 * len(xs) + 3), max(4.0, 0.4 * len(ys) + 2)))
     image = axes.imshow(
         table,
