@@ -170,12 +170,21 @@ def test_live_against_backtest_in_chromium(browser: Browser, dashboard_month: Al
         }
         lines = page.locator("svg.chart polyline").count()
         visit.open("/strategy/all_in", "alpaca-strategy")
+        visit.open("/", "alpaca-overview")
+        visit.open("/health", "alpaca-health")
         visit.close()
+        phone = Visit(browser, served.url, PHONE)
+        page = phone.open("/journal?strategy=all_in", "alpaca-journal-phone")
+        ids = texts(page, "#events code")
+        phone.open("/strategy/all_in/backtest", "alpaca-live-vs-backtest-phone")
+        phone.close()
 
     gap = view["shortfall"]
     assert f"${gap['live']:,.2f}" == shown["live"]
     assert f"${gap['backtest']:,.2f}" == shown["backtest"]
     assert lines == 3  # live, backtest, and the gap
+    assert ids
+    assert all(i.startswith("all_in-20260921-") for i in ids)
 
 
 def test_ten_years_of_history_is_small_and_draws_within_a_second(

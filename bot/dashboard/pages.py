@@ -50,7 +50,7 @@ background:currentColor}.key.a{color:var(--a)}.key.b{color:var(--b)}.key.dd{colo
 form{display:flex;flex-wrap:wrap;gap:.5rem;align-items:end;margin:.5rem 0}select,input,button{
 font:inherit;padding:.25rem .4rem}code{font-size:.85rem;word-break:break-all}
 @media (max-width:700px){main{padding:.6rem}td,th{padding:.25rem}.wide{display:none}
-svg.chart text{font-size:17px}}
+svg.chart text{font-size:22px}}
 """
 
 

@@ -13,7 +13,7 @@ from html import escape
 
 Point = tuple[date, float]
 WIDTH, HEIGHT = 800, 260
-LEFT, RIGHT, TOP, BOTTOM = 64, 12, 12, 28  # room for the axis labels
+LEFT, RIGHT, TOP, BOTTOM = 84, 12, 12, 28  # room for the axis labels
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +30,13 @@ def money(value: float) -> str:
     return f"${value:,.0f}"
 
 
+def axis_money(value: float) -> str:
+    """$105k: short enough for an axis on a phone; whole dollars below $10,000."""
+    if abs(value) >= 10_000:
+        return f"${value / 1000:,.0f}k".replace("$-", "−$")
+    return money(value)
+
+
 def percent(value: float) -> str:
     """−13.6%."""
     return f"{value:.1%}"
@@ -39,7 +46,7 @@ def line_chart(
     lines: Sequence[Line],
     *,
     label: str,
-    fmt: Callable[[float], str] = money,
+    fmt: Callable[[float], str] = axis_money,
     height: int = HEIGHT,
     floor: float | None = None,
 ) -> str:
@@ -77,6 +84,8 @@ def line_chart(
             f'<text class="yl" x="{LEFT - 4}" y="{ty + 4:.1f}">{escape(fmt(tick))}</text>'
         )
     for day in _date_ticks(days[0], days[-1]):
+        if x(day) > WIDTH - RIGHT - 30:  # a label at the right edge would be cut in half
+            continue
         parts.append(
             f'<text class="xl" x="{x(day):.1f}" y="{height - 8}">{_date_label(day, span)}</text>'
         )
