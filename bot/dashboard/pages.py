@@ -13,10 +13,12 @@ from datetime import date, datetime
 from html import escape
 from typing import Any
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 from bot.dashboard import svg
 
 Section = dict[str, Any]
+NEW_YORK = ZoneInfo("America/New_York")
 
 STYLE = """
 :root{--fg:#1b1f24;--mute:#5b6570;--bg:#fff;--card:#f5f7f9;--line:#d8dde3;--a:#1f6feb;
@@ -79,7 +81,8 @@ def _when(text: str | None) -> str:
         moment = datetime.fromisoformat(text)
     except ValueError:
         return text
-    return moment.strftime("%Y-%m-%d %H:%M %Z") if moment.tzinfo else text
+    # New York time, as `bot status` prints it: the market's clock is the one that matters.
+    return moment.astimezone(NEW_YORK).strftime("%Y-%m-%d %H:%M %Z") if moment.tzinfo else text
 
 
 def _money(value: float | None) -> str:
