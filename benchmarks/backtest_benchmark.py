@@ -24,7 +24,6 @@ import statistics
 import time
 import warnings
 from collections.abc import Callable
-from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -47,11 +46,10 @@ from benchmarks.parity import (
 )
 from bot.backtest.engine import BacktestCosts, run_backtest
 from bot.backtest.fast import run_fast_backtest
-from bot.backtest.stats import Conventions, compute_stats
-from bot.bootstrap import build_runtime
 from bot.config import load_config
 from bot.cycle import StrategyRuntime
 from bot.market.csv_source import load_closes_dir
+from bot.sweep.plan import plan_grid, plan_sweep, run_sweep
 
 
 def median_seconds(action: Callable[[], Any], runs: int) -> float:
@@ -155,28 +153,31 @@ def compare(  # noqa: PLR0917 - one row of the benchmark table
 
 
 def sweep(runs: int) -> None:
-    """UISx3 over lookback 50–80 × f ∈ {1.5, 2, 2.5, 3}: 124 backtests with costs."""
-    base = build_runtime(load_config(ROOT / "config" / "uisx3.toml"))
-    closes = load_closes_dir(REAL, list(base.strategy.symbols))
+    """UISx3 over lookback 50–80 × f ∈ {1.5, 2, 2.5, 3}: 124 backtests with costs, through
+    ``bot sweep``'s API in this process (``benchmarks/sweep_benchmark.py`` times its other
+    executors)."""
+    config = load_config(ROOT / "config" / "uisx3.toml")
+    grid = plan_grid(config, ["strategy.lookback_days=50..80", "strategy.f=1.5,2,2.5,3"])
+    closes = load_closes_dir(REAL, list(grid.symbols))
     start, end = date(2010, 1, 4), date(2026, 7, 14)
     costs = BacktestCosts(margin_multiplier=Decimal(2))  # the 3× gold leg needs margin
-    grid = [(lookback, f) for lookback in range(50, 81) for f in (1.5, 2.0, 2.5, 3.0)]
+    plan = plan_sweep(grid, closes, start=start, end=end, costs=costs, compiled=True)
     results: list[tuple[float, int, float]] = []
 
     def run_all() -> None:
         results.clear()
-        for lookback, f in grid:
-            strategy = replace(base.strategy, lookback_days=lookback, f=f)  # type: ignore[type-var]
-            runtime = replace(base, strategy=strategy)
-            equity = run_fast_backtest(
-                runtime, closes, start, end, costs=costs, compiled=True
-            ).equity
-            results.append((compute_stats(equity, Conventions()).cagr, lookback, f))
+        for point in run_sweep(plan):
+            stats = point.stats()
+            assert stats is not None
+            settings = dict(point.settings)
+            lookback, f = int(settings["strategy.lookback_days"]), float(settings["strategy.f"])
+            results.append((stats.cagr, lookback, f))
 
     seconds = median_seconds(run_all, max(runs // 3, 1))
     best = sorted(results, reverse=True)[:3]
-    print(f"\nUISx3 sweep {start} → {end}: {len(grid)} backtests (1 bp slippage, fees, 2× margin)")
-    print(f"  total {seconds:.2f} s, {seconds / len(grid) * 1000:.1f} ms per backtest")
+    n = len(plan.points)
+    print(f"\nUISx3 sweep {start} → {end}: {n} backtests (1 bp slippage, fees, 2× margin)")
+    print(f"  total {seconds:.2f} s, {seconds / n * 1000:.1f} ms per backtest")
     print(
         "  highest CAGR (in-sample, so an overfitting warning, not a recommendation): "
         + ", ".join(f"lookback {lb} f {f}: {cagr:+.1%}" for cagr, lb, f in best)

@@ -153,7 +153,7 @@ def test_two_local_workers_give_the_same_table(
 
 @pytest.fixture(scope="module")
 def dask_cluster() -> Iterator[Any]:
-    distributed = pytest.importorskip("distributed")
+    import distributed  # noqa: PLC0415 - the sweep extra, in dev: CI must run this, not skip it
     with distributed.LocalCluster(
         n_workers=2,
         threads_per_worker=1,

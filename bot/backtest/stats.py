@@ -75,19 +75,19 @@ def drawdowns(equity: pd.Series) -> pd.Series:
 def drawdown_episodes(equity: pd.Series) -> list[tuple[date, date, float]]:
     """(first day under water, first day back at the peak or the last date, depth) per episode."""
     dd = drawdowns(equity).to_numpy()
-    days = [ts.date() for ts in equity.index]
+    index = equity.index
     episodes, start, depth = [], None, 0.0
-    for i, value in enumerate(dd):
+    for i, value in enumerate(dd.tolist()):
         if value < 0 and start is None:
             start, depth = i, value
         elif value < 0 and start is not None:
             depth = min(depth, value)
         elif value >= 0 and start is not None:
-            episodes.append((days[start], days[i], float(depth)))
+            episodes.append((index[start].date(), index[i].date(), float(depth)))
             start = None
     if start is not None:
-        episodes.append((days[start], days[-1], float(depth)))
-    return episodes
+        episodes.append((index[start].date(), index[-1].date(), float(depth)))
+    return episodes  # dates of the episodes' ends only: a sweep computes this thousands of times
 
 
 def compute_stats(equity: pd.Series, conventions: Conventions = Conventions()) -> Stats:
