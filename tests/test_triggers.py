@@ -395,3 +395,34 @@ def test_property_max_drift_matches_exact_brute_force(
     best = max(exact.values())
     assert Fraction(drift) == best  # weights have 4 decimals, so 1e-9 rounding is exact
     assert exact[symbol] == best
+
+
+_ALL_SESSIONS = xnys_sessions(date(2019, 11, 1), date(2021, 3, 31))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.integers(min_value=150, max_value=len(_ALL_SESSIONS) - 40),
+    st.integers(min_value=0, max_value=140),
+    st.sampled_from(list(Schedule)),
+    st.sampled_from(["first_trading_day", "last_trading_day_prev_quarter"]),
+    st.sampled_from(["on_or_before", "on_or_after"]),
+)
+def test_the_decision_from_recent_months_is_the_decision_from_every_session(
+    today_at: int, back: int, schedule: Schedule, anchor: str, mid_rule: str
+) -> None:
+    """The decision looks at the last four months first; it must decide as the schedule of the
+    whole session list does (the brute force: every scheduled date, the latest on or before
+    today), whatever the list's start, even when it starts mid-month."""
+    rule = CalendarRule(schedule, quarter_anchor=anchor, mid_month_rule=mid_rule)
+    today = _ALL_SESSIONS[today_at]
+    sessions = _ALL_SESSIONS[today_at - back : today_at + 30]
+    due = [(d, k) for d, k in scheduled_rebalances(sessions, rule) if d <= today]
+    for last_done in [None, due[-1][1] if due else "none", "2019-01"]:
+        decided = calendar_decision(sessions, today, rule, last_done)
+        if not due:
+            assert not decided.trade
+            assert decided.reason == "no scheduled rebalance yet"
+        else:
+            assert decided.rebalance_key == due[-1][1]
+            assert decided.trade == (due[-1][1] != last_done)

@@ -7,6 +7,7 @@ missed rebalance (the bot was down: catch up on the next run, flagged late), and
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -113,6 +114,18 @@ def _mid_month(month: list[date], rule: CalendarRule) -> tuple[date, str] | None
     return None if chosen is None else (chosen, f"{chosen:%Y-%m}M")
 
 
+def _due(sessions: Sequence[date], today: date, rule: CalendarRule) -> list[tuple[date, str]]:
+    """The scheduled rebalances on or before ``today``: first among the sessions from four
+    months back (every schedule has an entry in any four whole months), cut at a month's start
+    so that each month is the one the whole list has; the whole list when that finds none."""
+    month = today.year * 12 + today.month - 1 - 4
+    since = bisect_left(sessions, date(month // 12, month % 12 + 1, 1))
+    recent = [(d, k) for d, k in scheduled_rebalances(sessions[since:], rule) if d <= today]
+    if recent or not since:
+        return recent
+    return [(d, k) for d, k in scheduled_rebalances(sessions, rule) if d <= today]
+
+
 def calendar_decision(
     sessions: Sequence[date], today: date, rule: CalendarRule, last_done_key: str | None
 ) -> Decision:
@@ -124,7 +137,7 @@ def calendar_decision(
     if not sessions or sessions[-1] <= today:
         msg = f"the market calendar must extend past {today} to know today's schedule"
         raise ValueError(msg)
-    due = [(d, k) for d, k in scheduled_rebalances(sessions, rule) if d <= today]
+    due = _due(sessions, today, rule)
     if not due:
         return Decision(False, "no scheduled rebalance yet", "")
     day, key = due[-1]
