@@ -17,6 +17,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from bot import messages
+from bot.closes import ClosesArrays
 from bot.domain import AccountState, AssetInfo, OrderReport, PlannedOrder
 from bot.splits import price_ratios
 
@@ -78,13 +79,16 @@ def data_problems(
     price_times: Mapping[str, datetime],
     now: datetime,
     settings: CheckSettings,
+    arrays: ClosesArrays | None = None,
 ) -> list[str]:
-    """Yesterday's bar is the previous session, today's price is recent, and no bad prints."""
+    """Yesterday's bar is the previous session, today's price is recent, and no bad prints.
+    ``arrays``: the frame's, when the caller has derived them already."""
     problems = []
-    days = _days(closes)
+    arrays = arrays or ClosesArrays.of(closes)
+    days = arrays.days
     before = days < np.datetime64(today)
     ordered = sorted(symbols)
-    values = _columns(closes, ordered)
+    values = arrays.select(ordered)
     fresh = _all_seen_on(values, days, before, previous_session)
     for symbol in ordered:
         if not fresh:  # else the usual day, found at once: every last bar is the previous session
@@ -109,11 +113,13 @@ def bad_prints(
     the symbols' columns (sorted by name) when the caller has them already."""
     problems: list[str] = []
     present = sorted(s for s in symbols if s in closes)
+    arrays = None
     if values is None or values.shape[1] != len(present):
-        values = _columns(closes, present)
+        arrays = ClosesArrays.of(closes)
+        values = arrays.select(present)
     if _no_big_moves(values, limit):  # the usual day, found with one array test
         return problems
-    days = _days(closes)
+    days = (arrays or ClosesArrays.of(closes)).days
     for symbol in present:
         column = closes[symbol].to_numpy(dtype=float)
         known = ~np.isnan(column)
@@ -150,30 +156,6 @@ def _missed_session(
     ]
 
 
-def _columns(closes: pd.DataFrame, symbols: list[str]) -> npt.NDArray[np.float64] | None:
-    """The symbols' closes as one array (rows as the frame's), when the frame is one float64
-    block with each column name once; None otherwise, and the checks read column by column.
-    (``_is_homogeneous_type`` is private to pandas but long-standing; without it, None.)"""
-    if not (closes.columns.is_unique and getattr(closes, "_is_homogeneous_type", False)):
-        return None
-    values = closes.to_numpy()
-    if values.dtype != np.float64:
-        return None
-    labels = list(closes.columns)
-    if not all(s in labels for s in symbols):
-        return None
-    selected: npt.NDArray[np.float64] = values[:, [labels.index(s) for s in symbols]]
-    return selected
-
-
-def _days(closes: pd.DataFrame) -> npt.NDArray[np.datetime64]:
-    """The frame's dates as days (the plain index's own array, converted without pandas)."""
-    index = closes.index
-    if isinstance(index, pd.DatetimeIndex) and index.tz is None:
-        return index.values.astype("datetime64[D]")
-    return index.to_numpy(dtype="datetime64[D]")
-
-
 def _all_seen_on(
     values: npt.NDArray[np.float64] | None,
     days: npt.NDArray[np.datetime64],
@@ -190,9 +172,9 @@ def _all_seen_on(
 
 
 def _no_big_moves(values: npt.NDArray[np.float64] | None, limit: float) -> bool:
-    """True when no symbol's closes (``values``, as ``_columns`` gives them) miss a day and no
-    move between consecutive closes is beyond ``limit``: the column-by-column search would then
-    find nothing."""
+    """True when no symbol's closes (``values``, from ``ClosesArrays.select``) miss a day and
+    no move between consecutive closes is beyond ``limit``: the column-by-column search would
+    then find nothing."""
     if values is None or np.isnan(values).any():
         return False
     with np.errstate(divide="ignore", invalid="ignore"):

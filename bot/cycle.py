@@ -32,6 +32,7 @@ from bot.checks import (
     data_problems,
     wash_trade_problems,
 )
+from bot.closes import ClosesArrays
 from bot.domain import (
     EXACT_COSTS,
     Account,
@@ -257,14 +258,14 @@ class _Cycle:
         if self.today not in sessions:
             self.record(EventKind.DECISION, trade=False, reason="market closed today")
             return self.result("closed", f"{self.today} is not a trading day")
-        closes, latest = self._load_bars()
+        closes, latest, arrays = self._load_bars()
         targets = self._targets(closes)
         if targets is None:
             return self._finish("held", "the strategy declined to decide today")
         prices = {s: to_decimal(p, f"price of {s}") for s, p in latest.items()}
         account = self._read_account()
         self._notice_external_changes(account)
-        self._check_account_and_data(closes, targets, account, sessions)
+        self._check_account_and_data(closes, arrays, targets, account, sessions)
         decision = self._decide(sessions, targets, prices, account, force)
         self.decision, self.targets = decision, targets.weights
         if not decision.trade:
@@ -305,6 +306,7 @@ class _Cycle:
     def _check_account_and_data(
         self,
         closes: pd.DataFrame,
+        arrays: ClosesArrays,
         targets: TargetWeights,
         account: Account,
         sessions: tuple[date, ...],
@@ -324,6 +326,7 @@ class _Cycle:
             price_times=self.adapters.market.price_times(),
             now=self.adapters.clock.now(),
             settings=self.runtime.checks,
+            arrays=arrays,
         )
         self._refuse_if(problems)
 
@@ -370,15 +373,17 @@ class _Cycle:
         self._refuse_if(problems)
         return plan
 
-    def _load_bars(self) -> tuple[pd.DataFrame, dict[str, float]]:
-        """The closes the strategy decides on (splits undone), and today's close of each symbol
-        (a restatement changes only the days before a split, never today's row)."""
+    def _load_bars(self) -> tuple[pd.DataFrame, dict[str, float], ClosesArrays]:
+        """The closes the strategy decides on (splits undone), today's close of each symbol (a
+        restatement changes only the days before a split, never today's row), and the arrays
+        the checks read, derived once."""
         strategy = self.runtime.strategy
         # One row more than the strategy needs: the pre-trade check looks at the previous session.
         closes = self.adapters.market.closes(
             strategy.symbols, self.today, strategy.history_closes + 1
         )
-        latest = check_fresh(closes, strategy.symbols, self.today)
+        arrays = ClosesArrays.of(closes)
+        latest = check_fresh(closes, strategy.symbols, self.today, arrays)
         self.record(
             EventKind.BARS_LOADED,
             symbols=list(strategy.symbols),
@@ -386,16 +391,19 @@ class _Cycle:
             last_bar=self.today,  # check_fresh: the latest bar is today's
             prices=latest,  # for bot/splits.py
         )
-        return self._split_adjusted(closes), latest
+        adjusted = self._split_adjusted(closes, arrays)
+        if adjusted is not closes:
+            arrays = ClosesArrays.of(adjusted)
+        return adjusted, latest, arrays
 
-    def _split_adjusted(self, closes: pd.DataFrame) -> pd.DataFrame:
+    def _split_adjusted(self, closes: pd.DataFrame, arrays: ClosesArrays) -> pd.DataFrame:
         """The closes with every corroborated split undone, for bars that came back unadjusted
         (alpaca-py#780): the strategy and the bad-print check then see one price scale.
 
         A split-shaped jump is corroborated by a split recorded earlier, or by the position
         changing by the same ratio since the last wake (the account is read only on a day with
         such a jump). Any other jump is left as it is, for the bad-print check to refuse."""
-        jumps = split_shaped_jumps(closes, self.runtime.strategy.symbols)
+        jumps = split_shaped_jumps(closes, self.runtime.strategy.symbols, arrays=arrays)
         if not jumps:
             return closes
         known, new = find_splits(
@@ -790,9 +798,14 @@ def _raise_if_unsent(outcome: PhaseOutcome, consequence: str) -> None:
         raise BrokerError(f"{described}; {consequence}")
 
 
-def check_fresh(closes: pd.DataFrame, symbols: tuple[str, ...], today: date) -> dict[str, float]:
+def check_fresh(
+    closes: pd.DataFrame,
+    symbols: tuple[str, ...],
+    today: date,
+    arrays: ClosesArrays | None = None,
+) -> dict[str, float]:
     """Refuse to decide on data that does not include today's price for every symbol; return
-    today's close of each."""
+    today's close of each (``arrays``: the frame's, when the caller has them)."""
     columns = set(closes.columns)
     missing = [s for s in symbols if s not in columns]
     if missing:
@@ -802,7 +815,7 @@ def check_fresh(closes: pd.DataFrame, symbols: tuple[str, ...], today: date) -> 
     if last != today:
         msg = f"stale data: the latest bar is {last or 'nothing'}, expected today's price ({today})"
         raise DataError(msg)
-    latest = _latest_floats(closes, symbols)
+    latest = _latest_floats(closes, symbols, arrays)
     stale = [s for s in symbols if not math.isfinite(latest[s]) or latest[s] <= 0]
     if stale:
         msg = f"no usable price today ({today}) for {', '.join(stale)}"
@@ -875,9 +888,14 @@ def _bar_prices(events: list[Any]) -> dict[str, float]:
     return {str(s): float(p) for s, p in prices.items()}
 
 
-def _latest_floats(closes: pd.DataFrame, symbols: tuple[str, ...]) -> dict[str, float]:
+def _latest_floats(
+    closes: pd.DataFrame, symbols: tuple[str, ...], arrays: ClosesArrays | None = None
+) -> dict[str, float]:
     """The last row's closes of ``symbols`` (read from the array: a pandas row costs more than
     the rest of a quiet day's checks)."""
-    position = {str(c): i for i, c in enumerate(closes.columns)}  # pandas' look-up is slower
-    row = closes.to_numpy(dtype=float)[-1]
+    if arrays is not None and arrays.values is not None:
+        position, row = arrays.position, arrays.values[-1]
+    else:
+        position = {str(c): i for i, c in enumerate(closes.columns)}  # pandas' look-up is slower
+        row = closes.to_numpy(dtype=float)[-1]
     return {s: float(row[position[s]]) if s in position else math.nan for s in symbols}

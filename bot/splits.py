@@ -41,6 +41,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from bot.closes import ClosesArrays
+
 # Splits seen in US-listed (leveraged) ETFs, n-for-1 and 1-for-n. Deliberately small: every
 # extra factor is one more way for a coincidence to pass for a split.
 CLEAN_FACTORS: tuple[int, ...] = (2, 3, 4, 5, 6, 8, 10, 12, 15, 20, 25, 30, 40, 50, 100)
@@ -288,15 +290,25 @@ def explain_changes(
 
 
 def split_shaped_jumps(
-    closes: pd.DataFrame, symbols: Iterable[str], tolerance: float = PRICE_TOLERANCE
+    closes: pd.DataFrame,
+    symbols: Iterable[str],
+    tolerance: float = PRICE_TOLERANCE,
+    arrays: ClosesArrays | None = None,
 ) -> tuple[Jump, ...]:
     """Moves between consecutive known closes (as the bad-print check measures them) that some
-    clean split ratio would explain. Cheap enough to run every cycle: most days find none."""
-    position = {str(c): i for i, c in enumerate(closes.columns)}
-    present = [s for s in sorted(set(symbols)) if s in position]
+    clean split ratio would explain. Cheap enough to run every cycle: most days find none.
+    ``arrays``: the frame's, when the caller has derived them already."""
+    values = None
+    if arrays is not None and arrays.values is not None:
+        present = [s for s in sorted(set(symbols)) if s in arrays.position]
+        values = arrays.select(present)
+    else:
+        position = {str(c): i for i, c in enumerate(closes.columns)}
+        present = [s for s in sorted(set(symbols)) if s in position]
     if not present or len(closes) < 2:
         return ()
-    values = closes.to_numpy(dtype=float)[:, [position[s] for s in present]]
+    if values is None:
+        values = closes.to_numpy(dtype=float)[:, [position[s] for s in present]]
     plain = np.isfinite(values).all() and (values > 0).all()
     if plain and _no_split_shape(values[1:] / values[:-1], tolerance):
         return ()  # the usual day: one vectorised test
@@ -313,7 +325,7 @@ def split_shaped_jumps(
             jumps.append(
                 Jump(
                     symbol,
-                    when[index + 1].date(),
+                    when[int(index) + 1].date(),
                     float(prices[index]),
                     float(prices[index + 1]),
                 )
