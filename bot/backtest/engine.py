@@ -3,7 +3,7 @@
 Each session the clock jumps to the wake, ``run_cycle`` decides on that day's closes and fills at
 that day's close (as Composer and Logical Invest backtest), and the account's equity at the close
 is the curve. Days the cycle refuses (missing or stale data, a bad print, a fund not listed yet)
-are kept and reported, never filled in. It costs about 1 ms a session for HFEA and 3.5 ms for
+are kept and reported, never filled in. It costs about 0.6 ms a session for HFEA and 3.4 ms for
 All In (``python -m benchmarks.cycle_benchmark --skip-alpaca``); ``fast`` reaches the same result
 some thousands of times faster and is proven equal to this one by tests (``bot backtest --engine
 cycle`` runs this one). The journal is kept in Python lists (``bot/adapters/memory_journal.py``):
