@@ -327,3 +327,22 @@ def test_the_planner_and_the_loop_send_orders_in_the_same_order(
     ]
     reducing = [o.leg.reduces_exposure for o in planned]
     assert reducing == sorted(reducing, reverse=True)  # every reducing order before any other
+
+
+# --- drift rounding: the cycle's Decimal quantize and the loop's float form --------------------
+
+
+@given(
+    st.integers(min_value=0, max_value=2_000_000_000),
+    st.sampled_from([0, 1, 2, 3, 5, 7, 9]),
+)
+def test_the_loops_drift_rounding_is_the_cycles_on_exact_decimals(nanos: int, tenth: int) -> None:
+    """A drift the cycle computes exactly (a decimal with a tenth digit past 1e-9, exact halves
+    included) rounds in the loop, from its nearest float, to what ``triggers.max_drift``'s
+    half-to-even quantize gives: the same rule in the two number types."""
+    from bot.backtest.kernel import _round9  # noqa: PLC0415 - the loop's own helper
+    from bot.triggers.base import worst_drift  # noqa: PLC0415
+
+    exact = Decimal(nanos * 10 + tenth) / Decimal(10**10)
+    _, by_cycle = worst_drift({"A": exact}, {"A": Decimal(0)}, lambda c, t: abs(c - t))
+    assert _round9(float(exact)) == float(by_cycle)
