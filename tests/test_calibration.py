@@ -8,6 +8,7 @@ from datetime import date
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from pydantic import ValidationError
 
@@ -18,6 +19,7 @@ from bot.backtest.calibration import (
     UISX3_FAMILY,
     Family,
     Scored,
+    Setup,
     Target,
     adoptable,
     axis,
@@ -25,10 +27,17 @@ from bot.backtest.calibration import (
     dated,
     distance,
     report,
+    score_directly,
+    search,
 )
 from bot.backtest.publisher_stats import DatedWindow
+from bot.backtest.publishers import ALL_IN, COMPOSER_COSTS, NO_COSTS
+from bot.bootstrap import build_runtime
 from bot.config import ModifiedSharpeConfig, load_config
 from bot.errors import ConfigError
+from bot.market.sessions import xnys_sessions
+from bot.market.synthetic import synthetic_closes
+from bot.sweep.executors import LocalProcesses
 from bot.sweep.grid import config_with
 from strategies.modified_sharpe import Leg, ModifiedSharpeMix
 
@@ -152,3 +161,84 @@ def test_the_synthetic_probe_varies_the_uisx3_config() -> None:
     assert family.config_name == "uisx3"
     assert family.size() == 24
     assert UISX3_FAMILY.config_name == "uisx3"
+
+
+# ---------------------------------------------------------------------------------------------
+# The search runs through bot sweep: the same figures as backtesting each reading alone
+
+
+SMALL_UISX3 = Family(
+    "uisx3",
+    "logical_invest",
+    (
+        axis("strategy.lookback_days", 50, 80),
+        UISX3_FAMILY.axes[4],  # the gold leg: 3 × GLD, or 1.5 × UGL (listed later: own start)
+        axis("strategy.max_held_legs", None, 2),
+    ),
+)
+SMALL_ALL_IN = Family("all_in", "composer", FAMILIES["all_in"].axes[:2])
+
+
+def reported(scored: Scored, family: Family) -> tuple[object, ...]:
+    """What the report and the CSV show of a reading: its figures on the distance's keys."""
+    keys = DISTANCE_KEYS[family.publisher]
+    figures = tuple(None if f is None else {k: f[k] for k in keys} for f in scored.figures)
+    return scored.label, scored.point, figures, scored.distances
+
+
+def synthetic_setup(family: Family, *, composer: bool) -> Setup:
+    """Seeded closes for the family's funds and SPY (UGL listed 60 sessions after the others,
+    so its readings start later), and two dated windows with made-up published figures."""
+    base = load_config(ROOT / "config" / f"{family.config_name}.toml")
+    sessions = xnys_sessions(date(2018, 1, 2), date(2021, 12, 31))
+    funds = sorted({*build_runtime(base).strategy.symbols, "UGL", "SPY"})
+    closes = synthetic_closes(funds, sessions, seed=5)
+    closes.loc[closes.index < pd.Timestamp(sessions[60]), "UGL"] = np.nan
+    keys = DISTANCE_KEYS[family.publisher]
+    end = date(2021, 12, 30)
+    a = Target("A", date(2020, 6, 1), end, dict.fromkeys(keys, 0.1))
+    b = Target("B", date(2018, 6, 1), end, dict.fromkeys(keys, -0.1))
+    if composer:
+        start = sessions[120]
+        page = Target("page", start, end, ALL_IN)
+        return Setup(base, closes, (page,), COMPOSER_COSTS, start, end)
+    return Setup(base, closes, (a, b), NO_COSTS, None, end)
+
+
+@pytest.mark.parametrize(
+    ("family", "composer"), [(SMALL_UISX3, False), (SMALL_ALL_IN, True)], ids=["li", "composer"]
+)
+def test_the_search_through_bot_sweep_equals_each_reading_backtested_alone(
+    family: Family, composer: bool
+) -> None:
+    """Every reading's figures and distances, run as the points of one sweep (publisher
+    conventions, each LI reading from its own first tradable day), equal those of the reading
+    backtested alone through the fast engine and scored with publisher_stats (the search's
+    former loop); the 1.5 × UGL readings start later and do not cover window B."""
+    run = synthetic_setup(family, composer=composer)
+
+    shipped, results = search(family, run)
+
+    expected = [score_directly("shipped", (), run.base, run, family.publisher)]
+    data = run.base.model_dump(mode="json")
+    for point in family.points():
+        config = config_with(data, point)
+        expected.append(score_directly(family.label(point), point, config, run, family.publisher))
+    assert [reported(s, family) for s in (shipped, *results)] == [
+        reported(s, family) for s in expected
+    ]
+    assert all(s.distances[0] is not None for s in expected)
+    if not composer:
+        ugl = [s for s in results if "1.5xUGL" in s.label]
+        assert len(ugl) == 4
+        assert all(s.distances[1] is None for s in ugl)  # B begins before UGL's first day
+        assert all(s.distances[1] is not None for s in results if s not in ugl)
+
+
+def test_the_search_on_two_worker_processes_gives_the_same_figures() -> None:
+    run = synthetic_setup(SMALL_UISX3, composer=False)
+
+    here = search(SMALL_UISX3, run)
+    there = search(SMALL_UISX3, run, LocalProcesses(2), workers=2)
+
+    assert there == here

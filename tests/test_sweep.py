@@ -25,6 +25,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from bot.backtest.publisher_stats import logical_invest_stats
 from bot.backtest.stats import Stats, compute_stats
 from bot.cli import main
 from bot.market.sessions import xnys_sessions
@@ -42,6 +43,12 @@ FS = (1.5, 2.0, 2.5, 3.0)
 GRID = ["--grid", "strategy.lookback_days=50..80", "--grid", "strategy.f=1.5,2,2.5,3"]
 COSTS = ["--margin-rate", "6.5", "--borrow-rate", "0.5"]
 SYNTHETIC_PERIOD = ["--start", "2019-06-03", "--end", "2021-12-31"]
+LI_COLUMNS = {  # the table's column: Logical Invest's figure (publisher_stats)
+    "total_return": "total_return", "cagr": "cagr", "volatility": "volatility",
+    "downside_volatility": "downside", "sharpe": "sharpe", "sortino": "sortino",
+    "ulcer_index": "ulcer", "max_drawdown": "max_drawdown", "max_drawdown_days": "max_dd_days",
+    "avg_drawdown_days": "avg_dd_days",
+}  # fmt: skip
 REAL_PERIOD = ["--start", "2010-01-04", "--end", "2026-07-14"]
 
 
@@ -220,6 +227,66 @@ def test_windows_are_the_curve_cut_to_them(synthetic: Path, tmp_path: Path) -> N
     assert record["2021-12-30:.cagr"] == ""
 
 
+def test_logical_invest_conventions_are_publisher_stats_of_the_curve_cut_to_the_window(
+    synthetic: Path, tmp_path: Path
+) -> None:
+    """`--conventions logical_invest`: a dated window's every statistic is Logical Invest's
+    (publisher_stats, applied here to `bot backtest --equity-csv`'s curve cut to the window),
+    under the table's column names; Calmar is its CAGR over its drawdown."""
+    config = config_file(tmp_path, 60, 2.0)
+    curve_file = tmp_path / "equity.csv"
+    base = ["--data", str(synthetic), *SYNTHETIC_PERIOD, *COSTS]
+    code, _ = run(
+        ["backtest", "--config", str(config), *base, "--benchmark", "", "--equity-csv",
+         str(curve_file)]
+    )  # fmt: skip
+    assert code == 0
+    equity = pd.read_csv(curve_file, index_col="Date", parse_dates=True)["uisx3"]
+    out = tmp_path / "sweep"
+    argv = ["sweep", "--config", str(UISX3), *base, "--out", str(out), "--workers", "1"]
+    grid = ["--grid", "strategy.lookback_days=60", "--grid", "strategy.f=2"]
+    options = ["--window", "A=2020-02-03:2021-06-30", "--conventions", "logical_invest"]
+
+    code, printed = run([*argv, *grid, *options])
+
+    assert code == 0
+    assert "logical_invest statistics" in printed
+    document = json.loads(out.with_suffix(".json").read_text())
+    assert document["conventions"] == "logical_invest"
+    (row,) = document["rows"]
+    li = logical_invest_stats(equity.loc["2020-02-03":"2021-06-30"])
+    assert {k: row[f"A.{k}"] for k in LI_COLUMNS} == {k: li[v] for k, v in LI_COLUMNS.items()}
+    assert row["A.calmar"] == li["cagr"] / abs(li["max_drawdown"])
+    assert row["A.start"] == "2020-02-03"
+    assert row["A.volatility"] != compute_stats(equity.loc["2020-02-03":"2021-06-30"]).volatility
+
+
+def test_own_start_starts_each_point_on_its_own_first_tradable_day(
+    synthetic: Path, tmp_path: Path
+) -> None:
+    """`--own-start`: the 50-day lookback starts on its 51st close, the 80-day one on its 81st
+    (each as `bot backtest` would run it alone); `none` is a value of an optional setting."""
+    out = tmp_path / "sweep"
+    argv = ["sweep", "--config", str(UISX3), "--data", str(synthetic), "--out", str(out)]
+    grid = ["--grid", "strategy.lookback_days=50,80", "--grid", "strategy.max_held_legs=none,2"]
+
+    code, printed = run([*argv, *grid, "--own-start", "--workers", "1"])
+
+    assert code == 0
+    assert "from each point's first tradable day" in printed
+    sessions = xnys_sessions(date(2019, 1, 2), date(2021, 12, 31))
+    rows = json.loads(out.with_suffix(".json").read_text())["rows"]
+    starts = {
+        (r["strategy.lookback_days"], r["strategy.max_held_legs"]): r["all.start"] for r in rows
+    }
+    assert starts == {
+        (50, None): sessions[50].isoformat(),
+        (50, 2): sessions[50].isoformat(),
+        (80, None): sessions[80].isoformat(),
+        (80, 2): sessions[80].isoformat(),
+    }
+
+
 def test_without_start_every_point_starts_when_the_longest_lookback_can(
     synthetic: Path, tmp_path: Path
 ) -> None:
@@ -276,6 +343,12 @@ def test_on_the_real_closes_the_readme_grid_gives_the_numbers_of_separate_backte
         (["--grid", "strategy.f=2", "--rank-by", "beauty"], "the statistic must be one of"),
         (["--grid", "strategy.f=2,3", "--heatmap", "strategy.f,strategy.step"], "--heatmap"),
         (["--grid", "strategy.f=2", "--workers", "0"], "error: --workers: '0' is not a whole"),
+        (["--grid", "strategy.f=2", "--conventions", "morningstar"], "--conventions: invalid"),
+        (
+            ["--grid", "strategy.f=2", "--own-start", "--start", "2019-06-03"],
+            "error: --own-start and --start exclude each other",
+        ),
+        (["--grid", "strategy.f=none"], "'none' is not a finite number"),
     ],
 )
 def test_bad_input_is_one_line_naming_the_cause_before_any_work(
@@ -288,7 +361,8 @@ def test_bad_input_is_one_line_naming_the_cause_before_any_work(
     out = tmp_path / "sweep"
     argv = ["sweep", "--config", str(UISX3), "--data", str(synthetic), "--out", str(out)]
 
-    with pytest.raises(SystemExit) if "--workers" in options else contextlib.nullcontext():
+    exits = "--workers" in options or "--conventions" in options  # argparse's own refusals
+    with pytest.raises(SystemExit) if exits else contextlib.nullcontext():
         code = main([*argv, *options])
         assert code == 2
     printed = capsys.readouterr()

@@ -15,13 +15,17 @@ maximum drawdown for Logical Invest; annualised return and maximum drawdown for 
 Run it on the data directory ``bot data fetch`` writes::
 
     python -m bot.backtest.calibration --data DIR [--strategy uisx3] [--csv FILE]
+        [--workers N | --scheduler tcp://HOST:PORT]
 
-A reading is built as a ``bot sweep`` point is (``bot.sweep.grid.config_with``: the shipped
-config with the settings, validated like a file), and runs one after another through the fast
-engine (compiled when numba is installed: about 40 ms a point), in this process. ``bot sweep``
-scores its points with ``bot backtest``'s own statistics, on one start day for every point;
-the publishers' conventions, each reading's own first tradable day and the two-window
-distance are this module's.
+The readings run through ``bot sweep``'s machinery: the shipped reading and the family are the
+points of one sweep (``plan_points``: the shipped config with each reading's settings,
+validated like a file), the publisher's windows its dated windows, its statistics the
+publisher's (``conventions=``), every Logical Invest reading from its own first tradable day
+(``own_start``: one continuous backtest, as LI's series is), All In from Composer's first day;
+``run_sweep`` then runs them in this process, on local worker processes or on a Dask cluster,
+with the same numbers. What stays here is the family, the dating of the windows and the
+distance. ``score_directly`` is the loop the search ran before, kept as the reference the
+tests hold the sweep to.
 """
 
 from __future__ import annotations
@@ -65,10 +69,16 @@ from bot.backtest.publishers import (
     first_tradable,
     load,
 )
+from bot.backtest.stats import Stats
 from bot.bootstrap import build_runtime
 from bot.config import BotConfig, load_config
+from bot.errors import ConfigError, DataError
 from bot.market.csv_source import MarketDataError
-from bot.sweep.grid import config_with
+from bot.sweep.arguments import positive_int
+from bot.sweep.executors import DaskCluster, Executor, InProcess, LocalProcesses, require_dask
+from bot.sweep.grid import Axis as SweepAxis
+from bot.sweep.plan import plan_points, plan_sweep, run_sweep
+from bot.sweep.point import PointResult
 
 Publisher = Literal["logical_invest", "composer"]
 DISTANCE_KEYS: dict[Publisher, tuple[str, ...]] = {
@@ -291,51 +301,138 @@ def li_targets(closes: pd.DataFrame, printed: Sequence[LiWindow]) -> list[Target
     return sorted(targets, key=lambda t: t.start, reverse=True)
 
 
-def run_family(
-    family: Family,
-    sources: Sources,
-    progress: Callable[[int, int], object] | None = None,
-) -> tuple[list[Target], Scored, list[Scored]]:
-    """The shipped reading and every reading of the family, scored on the windows."""
+@dataclass(frozen=True, slots=True)
+class Setup:
+    """What a family's search runs on: the base config, the closes, the dated windows, the
+    costs and the period (``start`` None: each reading from its own first tradable day)."""
+
+    base: BotConfig
+    closes: pd.DataFrame
+    targets: tuple[Target, ...]
+    costs: BacktestCosts
+    start: date | None
+    end: date
+
+
+def setup(family: Family, sources: Sources) -> Setup:
+    """Load the closes of every fund the family trades, date the publisher's windows on them
+    and fix the costs: Logical Invest's series is one backtest from each reading's first
+    tradable day, without costs; Composer's starts on the symphony's first tradable day."""
     base = load_config(ROOT / "config" / f"{family.config_name}.toml")
-    data = base.model_dump(mode="json")
     symbols = sorted({leg["symbol"] for ax in family.axes if ax.key == "strategy.legs"
                       for _, value in ax.values for leg in value})  # fmt: skip
     closes = load(sources, sorted({*build_runtime(base).strategy.symbols, *symbols}))
-    costs: BacktestCosts
     if family.publisher == "logical_invest":
         targets = li_targets(closes, UISX3 if family.config_name == "uisx3" else MAX_YIELD)
-        costs = NO_COSTS
-    else:
-        runtime = build_runtime(base)
-        start = first_tradable(closes, runtime.strategy.symbols, runtime.strategy.history_closes)
-        end = dated(date_composer_window(closes[BENCHMARK], start,
-                    ALL_IN_SPY["cumulative_return"], ALL_IN_SPY["annualized_return"]))  # fmt: skip
-        targets = [Target("page", start, end, ALL_IN)]
-        costs = COMPOSER_COSTS
-    end = max(t.end for t in targets)
-    compiled = _numba()
+        return Setup(base, closes, tuple(targets), NO_COSTS, None, max(t.end for t in targets))
+    runtime = build_runtime(base)
+    start = first_tradable(closes, runtime.strategy.symbols, runtime.strategy.history_closes)
+    end = dated(date_composer_window(closes[BENCHMARK], start,
+                ALL_IN_SPY["cumulative_return"], ALL_IN_SPY["annualized_return"]))  # fmt: skip
+    return Setup(base, closes, (Target("page", start, end, ALL_IN),), COMPOSER_COSTS, start, end)
 
-    def scored(label: str, point: tuple[tuple[str, Any], ...], config: BotConfig) -> Scored:
-        runtime = build_runtime(config)
-        symbols = list(runtime.strategy.symbols)
-        start = first_tradable(closes, symbols, runtime.strategy.history_closes)
-        if family.publisher == "composer":
-            start = targets[0].start
-        result = run_fast_backtest(
-            runtime, closes[symbols], start, end, costs=costs, compiled=compiled
-        )
-        figures, distances = score_curve(result.equity, targets, family.publisher)
-        return Scored(label, point, figures, distances)
 
-    shipped = scored("shipped", (), base)
+def search(
+    family: Family,
+    run: Setup,
+    executor: Executor | None = None,
+    *,
+    workers: int = 1,
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[Scored, list[Scored]]:
+    """The shipped reading and every reading of the family, as the points of one ``bot
+    sweep`` (point 0: the shipped config), scored on the windows."""
     points = family.points()
-    results = []
-    for number, point in enumerate(points, 1):
-        results.append(scored(family.label(point), point, config_with(data, point)))
-        if progress is not None:
-            progress(number, len(points))
-    return targets, shipped, results
+    grid = plan_points(
+        run.base,
+        [(), *points],
+        axes=[SweepAxis(a.key, tuple(label for label, _ in a.values)) for a in family.axes],
+    )
+    plan = plan_sweep(
+        grid,
+        run.closes,
+        windows=[f"{t.label}={t.start}:{t.end}" for t in run.targets],
+        start=run.start,
+        end=run.end,
+        costs=run.costs,
+        compiled=_numba(),
+        own_start=run.start is None,
+        conventions=family.publisher,
+    )
+    results = run_sweep(plan, executor, workers=workers, progress=progress)
+    labels = ["shipped", *(family.label(p) for p in points)]
+    scored = [
+        scored_point(labels[r.index], ((), *points)[r.index], r, run.targets, family.publisher)
+        for r in results
+    ]
+    return scored[0], scored[1:]
+
+
+def figures_of(stats: Stats, publisher: Publisher) -> dict[str, float]:
+    """The figures the distance compares, from a window's statistics in the publisher's
+    conventions (Composer's annualised return is the table's ``cagr``)."""
+    if publisher == "logical_invest":
+        return {"cagr": stats.cagr, "volatility": stats.volatility,
+                "max_drawdown": stats.max_drawdown}  # fmt: skip
+    return {"annualized_return": stats.cagr, "max_drawdown": stats.max_drawdown}
+
+
+def scored_point(
+    label: str,
+    point: tuple[tuple[str, Any], ...],
+    result: PointResult,
+    targets: Sequence[Target],
+    publisher: Publisher,
+) -> Scored:
+    """A sweep point's windows as the search scores them: a window the run does not cover
+    from its first day (the reading starts later) is not covered, not cut short."""
+    whole = result.stats()
+    figures: list[Mapping[str, float] | None] = []
+    distances: list[float | None] = []
+    for target in targets:
+        stats = result.stats(target.label)
+        if whole is None or stats is None or whole.start > target.start:
+            figures.append(None)
+            distances.append(None)
+            continue
+        ours = figures_of(stats, publisher)
+        figures.append(ours)
+        distances.append(distance(ours, target.published, DISTANCE_KEYS[publisher]))
+    return Scored(label, point, tuple(figures), tuple(distances))
+
+
+def score_directly(
+    label: str,
+    point: tuple[tuple[str, Any], ...],
+    config: BotConfig,
+    run: Setup,
+    publisher: Publisher,
+) -> Scored:
+    """One reading backtested and scored without the sweep: the search's former loop body,
+    the reference the tests hold ``search`` to."""
+    runtime = build_runtime(config)
+    symbols = list(runtime.strategy.symbols)
+    start = run.start or first_tradable(closes=run.closes, symbols=symbols,
+                                        history=runtime.strategy.history_closes)  # fmt: skip
+    result = run_fast_backtest(
+        runtime, run.closes[symbols], start, run.end, costs=run.costs, compiled=_numba()
+    )
+    figures, distances = score_curve(result.equity, run.targets, publisher)
+    return Scored(label, point, figures, distances)
+
+
+def run_family(
+    family: Family,
+    sources: Sources,
+    executor: Executor | None = None,
+    *,
+    workers: int = 1,
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[list[Target], Scored, list[Scored]]:
+    """The shipped reading and every reading of the family, scored on the windows."""
+    run = setup(family, sources)
+    shipped, results = search(family, run, executor, workers=workers, progress=progress)
+    return list(run.targets), shipped, results
 
 
 def _numba() -> bool:
@@ -450,13 +547,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--csv", type=Path, help="write <strategy>.csv of every reading here")
     parser.add_argument("--top", type=int, default=10, help="readings shown per family")
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument(
+        "--workers",
+        type=positive_int,
+        default=1,
+        help="local worker processes, as bot sweep's (default 1: in this process)",
+    )
+    where.add_argument(
+        "--scheduler", metavar="tcp://HOST:PORT", help="run the readings on this Dask cluster"
+    )
     args = parser.parse_args(argv)
+    try:
+        executor, workers = executor_for(args.workers, args.scheduler)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     for name in args.strategy or ["uisx3", "max_yield", "all_in"]:
         family = FAMILIES[name]
-        print(f"{name}: {family.size()} readings …", file=sys.stderr)
+        print(f"{name}: {family.size()} readings, {executor.describe()} …", file=sys.stderr)
         try:
-            targets, shipped, results = run_family(family, Sources(args.data, None))
-        except (ValueError, MarketDataError) as exc:
+            targets, shipped, results = run_family(
+                family, Sources(args.data, None), executor, workers=workers
+            )
+        except (ValueError, MarketDataError, DataError) as exc:
             print(f"{name}: {exc}", file=sys.stderr)
             return 2
         print(report(family, targets, shipped, results, args.top))
@@ -464,6 +578,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.csv.mkdir(parents=True, exist_ok=True)
             write_csv(args.csv / f"{name}.csv", family, targets, results)
     return 0
+
+
+def executor_for(workers: int, scheduler: str | None) -> tuple[Executor, int]:
+    """``bot sweep``'s executors: a Dask cluster (checked installed before any work), local
+    worker processes, or this process."""
+    if scheduler:
+        require_dask()
+        return DaskCluster(scheduler), 8
+    return (InProcess(), 1) if workers == 1 else (LocalProcesses(workers), workers)
 
 
 if __name__ == "__main__":

@@ -23,14 +23,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from bot.backtest.stats import TRADING_DAYS, drawdowns
+from bot.backtest.stats import TRADING_DAYS, Stats, compute_stats, drawdowns
 
 LI_RISK_FREE = 0.025
 """Logical Invest's rf: every printed (CAGR, volatility, Sharpe) triple implies 2.4-2.6%."""
@@ -109,6 +110,58 @@ def composer_stats(equity: pd.Series) -> dict[str, float]:
         "sharpe": float(np.mean(r)) / sd * math.sqrt(TRADING_DAYS) if sd > 0 else math.nan,
         "max_drawdown": float(drawdowns(equity).min()),
     }
+
+
+StatsConventions = Literal["bot", "logical_invest", "composer"]
+CONVENTIONS: tuple[StatsConventions, ...] = ("bot", "logical_invest", "composer")
+"""The ways ``bot sweep --conventions`` can compute its table: ``bot backtest``'s own, or a
+publisher's, so a sweep's figures can be set beside a page's without converting them."""
+
+
+def table_stats(equity: pd.Series, conventions: StatsConventions = "bot") -> Stats:
+    """``bot backtest``'s statistics table of ``equity`` (at least three closes for a
+    publisher), with every figure the publisher defines computed its way.
+
+    Logical Invest defines them all: total return, CAGR on 252 days, σ of log returns, downside
+    against 0 over every day, Sharpe and Sortino on CAGR − 2.5%, Ulcer in percent, drawdown
+    durations in trading days; Calmar is its CAGR over its maximum drawdown. Composer prints
+    four: cumulative return (``total_return``), the annualised return with N = the days in the
+    curve (``cagr``), its Sharpe (rf 0) and the maximum drawdown; Calmar uses its annualised
+    return, and the figures it does not print keep ``bot backtest``'s definitions, which share
+    its simple returns and rf 0. The columns keep their names, so a ranking or a window reads
+    the same under any convention."""
+    own = compute_stats(equity)
+    if conventions == "bot":
+        return own
+    if conventions == "logical_invest":
+        li = logical_invest_stats(equity)
+        return replace(
+            own,
+            total_return=li["total_return"],
+            cagr=li["cagr"],
+            volatility=li["volatility"],
+            downside_volatility=li["downside"],
+            sharpe=li["sharpe"],
+            sortino=li["sortino"],
+            calmar=_calmar(li["cagr"], li["max_drawdown"]),
+            ulcer_index=li["ulcer"],
+            max_drawdown=li["max_drawdown"],
+            max_drawdown_days=int(li["max_dd_days"]),
+            avg_drawdown_days=li["avg_dd_days"],
+        )
+    composer = composer_stats(equity)
+    return replace(
+        own,
+        total_return=composer["cumulative_return"],
+        cagr=composer["annualized_return"],
+        sharpe=composer["sharpe"],
+        calmar=_calmar(composer["annualized_return"], composer["max_drawdown"]),
+        max_drawdown=composer["max_drawdown"],
+    )
+
+
+def _calmar(annual: float, max_drawdown: float) -> float:
+    return annual / abs(max_drawdown) if max_drawdown < 0 else math.nan
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,8 +17,11 @@ point with its settings and every statistic of the whole run and of each --windo
 the best and the worst points by --rank-by, and draws OUT.png, a heatmap over two varying keys
 (matplotlib). The points run in local worker processes (--workers), or on a Dask cluster
 (--scheduler). Every point starts on the same day (the first one on which the longest lookback
-has its history) unless --start is given. The best points are in-sample: a warning about
+has its history) unless --start or --own-start is given. --conventions computes the table the
+way a publisher does (Logical Invest, Composer). The best points are in-sample: a warning about
 overfitting, not a recommendation."""
+
+CONVENTIONS = ("bot", "logical_invest", "composer")  # publisher_stats.CONVENTIONS, without pandas
 
 
 def positive_int(text: str) -> int:
@@ -31,6 +34,18 @@ def positive_int(text: str) -> int:
         msg = f"{text!r} is not a whole number of at least 1"
         raise argparse.ArgumentTypeError(msg)
     return value
+
+
+def margin_allowance(text: str) -> str:
+    """A gross exposure allowance of at least 1 (times equity), kept as written for Decimal."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not 1 <= value < float("inf"):
+        msg = f"{text!r} is not a number of at least 1"
+        raise argparse.ArgumentTypeError(msg)
+    return text
 
 
 def add_sweep_parser(commands: Any) -> None:
@@ -61,6 +76,27 @@ def add_sweep_parser(commands: Any) -> None:
         "trailing N years (5y); repeat for more",
     )
     add_history_arguments(parser)
+    parser.add_argument(
+        "--own-start",
+        action="store_true",
+        help="start each point on its own first tradable day (its own lookback's history), as "
+        "bot backtest runs it alone, instead of one day for all; not with --start",
+    )
+    parser.add_argument(
+        "--margin-multiplier",
+        type=margin_allowance,
+        metavar="X",
+        help="gross exposure allowed, times equity (default: the config's simulated broker's, "
+        "else 2, as bot backtest); the publishers' tables assume 4 for UISx3's 3 × GLD leg",
+    )
+    parser.add_argument(
+        "--conventions",
+        choices=CONVENTIONS,
+        default="bot",
+        help="whose definitions every statistic follows, whole run and windows: bot backtest's "
+        "(default), logical_invest (σ of log returns, Sharpe on CAGR − 2.5%%, durations in "
+        "trading days) or composer (annualised over the days in the curve, Sharpe rf 0)",
+    )
     where = parser.add_mutually_exclusive_group()
     where.add_argument(
         "--workers",

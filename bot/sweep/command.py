@@ -10,6 +10,8 @@ import os
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import replace
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +37,9 @@ def sweep_command(args: argparse.Namespace) -> int:
     if is_portfolio_file(args.config):
         msg = f"{args.config} is a portfolio file: bot sweep takes one strategy's config file"
         raise ConfigError(msg)
+    if args.own_start and args.start is not None:
+        msg = "--own-start and --start exclude each other: each point's own day, or one for all"
+        raise ConfigError(msg)
     config = load_config(args.config)
     grid = plan_grid(config, args.grid)
     labels = [window.label for window in parse_windows(tuple(args.window))]
@@ -43,19 +48,26 @@ def sweep_command(args: argparse.Namespace) -> int:
     executor, workers = _executor(args, len(grid.points))
     args.benchmark = ""  # a sweep compares its points with each other, not with a fund
     inputs = backtest_inputs(args, config, list(grid.symbols), grid.history)
+    costs = inputs.costs
+    if args.margin_multiplier is not None:
+        costs = replace(costs, margin_multiplier=Decimal(args.margin_multiplier))
     plan = plan_sweep(
         grid,
         inputs.closes,
         windows=args.window,
         start=args.start,
         end=args.end,
-        costs=inputs.costs,
+        costs=costs,
         compiled=args.compiled,
+        own_start=args.own_start,
+        conventions=args.conventions,
     )
     out: Path = args.out or Path(f"sweep-{config.name}")
+    first = "from each point's first tradable day" if args.own_start else str(plan.task.start)
+    whose = "" if args.conventions == "bot" else f", {args.conventions} statistics"
     print(
         f"sweep: {config.name}, {len(plan.points):,} points ({plan.grid.describe()}), "
-        f"{plan.task.start} → {plan.task.end}, {executor.describe()}",
+        f"{first} → {plan.task.end}, {executor.describe()}{whose}",
         *inputs.notes,
         sep="\n",
     )
@@ -151,6 +163,8 @@ def about(plan: SweepPlan, args: argparse.Namespace, name: str) -> dict[str, Any
             "margin_rate": str(costs.margin_rate),
         },
         "compiled": plan.task.compiled,
+        "own_start": plan.task.starts is not None,
+        "conventions": plan.task.conventions,
     }
 
 

@@ -3,7 +3,8 @@
 Pure: nothing here reads a file or runs a backtest. A key names a numeric or choice setting of
 the strategy, trigger or sizing section (``strategy.lookback_days``, ``trigger.width``,
 ``sizing.over_capacity``); values are a comma list (``1.5,2,2.5,3``), an inclusive range
-(``50..80``) or a stepped one (``0.01..0.05:0.01``). Every point is validated by the same
+(``50..80``) or a stepped one (``0.01..0.05:0.01``), and ``none`` for a setting that may be
+left unset (``strategy.max_held_legs=none,2``). Every point is validated by the same
 schema as a config file, so a value the file would refuse is refused here, before any work.
 """
 
@@ -23,7 +24,9 @@ from pydantic import BaseModel, ValidationError
 from bot.config import BotConfig, describe_errors
 from bot.errors import ConfigError
 
-Value = bool | int | float | str
+Value = bool | int | float | str | None | list[Any]
+"""A setting's value: a number, yes/no, a choice or none from a ``--grid`` spec; a list (of
+legs) only from Python (``plan.plan_points``: the calibration's families)."""
 SECTIONS = ("strategy", "trigger", "sizing")
 PLAIN: dict[object, type] = {bool: bool, int: int, float: float}
 MAX_POINTS = 1_000_000  # a typo such as 1..100000 must not start a week of work
@@ -97,7 +100,7 @@ def parse_grid(specs: Sequence[str], config: BotConfig) -> Grid:
             msg = f"--grid {key} is given twice: list all its values in one --grid"
             raise ConfigError(msg)
         kind = setting_kind(config, key)
-        axes.append(Axis(key, _values(key, text, kind)))
+        axes.append(Axis(key, _values(key, text, kind, nullable=_nullable(config, key))))
     grid = Grid(tuple(axes))
     if grid.size > MAX_POINTS:
         msg = f"the grid has {grid.size:,} points, more than {MAX_POINTS:,}: narrow it"
@@ -167,12 +170,24 @@ def sweepable(model: BaseModel) -> dict[str, type | tuple[Value, ...]]:
     return kinds
 
 
-def _values(key: str, text: str, kind: type | tuple[Value, ...]) -> tuple[Value, ...]:
+def _nullable(config: BotConfig, key: str) -> bool:
+    """Whether the setting may be unset (``X | None``): then ``none`` is one of its values."""
+    section, _, field = key.partition(".")
+    annotation = type(getattr(config, section)).model_fields[field].annotation
+    return isinstance(annotation, types.UnionType) and type(None) in typing.get_args(annotation)
+
+
+def _values(
+    key: str, text: str, kind: type | tuple[Value, ...], *, nullable: bool = False
+) -> tuple[Value, ...]:
     values: list[Value] = []
     for token in (t.strip() for t in text.split(",")):
         if not token:
             msg = f"--grid {key}: an empty value in {text!r}"
             raise ConfigError(msg)
+        if nullable and token.lower() == "none":
+            values.append(None)
+            continue
         values += _range(key, token, kind) if ".." in token else [_one(key, token, kind)]
     if len(set(values)) != len(values):
         msg = f"--grid {key}: a value is listed twice in {text!r}"
@@ -215,8 +230,8 @@ def _range(key: str, token: str, kind: type | tuple[Value, ...]) -> list[Value]:
     if kind not in (int, float) or not first_text or not last_text:
         msg = f"--grid {key}: {token!r}: ranges (A..B or A..B:STEP) are for numeric settings"
         raise ConfigError(msg)
-    first, last = (float(_one(key, t.strip(), kind)) for t in (first_text, last_text))
-    step = float(_one(key, step_text.strip(), kind)) if step_text else 1.0
+    first, last = (_number(key, t, kind) for t in (first_text, last_text))
+    step = _number(key, step_text, kind) if step_text else 1.0
     if step <= 0 or last < first:
         msg = f"--grid {key}: {token!r} is an empty range (A..B:STEP needs A ≤ B and STEP > 0)"
         raise ConfigError(msg)
@@ -227,3 +242,10 @@ def _range(key: str, token: str, kind: type | tuple[Value, ...]) -> list[Value]:
     if kind is int:
         return [round(first + i * step) for i in range(count)]
     return [float(f"{first + i * step:.12g}") for i in range(count)]
+
+
+def _number(key: str, token: str, kind: type | tuple[Value, ...]) -> float:
+    """A range's bound or step: ``_one``'s number (a numeric kind never gives anything else)."""
+    value = _one(key, token.strip(), kind)
+    assert isinstance(value, int | float)
+    return float(value)

@@ -20,7 +20,8 @@ import pandas as pd
 from bot.backtest.command import turnover
 from bot.backtest.engine import BacktestCosts, BacktestResult
 from bot.backtest.fast import run_fast_backtest
-from bot.backtest.stats import Conventions, Stats, compute_stats
+from bot.backtest.publisher_stats import StatsConventions, table_stats
+from bot.backtest.stats import Stats
 from bot.bootstrap import build_runtime
 from bot.sweep.grid import Point, Value, config_with
 from bot.sweep.windows import WHOLE, Window
@@ -40,11 +41,18 @@ class SweepTask:
     costs: BacktestCosts
     windows: tuple[Window, ...] = (WHOLE,)
     compiled: bool = False  # numba's loop (the backtest extra): the same numbers, sooner
+    conventions: StatsConventions = "bot"  # whose definitions the statistics follow
+    starts: tuple[date, ...] | None = None  # each point's own first day, by index (--own-start)
 
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
         """Pickle through ``_arrived``, which counts arrivals in the receiving process."""
         fields = (self.config, self.closes, self.start, self.end, self.costs, self.windows)
-        return _arrived, (*fields, self.compiled)
+        return _arrived, (*fields, self.compiled, self.conventions, self.starts)
+
+    def start_of(self, point: Point) -> date:
+        """The day ``point``'s backtest starts: its own first tradable day when the plan gave
+        each point one, else the sweep's common start."""
+        return self.start if self.starts is None else self.starts[point.index]
 
 
 def _arrived(*fields: Any) -> SweepTask:
@@ -82,12 +90,14 @@ class PointResult:
 
 def run_point(task: SweepTask, point: Point) -> PointResult:
     """Backtest ``point`` on ``task``: the config with the point's settings, the fast engine
-    ``bot backtest`` runs, then the statistics of each window."""
+    ``bot backtest`` runs on the point's own funds (a point may change them: the calibration's
+    gold or bond leg), then the statistics of each window."""
     runtime = build_runtime(config_with(task.config, point.settings))
+    closes = task.closes[list(runtime.strategy.symbols)]
     result = run_fast_backtest(
-        runtime, task.closes, task.start, task.end, costs=task.costs, compiled=task.compiled
+        runtime, closes, task.start_of(point), task.end, costs=task.costs, compiled=task.compiled
     )
-    return summarise(point, result, task.windows)
+    return summarise(point, result, task.windows, task.conventions)
 
 
 def run_chunk(points: Sequence[Point], task: SweepTask) -> list[PointResult]:
@@ -96,13 +106,18 @@ def run_chunk(points: Sequence[Point], task: SweepTask) -> list[PointResult]:
     return [run_point(task, point) for point in points]
 
 
-def summarise(point: Point, result: BacktestResult, windows: Sequence[Window]) -> PointResult:
-    """A backtest's result reduced to the figures a sweep's table holds."""
-    conventions = Conventions()
+def summarise(
+    point: Point,
+    result: BacktestResult,
+    windows: Sequence[Window],
+    conventions: StatsConventions = "bot",
+) -> PointResult:
+    """A backtest's result reduced to the figures a sweep's table holds, each window's
+    statistics computed with ``conventions`` (``bot backtest``'s or a publisher's)."""
     periods = []
     for window in windows:
         part = window.cut(result.equity)
-        periods.append((window.label, None if part is None else compute_stats(part, conventions)))
+        periods.append((window.label, None if part is None else table_stats(part, conventions)))
     return PointResult(
         index=point.index,
         settings=point.settings,
