@@ -9,9 +9,11 @@ the secrets against the raw answers.
 from __future__ import annotations
 
 import csv
+import html
 import json
 import secrets
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -250,6 +252,60 @@ def test_no_secret_reaches_any_page_or_json(demo: Path, tmp_path: Path) -> None:
     for value in [*planted.values(), token]:
         assert value not in everything
     assert "[redacted]" in everything  # the recorded webhook URL was scrubbed, not dropped
+
+
+def test_a_secret_with_html_or_json_characters_is_scrubbed_in_every_spelling(
+    demo: Path, tmp_path: Path
+) -> None:
+    """A password with & < > " ' recorded in an error: the page HTML-escapes it and the JSON
+    escapes it, and neither spelling (nor the plain one) may reach any answer."""
+    password = secrets.token_urlsafe(8) + "&<b>\"'" + secrets.token_urlsafe(8)
+    webhook = f"https://hooks.example.invalid/x?key={secrets.token_hex(8)}&sig={secrets.token_hex(8)}"
+    planted = {"SMTP_PASSWORD": password, "SLACK_WEBHOOK_URL": webhook}
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / "tracker.sqlite3").write_bytes((demo / "tracker.sqlite3").read_bytes())
+    tracker = Tracker(state / "tracker.sqlite3")
+    at = datetime(2026, 6, 30, 20, 0, tzinfo=UTC)
+    tracker.record(
+        at, "20260630-alert", "", EventKind.ALERT_FAILED, channel="email",
+        error=f"login refused for {password} (webhook {webhook})", title="bot error",
+    )  # fmt: skip
+    tracker.close()
+
+    with serve(state, config=DEMO_CONFIG, secrets=planted) as served:
+        answers = [get(served.url + path) for path in [*PAGES, *API]]
+
+    everything = "\n".join(body for _, body, _ in answers)
+    for value in planted.values():
+        for spelling in {value, html.escape(value), json.dumps(value)[1:-1]}:
+            assert spelling not in everything
+    assert "[redacted]" in everything
+
+
+def test_a_first_snapshot_of_no_equity_gives_a_page_not_an_error(tmp_path: Path) -> None:
+    """A wake on an unfunded account snapshots $0 (the cycle fails, the snapshot stays): the
+    front page and its JSON still answer, with no return since a start of nothing."""
+    state = tmp_path / "state"
+    state.mkdir()
+    tracker = Tracker(state / "tracker.sqlite3")
+    for day, equity in [(date(2026, 6, 29), Decimal(0)), (date(2026, 6, 30), Decimal(1000))]:
+        at = datetime.combine(day, datetime.min.time(), UTC).replace(hour=20)
+        tracker.record(at, f"{day:%Y%m%d}-x", "demo", EventKind.CYCLE_STARTED, session=day)
+        tracker.snapshot_equity(
+            at=at, session=day, run_id=f"{day:%Y%m%d}-x", strategy="demo",
+            equity=equity, sleeve_equity=equity,
+        )  # fmt: skip
+    tracker.close()
+
+    with serve(state, config=DEMO_CONFIG) as served:
+        page, overview = get(served.url + "/"), get(served.url + "/api/overview")
+
+    assert page[0] == 200
+    assert overview[0] == 200
+    card = json.loads(overview[1])["strategies"][0]
+    assert card["equity"] == 1000
+    assert card["return_since_start"] is None
 
 
 def test_bot_run_serves_the_dashboard_beside_the_daemon(demo: Path) -> None:

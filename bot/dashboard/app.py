@@ -11,6 +11,7 @@ the webhook URL, the SMTP password, the token), whatever a recorded message may 
 from __future__ import annotations
 
 import hmac
+import html
 import ipaddress
 import json
 import threading
@@ -66,7 +67,11 @@ class Dashboard:
         self.source = source
         self.clock = clock
         self._open = open_tracker
-        self._secrets = sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True)
+        self._secrets = sorted(
+            {form for s in secrets if len(s) >= 4 for form in _written_forms(s)},
+            key=len,
+            reverse=True,
+        )
         self._backtests: dict[tuple[str, int], dict[str, Any]] = {}
         self._lock = threading.Lock()
 
@@ -93,6 +98,17 @@ class Dashboard:
                 self._backtests = {k: v for k, v in self._backtests.items() if k[0] != name}
                 self._backtests[key] = cached
         return cached
+
+
+def _written_forms(secret: str) -> set[str]:
+    """Every way a page or its JSON may spell ``secret``: as it is, HTML-escaped (``&`` is
+    ``&amp;`` there) and JSON-escaped (``"`` is ``\\"``, non-ASCII as ``\\u`` escapes). The
+    scrub runs on the rendered text, so a password with one of those characters would pass a
+    replace of its plain form only."""
+    forms = {secret, html.escape(secret), html.escape(secret, quote=False)}
+    forms |= {json.dumps(secret)[1:-1], json.dumps(secret, ensure_ascii=False)[1:-1]}
+    forms |= {json.dumps(f)[1:-1] for f in list(forms)}  # an escaped form inside JSON text
+    return forms
 
 
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1", "[::1]")

@@ -75,7 +75,9 @@ def overview(tracker: Tracker, source: Source, now: datetime) -> Section:
                 "strategy": name,
                 "equity": points[-1][1] if points else None,
                 "as_of": points[-1][0].isoformat() if points else None,
-                "return_since_start": points[-1][1] / points[0][1] - 1 if points else None,
+                "return_since_start": (
+                    points[-1][1] / points[0][1] - 1 if points and points[0][1] else None
+                ),  # none from a first snapshot of $0 (a wake on an unfunded account)
                 "last_cycle": last,
                 "last_error": last_error(tracker, name),
             }
