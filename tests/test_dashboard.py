@@ -308,6 +308,36 @@ def test_a_first_snapshot_of_no_equity_gives_a_page_not_an_error(tmp_path: Path)
     assert card["return_since_start"] is None
 
 
+def test_tracker_lines_are_bot_trackers_when_a_session_has_two_snapshots(
+    tmp_path: Path,
+) -> None:
+    """A re-run of a day snapshots twice; `bot tracker` reads each session's first row, and so
+    must the strategy page (by hand: $100,000 then $120,000, +20%, and the latest $126,000)."""
+    state = tmp_path / "state"
+    state.mkdir()
+    tracker = Tracker(state / "tracker.sqlite3")
+    rows = [
+        (date(2026, 1, 2), 100_000), (date(2026, 1, 2), 90_000),
+        (date(2026, 4, 1), 120_000), (date(2026, 4, 1), 125_000), (date(2026, 4, 2), 126_000),
+    ]  # fmt: skip
+    for number, (day, equity) in enumerate(rows):
+        at = datetime.combine(day, datetime.min.time(), UTC).replace(hour=19, minute=number)
+        run = f"{day:%Y%m%d}-r{number}"
+        tracker.record(at, run, "s", EventKind.CYCLE_STARTED, session=day)
+        tracker.snapshot_equity(
+            at=at, session=day, run_id=run, strategy="s",
+            equity=Decimal(equity), sleeve_equity=Decimal(equity),
+        )  # fmt: skip
+    tracker.close()
+
+    with serve(state) as served:
+        status, body, _ = get(served.url + "/api/strategies/s")
+
+    assert status == 200
+    lines = [(x["period"], x["equity"]) for x in json.loads(body)["tracker_lines"]]
+    assert lines == [("2026-01", 100_000), ("2026-04", 120_000), ("2026-04-02", 126_000)]
+
+
 def test_bot_run_serves_the_dashboard_beside_the_daemon(demo: Path) -> None:
     """BOT_DASHBOARD_PORT starts the same app (here on a free port), read-only: a POST is
     refused."""

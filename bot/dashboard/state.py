@@ -24,7 +24,7 @@ from bot.cycle import NEW_YORK
 from bot.dashboard import model
 from bot.errors import BotError
 from bot.health import DEFAULT_MAX_AGE
-from bot.journal import EventKind, EventRow
+from bot.journal import EquityRow, EventKind, EventRow
 from bot.report import quarterly_lines
 from bot.settings import Settings
 from bot.status import (
@@ -101,8 +101,11 @@ def strategy(tracker: Tracker, source: Source, name: str, now: datetime) -> Sect
     """One strategy: its equity (its own share of the account), benchmark, drawdown, tracker
     lines, positions against targets with the corridor, and what the next wake will do."""
     config = source.configs.get(name)
-    points = model.daily_equity(tracker.equity_history(name), sleeve=True)
-    section = _equity_section(points, name, _benchmark_closes(source, points, config))
+    rows = tracker.equity_history(name)
+    points = model.daily_equity(rows, sleeve=True)
+    # The tracker lines from the rows themselves, as `bot tracker` prints them (the account's
+    # equity at each session's first snapshot), whatever the chart's daily points keep.
+    section = _equity_section(points, name, _benchmark_closes(source, points, config), rows)
     section["positions"] = positions(tracker, name, config)
     section["next_wake"] = next_action(tracker, name, config, now, section["positions"])
     section["configured"] = config is not None
@@ -110,9 +113,14 @@ def strategy(tracker: Tracker, source: Source, name: str, now: datetime) -> Sect
 
 
 def _equity_section(
-    points: list[model.Point], name: str, benchmark: tuple[Mapping[date, float], str] | None
+    points: list[model.Point],
+    name: str,
+    benchmark: tuple[Mapping[date, float], str] | None,
+    tracker_rows: list[EquityRow] | None = None,
 ) -> Section:
-    lines = quarterly_lines(model.as_rows(points, name))
+    lines = quarterly_lines(
+        tracker_rows if tracker_rows is not None else model.as_rows(points, name)
+    )
     worst, peak_day, worst_day = model.max_drawdown(points)
     closes, label = benchmark if benchmark else ({}, "")
     bench = model.rebased(points, closes)
