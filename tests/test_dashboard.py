@@ -338,6 +338,18 @@ def test_tracker_lines_are_bot_trackers_when_a_session_has_two_snapshots(
     assert lines == [("2026-01", 100_000), ("2026-04", 120_000), ("2026-04-02", 126_000)]
 
 
+def test_the_api_link_opens_the_page_that_lists_the_json(demo: Path) -> None:
+    """Every page's header links /api: a page for a person, the JSON under /api/…."""
+    with serve(demo, config=DEMO_CONFIG) as served:
+        page = get(served.url + "/api")
+        data = get(served.url + "/api/overview")
+
+    assert page[0] == 200
+    assert page[2]["content-type"].startswith("text/html")
+    assert "/api/overview" in page[1]
+    assert data[2]["content-type"].startswith("application/json")
+
+
 def test_bot_run_serves_the_dashboard_beside_the_daemon(demo: Path) -> None:
     """BOT_DASHBOARD_PORT starts the same app (here on a free port), read-only: a POST is
     refused."""

@@ -159,7 +159,7 @@ class _Views:
         self.d = dashboard
 
     def _reply(self, request: Request, view: dict[str, Any], render: Callable[[], str]) -> Response:
-        if request.url.path.startswith("/api"):
+        if request.url.path.startswith("/api/"):  # "/api" itself is the page listing them
             body = json.dumps(view, default=str, allow_nan=False, separators=(",", ":"))
             return self._send(body, "application/json")
         return self._send(render(), "text/html; charset=utf-8")
@@ -176,7 +176,7 @@ class _Views:
         if tracker is None:
             path = self.d.source.settings.tracker_path.name
             text = f"no tracker ({path}) in the state directory yet: run the bot first"
-            if request.url.path.startswith("/api"):
+            if request.url.path.startswith("/api/"):  # "/api" itself is the page listing them
                 return self._send(json.dumps({"error": text}), "application/json", 404)
             return self._send(
                 pages.page("No state yet", f"<p>{text}</p>", [], "/"), "text/html", 404
